@@ -178,7 +178,9 @@ STAGE_PROBABILITY = "stage_probability"
 # The canonical funnel (domain.md section 5), in order. closed_lost sits beside closed_won.
 FUNNEL: tuple[str, ...] = ("lead", "sal", "sql", "opportunity", "proposal", "closed_won")
 CANONICAL_STAGES: tuple[str, ...] = FUNNEL + ("closed_lost",)
-FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {"closed_lost": len(FUNNEL) - 1}
+FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {
+    "closed_lost": len(FUNNEL) - 1
+}
 
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise")
 UNASSIGNED_OWNER = "(unassigned)"

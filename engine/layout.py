@@ -55,7 +55,11 @@ def table_columns(table: str) -> list[tuple[str, str]]:
     """(name, DuckDB type) of every stored column of a canonical table, in order."""
     cols = [(c.name, DUCKDB_TYPES[c.kind]) for c in TABLES[table].columns]
     if table in STAGED_TABLES:
-        cols += [(STAGE_CANONICAL, "VARCHAR"), (STAGE_ORDER, "INTEGER"), (STAGE_PROBABILITY, "DOUBLE")]
+        cols += [
+            (STAGE_CANONICAL, "VARCHAR"),
+            (STAGE_ORDER, "INTEGER"),
+            (STAGE_PROBABILITY, "DOUBLE"),
+        ]
     cols += [(SOURCE_FILE, "VARCHAR"), (SOURCE_LINE, "BIGINT"), (FLAGGED, "BOOLEAN")]
     return cols
 

@@ -1,0 +1,279 @@
+"""The DuckDB workspace: datasets on disk, each loaded all-or-nothing.
+
+A workspace is a folder (default ``./workspace``, or ``$WORKBENCH_WORKSPACE``) holding one
+DuckDB file per dataset, named by the dataset's token. A load builds the new file under a
+``.partial`` name and renames it into place only after everything is written and
+checkpointed, so a failure or a kill midway never leaves a visible partial dataset, and
+earlier datasets (other files) are never touched. Leftover partial files are removed when the
+workspace opens.
+
+Loaded datasets are immutable and are read through read-only connections, one per dataset
+and process, shared by all sessions; callers take a cursor per query (DuckDB connections are
+not thread-safe, cursors are).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.errors import DatasetNotFound, WorkbenchError
+from engine.layout import create_tables
+
+TOKEN_BYTES = 24  # 192 bits of randomness
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+SUFFIX = ".duckdb"
+PARTIAL = ".partial"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("WORKBENCH_WORKSPACE", "workspace"))
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def is_token(value: object) -> bool:
+    return isinstance(value, str) and TOKEN_RE.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    token: str
+    name: str
+    created_at: str
+    fingerprint: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    size_bytes: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "name": self.name,
+            "created_at": self.created_at,
+            "fingerprint": self.fingerprint,
+            "row_counts": self.row_counts,
+            "files": self.files,
+            "size_bytes": self.size_bytes,
+        }
+
+
+class Workspace:
+    """A folder of datasets. Safe to share between threads of one process."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.dir = self.root / "datasets"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._info: dict[str, DatasetInfo] = {}
+        self._remove_partials()
+
+    # --- paths -----------------------------------------------------------------------------
+    def path(self, token: str) -> Path:
+        if not is_token(token):
+            raise DatasetNotFound(
+                "That link does not name a dataset (the token is malformed). "
+                "Open the Upload page to load data or pick a dataset in the sidebar."
+            )
+        return self.dir / f"{token}{SUFFIX}"
+
+    def _remove_partials(self) -> None:
+        """Remove what a killed load left behind; a load still running holds its lock."""
+        for lock_path in self.dir.glob(f"*{PARTIAL}.lock"):
+            token = lock_path.name.split(".")[0]
+            with open(lock_path, "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # another process is writing this dataset right now
+                for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
+                    p.unlink(missing_ok=True)
+                lock_path.unlink(missing_ok=True)
+
+    # --- writing ---------------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        build: Callable[[duckdb.DuckDBPyConnection], None],
+        fingerprint: str = "",
+    ) -> DatasetInfo:
+        """Build a dataset with ``build(con)`` and publish it atomically under a new token."""
+        token = new_token()
+        final = self.path(token)
+        partial = self.dir / f"{token}{PARTIAL}{SUFFIX}"
+        lock_path = self.dir / f"{token}{PARTIAL}.lock"
+        with self._write_lock, open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                con = duckdb.connect(str(partial))
+                try:
+                    con.execute("BEGIN")
+                    create_tables(con)
+                    build(con)
+                    meta = {
+                        "name": name,
+                        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "fingerprint": fingerprint,
+                    }
+                    con.executemany(
+                        "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]
+                    )
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                _fsync(partial)
+                os.replace(partial, final)
+                _fsync_dir(self.dir)
+                lock_path.unlink(missing_ok=True)
+            except BaseException as exc:
+                for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
+                    p.unlink(missing_ok=True)
+                if isinstance(exc, WorkbenchError):
+                    raise
+                if isinstance(exc, duckdb.Error):
+                    raise WorkbenchError(
+                        f"The dataset could not be written: {exc}", "Load failed"
+                    ) from exc
+                raise
+        return self.info(token)
+
+    def delete(self, token: str) -> None:
+        """Remove a dataset's file from disk (its rows are gone, not only hidden)."""
+        path = self.path(token)
+        with self._lock:
+            con = self._cons.pop(token, None)
+            self._info.pop(token, None)
+            if con is not None:
+                con.close()
+        if not path.exists():
+            raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
+        path.unlink()
+        for extra in self.dir.glob(f"{token}{SUFFIX}.*"):
+            extra.unlink(missing_ok=True)
+
+    def purge_older_than(self, days: float, now: float | None = None) -> list[str]:
+        """Delete datasets older than ``days`` (retention); returns the deleted tokens."""
+        cutoff = (now if now is not None else time.time()) - days * 86400
+        gone = []
+        for token in self.tokens():
+            if self.path(token).stat().st_mtime < cutoff:
+                self.delete(token)
+                gone.append(token)
+        return gone
+
+    # --- reading ---------------------------------------------------------------------------
+    def tokens(self) -> list[str]:
+        out = []
+        for p in self.dir.glob(f"*{SUFFIX}"):
+            token = p.name[: -len(SUFFIX)]
+            if is_token(token):
+                out.append(token)
+        return out
+
+    def exists(self, token: str) -> bool:
+        return is_token(token) and self.path(token).exists()
+
+    def connection(self, token: str) -> duckdb.DuckDBPyConnection:
+        """The shared read-only connection of a dataset; take ``.cursor()`` per query."""
+        path = self.path(token)
+        with self._lock:
+            con = self._cons.get(token)
+            if con is not None:
+                return con
+            if not path.exists():
+                raise DatasetNotFound(
+                    "This dataset does not exist: it may have been deleted or the link is "
+                    "incomplete. Load the files again on the Upload page."
+                )
+            try:
+                con = duckdb.connect(str(path), read_only=True)
+            except duckdb.Error as exc:
+                raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
+            self._cons[token] = con
+            return con
+
+    @contextmanager
+    def cursor(self, token: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self.connection(token).cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def info(self, token: str) -> DatasetInfo:
+        cached = self._info.get(token)
+        if cached is not None:
+            return cached
+        with self.cursor(token) as cur:
+            meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
+            report = cur.execute(
+                "SELECT file, table_name, rows_loaded FROM _load_report ORDER BY file"
+            ).fetchall()
+        counts: dict[str, int] = {}
+        for _file, table, loaded in report:
+            counts[table] = counts.get(table, 0) + int(loaded)
+        info = DatasetInfo(
+            token=token,
+            name=meta.get("name", token[:8]),
+            created_at=meta.get("created_at", ""),
+            fingerprint=meta.get("fingerprint", ""),
+            row_counts=counts,
+            files=[r[0] for r in report],
+            size_bytes=self.path(token).stat().st_size,
+        )
+        with self._lock:
+            self._info[token] = info
+        return info
+
+    def list(self) -> list[DatasetInfo]:
+        infos = []
+        for token in self.tokens():
+            try:
+                infos.append(self.info(token))
+            except WorkbenchError:
+                continue
+        return sorted(infos, key=lambda i: i.created_at, reverse=True)
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._cons.values():
+                con.close()
+            self._cons.clear()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        _fsync(path)
+    except OSError:
+        pass
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)

@@ -1,0 +1,1 @@
+"""pandera models of the canonical tables and the row rules they enforce."""

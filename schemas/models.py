@@ -1,0 +1,274 @@
+"""One pandera model per canonical table, with the row rules of ``domain.md`` section 3.
+
+The models validate a typed polars frame (after :mod:`engine.typeparse`) lazily, so every
+failure of every row is collected in one pass. Each ``dataframe_check`` is named after a rule
+id in :mod:`schemas.rules`, which decides whether it quarantines the row or only flags it.
+A check returns True where the row passes; a null compares as passing, because emptiness has
+rules of its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, STAGE_KNOWN
+
+
+def _ok(data: PolarsData, expr: pl.Expr) -> pl.LazyFrame:
+    return data.lazyframe.select(expr.fill_null(True))
+
+
+def _blank(col: str) -> pl.Expr:
+    return pl.col(col).is_null() | (pl.col(col).str.strip_chars() == "")
+
+
+def _parsed(data: PolarsData) -> pl.LazyFrame:
+    return _ok(data, pl.col(PARSE_ERRORS).list.len() == 0)
+
+
+def _id_present(data: PolarsData, col: str) -> pl.LazyFrame:
+    return _ok(data, ~_blank(col))
+
+
+def _id_first(data: PolarsData, col: str) -> pl.LazyFrame:
+    return _ok(data, _blank(col) | pl.col(col).is_first_distinct())
+
+
+def _not_negative(data: PolarsData, col: str) -> pl.LazyFrame:
+    return _ok(data, pl.col(col) >= 0)
+
+
+class _Base(pa.DataFrameModel):
+    """Rules every table shares; the pipeline adds the helper columns they read."""
+
+    class Config:
+        strict = False  # provenance and helper columns ride along
+        coerce = False  # typeparse has typed every column already
+
+    @pa.dataframe_check(name="unparseable_value")
+    def unparseable_value(cls, data: PolarsData) -> pl.LazyFrame:
+        return _parsed(data)
+
+
+class Opportunities(_Base):
+    opportunity_id: str = pa.Field(nullable=True)
+    owner: str = pa.Field(nullable=True)
+    stage: str = pa.Field(nullable=True)
+    amount: float = pa.Field(nullable=True)
+    created_date: dt.date = pa.Field(nullable=True)
+    close_date: dt.date = pa.Field(nullable=True)
+    probability: float = pa.Field(nullable=True)
+    is_closed: bool = pa.Field(nullable=True)
+    is_won: bool = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="empty_id")
+    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_present(data, "opportunity_id")
+
+    @pa.dataframe_check(name="duplicate_id")
+    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_first(data, "opportunity_id")
+
+    @pa.dataframe_check(name="empty_required")
+    def empty_stage(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, ~_blank("stage"))
+
+    @pa.dataframe_check(name="negative_amount")
+    def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
+        return _not_negative(data, "amount")
+
+    @pa.dataframe_check(name="probability_out_of_range")
+    def probability_out_of_range(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("probability").is_between(0, 100))
+
+    @pa.dataframe_check(name="closed_without_close_date")
+    def closed_without_close_date(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, ~(pl.col("is_closed") & pl.col("close_date").is_null()))
+
+    @pa.dataframe_check(name="close_before_created")
+    def close_before_created(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("close_date") >= pl.col("created_date"))
+
+    @pa.dataframe_check(name="missing_created_date")
+    def missing_created_date(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("created_date").is_not_null())
+
+    @pa.dataframe_check(name="missing_amount")
+    def missing_amount(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("amount").is_not_null())
+
+    @pa.dataframe_check(name="open_without_close_date")
+    def open_without_close_date(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("is_closed") | pl.col("close_date").is_not_null())
+
+    @pa.dataframe_check(name="slipped")
+    def slipped(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("is_closed") | (pl.col("close_date") >= pl.col(AS_OF)))
+
+    @pa.dataframe_check(name="unknown_stage")
+    def unknown_stage(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, _blank("stage") | pl.col(STAGE_KNOWN))
+
+    @pa.dataframe_check(name="missing_owner")
+    def missing_owner(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, ~_blank("owner"))
+
+    @pa.dataframe_check(name="zero_amount_proposal")
+    def zero_amount_proposal(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, ~((pl.col("stage_canonical") == "proposal") & (pl.col("amount") == 0)))
+
+
+class StageHistory(_Base):
+    opportunity_id: str = pa.Field(nullable=True)
+    stage: str = pa.Field(nullable=True)
+    entered_at: dt.datetime = pa.Field(nullable=True)
+    amount: float = pa.Field(nullable=True)
+    probability: float = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="empty_required")
+    def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(
+            data,
+            ~_blank("opportunity_id") & ~_blank("stage") & pl.col("entered_at").is_not_null(),
+        )
+
+    @pa.dataframe_check(name="negative_amount")
+    def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
+        return _not_negative(data, "amount")
+
+    @pa.dataframe_check(name="probability_out_of_range")
+    def probability_out_of_range(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("probability").is_between(0, 100))
+
+    @pa.dataframe_check(name="unknown_stage")
+    def unknown_stage(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, _blank("stage") | pl.col(STAGE_KNOWN))
+
+    @pa.dataframe_check(name="unknown_opportunity")
+    def unknown_opportunity(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(OPP_KNOWN))
+
+
+class Activities(_Base):
+    activity_id: str = pa.Field(nullable=True)
+    owner: str = pa.Field(nullable=True)
+    activity_type: str = pa.Field(nullable=True)
+    activity_date: dt.date = pa.Field(nullable=True)
+    duration_minutes: float = pa.Field(nullable=True)
+    discovery_score: float = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="empty_id")
+    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_present(data, "activity_id")
+
+    @pa.dataframe_check(name="duplicate_id")
+    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_first(data, "activity_id")
+
+    @pa.dataframe_check(name="empty_required")
+    def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("activity_date").is_not_null())
+
+    @pa.dataframe_check(name="negative_duration")
+    def negative_duration(cls, data: PolarsData) -> pl.LazyFrame:
+        return _not_negative(data, "duration_minutes")
+
+    @pa.dataframe_check(name="score_out_of_range")
+    def score_out_of_range(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("discovery_score").is_between(0, 5))
+
+    @pa.dataframe_check(name="missing_owner")
+    def missing_owner(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, ~_blank("owner"))
+
+    @pa.dataframe_check(name="unknown_activity_type")
+    def unknown_activity_type(cls, data: PolarsData) -> pl.LazyFrame:
+        known = ["call", "email", "meeting", "demo", "other"]
+        return _ok(data, pl.col("activity_type").str.to_lowercase().is_in(known))
+
+    @pa.dataframe_check(name="unknown_opportunity")
+    def unknown_opportunity(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col(OPP_KNOWN))
+
+
+class Reps(_Base):
+    owner: str = pa.Field(nullable=True)
+    hire_date: dt.date = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="empty_id")
+    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_present(data, "owner")
+
+    @pa.dataframe_check(name="duplicate_id")
+    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_first(data, "owner")
+
+
+class Quotas(_Base):
+    owner: str = pa.Field(nullable=True)
+    period_start: dt.date = pa.Field(nullable=True)
+    period_end: dt.date = pa.Field(nullable=True)
+    quota_amount: float = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="empty_required")
+    def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(
+            data,
+            ~_blank("owner")
+            & pl.col("period_start").is_not_null()
+            & pl.col("period_end").is_not_null()
+            & pl.col("quota_amount").is_not_null(),
+        )
+
+    @pa.dataframe_check(name="negative_amount")
+    def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
+        return _not_negative(data, "quota_amount")
+
+    @pa.dataframe_check(name="period_end_before_start")
+    def period_end_before_start(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("period_end") > pl.col("period_start"))
+
+
+class Leads(_Base):
+    lead_id: str = pa.Field(nullable=True)
+    created_date: dt.datetime = pa.Field(nullable=True)
+    sal_date: dt.date = pa.Field(nullable=True)
+    sql_date: dt.date = pa.Field(nullable=True)
+    converted_date: dt.date = pa.Field(nullable=True)
+    first_response_at: dt.datetime = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="empty_id")
+    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_present(data, "lead_id")
+
+    @pa.dataframe_check(name="duplicate_id")
+    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_first(data, "lead_id")
+
+    @pa.dataframe_check(name="empty_required")
+    def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("created_date").is_not_null())
+
+    @pa.dataframe_check(name="dates_out_of_order")
+    def dates_out_of_order(cls, data: PolarsData) -> pl.LazyFrame:
+        created = pl.col("created_date").dt.date()
+        steps = [created, pl.col("sal_date"), pl.col("sql_date"), pl.col("converted_date")]
+        ok = pl.lit(True)
+        for i, a in enumerate(steps):
+            for b in steps[i + 1 :]:
+                ok = ok & (a <= b).fill_null(True)
+        return _ok(data, ok)
+
+
+MODELS: dict[str, type[_Base]] = {
+    "opportunities": Opportunities,
+    "stage_history": StageHistory,
+    "activities": Activities,
+    "reps": Reps,
+    "quotas": Quotas,
+    "leads": Leads,
+}
