@@ -147,6 +147,7 @@ class Workspace:
             except BaseException as exc:
                 for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
                     p.unlink(missing_ok=True)
+                lock_path.unlink(missing_ok=True)
                 if isinstance(exc, WorkbenchError):
                     raise
                 if isinstance(exc, duckdb.Error):

@@ -70,7 +70,7 @@ def validate(table: str, frame: pl.DataFrame) -> Verdicts:
         # A dtype or column-presence failure is a bug in the pipeline, not bad user data.
         raise RuntimeError(f"schema mismatch for {table}: {unexpected.head(5)}")
     failed = cases.select(pl.col("index").cast(pl.Int64).alias(ROW), pl.col("check").alias("rule"))
-    id_col = TABLES[table].id_column or "owner"
+    id_col = TABLES[table].id_column or TABLES[table].required[0]
     amount_col = "quota_amount" if table == "quotas" else "amount"
     indexed = frame.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     indexed = indexed.with_columns(

@@ -1,0 +1,188 @@
+"""Command line: validate, load, list and delete datasets, and print metric reports.
+
+Exit codes: 0 loaded or valid, 1 rows quarantined, 2 unusable input (with a message that
+says what to do). A traceback is never the answer to bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine import pipeline
+from engine.errors import WorkbenchError
+from engine.store import Workspace, is_token
+
+EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _read_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
+    out = []
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise WorkbenchError(f"{p}: no such file.", "File not found")
+        out.append((path.name, path.read_bytes()))
+    return out
+
+
+def _plan_summary(plan: pipeline.FilePlan) -> dict[str, Any]:
+    return {
+        "file": plan.filename,
+        "table": plan.table,
+        "format": plan.raw.format,
+        "encoding": plan.raw.encoding,
+        "delimiter": plan.raw.delimiter,
+        "mapping": plan.mapping.columns,
+        "unmapped": plan.mapping.unmapped,
+        "problems": plan.blocking_problems(),
+    }
+
+
+def _print_reports(reports: list[dict[str, Any]], out: TextIO) -> None:
+    for r in reports:
+        out.write(
+            f"{r['file']} -> {r['table']}: {r['rows_in']} rows in, {r['rows_loaded']} loaded, "
+            f"{r['rows_quarantined']} quarantined\n"
+        )
+        for rule, n in sorted(r["warnings"].items()):
+            out.write(f"    warning {rule}: {n} rows\n")
+        for note in r["notes"]:
+            out.write(f"    note: {note}\n")
+
+
+def _print_quarantine_examples(prepared: pipeline.Prepared, out: TextIO, limit: int = 5) -> None:
+    for f in prepared.files:
+        for row in f.quarantine.head(limit).iter_rows(named=True):
+            out.write(f"    {f.source_name} line {row['line']}: {'; '.join(row['reasons'])}\n")
+        if f.rows_quarantined > limit:
+            out.write(f"    ... and {f.rows_quarantined - limit} more in {f.source_name}\n")
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    files = _read_files(args.files)
+    plans = [pipeline.inspect_file(data, name) for name, data in files]
+    prepared = pipeline.prepare(plans)
+    reports = prepared.reports()
+    if args.json:
+        payload = {"files": [_plan_summary(p) for p in plans], "reports": reports}
+        out.write(json.dumps(payload, indent=2, default=str) + "\n")
+    else:
+        for p in plans:
+            s = _plan_summary(p)
+            out.write(f"{s['file']}: recognised as {s['table']} ({s['format']})\n")
+            for canon, header in s["mapping"].items():
+                out.write(f"    {canon:<22} <- {header}\n")
+            if s["unmapped"]:
+                out.write(f"    unmapped: {', '.join(s['unmapped'])}\n")
+        out.write("\nWhat a load would do:\n")
+        _print_reports(reports, out)
+        _print_quarantine_examples(prepared, out)
+    return EXIT_QUARANTINED if prepared.rows_quarantined else EXIT_OK
+
+
+def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
+    ws = Workspace(args.workspace)
+    info, prepared = pipeline.load_files(ws, _read_files(args.files), name=args.name)
+    reports = prepared.reports()
+    if args.json:
+        out.write(json.dumps({"token": info.token, "name": info.name, "files": reports}, indent=2) + "\n")
+    else:
+        _print_reports(reports, out)
+        _print_quarantine_examples(prepared, out)
+        out.write(f"\nLoaded dataset '{info.name}'. Token: {info.token}\n")
+    return EXIT_QUARANTINED if prepared.rows_quarantined else EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
+    infos = Workspace(args.workspace).list()
+    if args.json:
+        out.write(json.dumps([i.to_dict() for i in infos], indent=2) + "\n")
+        return EXIT_OK
+    if not infos:
+        out.write("No datasets yet. Load files with: python -m engine load FILE...\n")
+    for i in infos:
+        rows = ", ".join(f"{t} {n}" for t, n in sorted(i.row_counts.items()) if n)
+        out.write(f"{i.token}  {i.created_at}  {i.name}  ({rows})\n")
+    return EXIT_OK
+
+
+def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
+    Workspace(args.workspace).delete(args.token)
+    out.write(f"Deleted dataset {args.token}.\n")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from engine.metrics.report import run_report
+
+    sources: list[str] = args.source
+    if len(sources) == 1 and is_token(sources[0]) and not Path(sources[0]).exists():
+        ws = Workspace(args.workspace)
+        with ws.cursor(sources[0]) as cur:
+            return run_report(cur, args, out)
+    with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp:
+        ws = Workspace(tmp)
+        info, _ = pipeline.load_files(ws, _read_files(sources), name="report")
+        try:
+            with ws.cursor(info.token) as cur:
+                return run_report(cur, args, out)
+        finally:
+            ws.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
+    parser.add_argument(
+        "--workspace", default=None, help="workspace folder (default $WORKBENCH_WORKSPACE or ./workspace)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="show mapping and quality report without loading")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("load", help="load files as one dataset")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--name", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("datasets", help="list every dataset in the workspace")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("delete", help="delete a dataset from disk")
+    p.add_argument("token")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("report", help="metric report for a dataset token or files")
+    p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
+    try:
+        from engine.metrics.report import add_report_arguments
+
+        add_report_arguments(p)
+    except ImportError:  # pragma: no cover - metrics package missing
+        pass
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, out))
+    except WorkbenchError as exc:
+        err.write(f"{exc.title}: {exc.message}\n")
+        return EXIT_UNUSABLE
+    except MemoryError:
+        err.write("Out of memory: the file is too large for this machine. Split it and try again.\n")
+        return EXIT_UNUSABLE
