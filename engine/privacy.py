@@ -1,0 +1,147 @@
+"""Personal data in views: find email- and phone-looking columns and mask their values.
+
+``domain.md`` section 10: columns that look like email or phone are masked in views by
+default. A column counts as personal when its *name* says so (``email``, ``phone``,
+``mobile`` ...) or when most of its sampled *values* look like emails or phone numbers.
+Masks keep just enough to recognise a value: ``j***@example.com``, ``***-***-1234``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+import polars as pl
+
+Kind = Literal["email", "phone"]
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_ANYWHERE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE_RE = re.compile(r"^\+?[\d\s().\-/]{7,}(?:\s*(?:x|ext\.?)\s*\d+)?$", re.IGNORECASE)
+DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T].*)?$")
+EMAIL_NAMES = re.compile(r"e-?mail", re.IGNORECASE)
+PHONE_NAMES = re.compile(r"phone|mobile|cell|\btel\b|telephone|\bfax\b", re.IGNORECASE)
+SAMPLE = 200
+SHARE = 0.5
+
+
+def looks_like_email(value: str) -> bool:
+    return bool(EMAIL_RE.match(value.strip()))
+
+
+def looks_like_phone(value: str) -> bool:
+    """A phone number: 7-15 digits written with phone punctuation, not a date or an amount."""
+    text = value.strip()
+    if not PHONE_RE.match(text) or DATE_LIKE.match(text):
+        return False
+    digits = sum(ch.isdigit() for ch in text)
+    if not 7 <= digits <= 15:
+        return False
+    return text.startswith("+") or any(ch in text for ch in " ()-/.") and "." not in text[-3:]
+
+
+def kind_by_name(name: str) -> Kind | None:
+    if EMAIL_NAMES.search(name):
+        return "email"
+    if PHONE_NAMES.search(name):
+        return "phone"
+    return None
+
+
+def kind_by_values(values: Iterable[Any]) -> Kind | None:
+    """email or phone when at least half of the (up to 200) non-empty sampled values fit."""
+    sample = [str(v) for v in values if isinstance(v, str) and v.strip()][:SAMPLE]
+    if not sample:
+        return None
+    if sum(looks_like_email(v) for v in sample) >= SHARE * len(sample):
+        return "email"
+    if sum(looks_like_phone(v) for v in sample) >= SHARE * len(sample):
+        return "phone"
+    return None
+
+
+def mask_email(value: str) -> str:
+    """``john.doe@example.com`` -> ``j***@example.com``."""
+    local, _, domain = value.strip().partition("@")
+    if not domain:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(value: str) -> str:
+    """Any phone number -> ``***-***-`` and its last four digits."""
+    digits = [ch for ch in value if ch.isdigit()]
+    return "***-***-" + "".join(digits[-4:]) if len(digits) >= 4 else "***"
+
+
+def mask_value(value: Any, kind: Kind) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        return value
+    return mask_email(value) if kind == "email" else mask_phone(value)
+
+
+def mask_emails_in_text(text: str) -> str:
+    """Mask every email address inside free text (reasons, notes, JSON)."""
+    return EMAIL_ANYWHERE.sub(lambda m: mask_email(m.group(0)), text)
+
+
+def personal_columns(frame: pd.DataFrame | pl.DataFrame) -> dict[str, Kind]:
+    """Column -> kind for every column that looks like email or phone, by name or content."""
+    df = frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame
+    found: dict[str, Kind] = {}
+    for col in df.columns:
+        kind = kind_by_name(str(col))
+        series = df[col]
+        if kind is None and not pd.api.types.is_numeric_dtype(series):
+            kind = kind_by_values(series.dropna().head(SAMPLE * 5).tolist())
+        if kind is not None:
+            found[str(col)] = kind
+    return found
+
+
+def mask_json_text(text: Any) -> Any:
+    """Mask personal values inside a JSON object text (a quarantined row's original)."""
+    if not isinstance(text, str):
+        return text
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return mask_emails_in_text(text)
+    if not isinstance(obj, dict):
+        return mask_emails_in_text(text)
+    out = {}
+    for key, value in obj.items():
+        kind = kind_by_name(str(key)) or (kind_by_values([value]) if value else None)
+        out[key] = mask_value(value, kind) if kind else value
+    return json.dumps(out, ensure_ascii=False)
+
+
+def mask_frame(
+    frame: pd.DataFrame | pl.DataFrame, json_columns: Sequence[str] = ()
+) -> tuple[pd.DataFrame, dict[str, Kind]]:
+    """A masked pandas copy and which columns were masked as what.
+
+    Personal columns are masked whole; in every other text column, emails inside free text
+    are masked too; ``json_columns`` hold JSON objects whose personal fields are masked.
+    """
+    df = (frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame).copy()
+    kinds = personal_columns(df.drop(columns=[c for c in json_columns if c in df.columns]))
+    for col in df.columns:
+        series = df[col]
+        if col in json_columns:
+            df[col] = series.map(mask_json_text, na_action="ignore")
+        elif col in kinds:
+            kind = kinds[col]
+            df[col] = series.map(lambda v, k=kind: mask_value(v, k), na_action="ignore")
+        elif not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
+            series
+        ):
+            if pd.api.types.is_datetime64_any_dtype(series):
+                continue
+            df[col] = series.map(
+                lambda v: mask_emails_in_text(v) if isinstance(v, str) else v, na_action="ignore"
+            )
+    return df, kinds
