@@ -1,0 +1,66 @@
+"""Ingest benchmark: our full load path against DuckDB's read_csv (the floor) and pandas.
+
+Each variant runs in its own process so its peak memory (max RSS) is its own:
+
+- ``floor``: DuckDB ``read_csv`` of the file straight into a table (no mapping, no rules).
+- ``workbench``: the app's path, ``engine.pipeline.load_files`` (parse, map, type,
+  validate with pandera, load into a new dataset).
+- ``pandas``: ``pandas.read_csv`` + the same row rules written as a pandera model on pandas.
+
+Ratios are against the floor and the pandas path measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _child(variant: str, files: list[str], workdir: str) -> dict[str, float]:
+    """Run one variant in this process and return its wall time."""
+    t0 = time.perf_counter()
+    if variant == "floor":
+        import duckdb
+
+        con = duckdb.connect(str(Path(workdir) / "floor.duckdb"))
+        for i, f in enumerate(files):
+            con.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?)", [f])
+        con.close()
+    elif variant == "workbench":
+        from engine.pipeline import load_files
+        from engine.store import Workspace
+
+        ws = Workspace(Path(workdir) / "ws")
+        load_files(ws, [(Path(f).name, Path(f).read_bytes()) for f in files], name="bench")
+    elif variant == "pandas":
+        from benchmarks.pandas_baseline import validate_with_pandas
+
+        for f in files:
+            validate_with_pandas(f)
+    else:
+        raise SystemExit(f"unknown variant {variant}")
+    return {"seconds": time.perf_counter() - t0}
+
+
+def measure(variant: str, files: list[str]) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        cmd = [sys.executable, "-m", "benchmarks.ingest", "--child", variant, tmp, *files]
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"{variant} failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child":
+    variant, workdir, *paths = sys.argv[2:]
+    result = _child(variant, paths, workdir)
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))

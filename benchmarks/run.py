@@ -1,0 +1,111 @@
+"""``make bench``: generate large inputs, time each path, write ``benchmarks/RESULTS.md``.
+
+Not a timed test: nothing here fails on a slow machine; it measures and reports. Each figure is
+the median of ``--repeat`` runs, each run in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.ingest import measure
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+
+
+def ensure_data(opportunities: int, activities: int) -> tuple[Path, Path]:
+    out = DATA / f"o{opportunities}_a{activities}"
+    opp, act = out / "opportunities.csv", out / "activities.csv"
+    if not (opp.exists() and act.exists()):
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable, "-m", "sample_data.generate", "--out", str(out),
+            "--opportunities", str(opportunities), "--activities", str(activities),
+        ]
+        subprocess.run(cmd, cwd=ROOT, check=True)
+    return opp, act
+
+
+def median_of(variant: str, files: list[str], repeat: int) -> dict[str, float]:
+    runs = [measure(variant, files) for _ in range(repeat)]
+    return {
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "min": min(r["seconds"] for r in runs),
+        "max": max(r["seconds"] for r in runs),
+        "peak_mb": max(r["peak_mb"] for r in runs),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--opportunities", type=int, default=1_000_000)
+    ap.add_argument("--activities", type=int, default=5_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=["ingest", "metrics", "all"], default="all")
+    args = ap.parse_args(argv)
+    command = "make bench" if argv is None and len(sys.argv) == 1 else "python -m benchmarks.run " + " ".join(sys.argv[1:])
+    sections: list[str] = []
+
+    if args.only in ("ingest", "all"):
+        opp, act = ensure_data(args.opportunities, args.activities)
+        sizes = {p.name: p.stat().st_size / 1e6 for p in (opp, act)}
+        rows = []
+        for label, files in (
+            (f"opportunities ({args.opportunities:,} rows, {sizes['opportunities.csv']:.0f} MB)", [str(opp)]),
+            (f"activities ({args.activities:,} rows, {sizes['activities.csv']:.0f} MB)", [str(act)]),
+            ("both files together", [str(opp), str(act)]),
+        ):
+            res = {v: median_of(v, files, args.repeat) for v in ("floor", "workbench", "pandas")}
+            rows.append((label, res))
+            print(label, {k: round(v["seconds"], 2) for k, v in res.items()}, flush=True)
+        lines = [
+            "## Ingest (parse, map, type, validate, load)",
+            "",
+            "| input | DuckDB read_csv (floor) | workbench | pandas + pandera | workbench / floor | workbench / pandas | workbench peak RSS | pandas peak RSS |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for label, r in rows:
+            f, w, p = r["floor"], r["workbench"], r["pandas"]
+            lines.append(
+                f"| {label} | {f['seconds']:.2f} s | {w['seconds']:.2f} s | {p['seconds']:.2f} s | "
+                f"{w['seconds'] / f['seconds']:.2f}x | {w['seconds'] / p['seconds']:.2f}x | "
+                f"{w['peak_mb']:.0f} MB | {p['peak_mb']:.0f} MB |"
+            )
+        lines += [
+            "",
+            "Targets: workbench at most 2x the floor, faster than pandas, peak memory under "
+            "1.5 GB for both files together.",
+        ]
+        sections.append("\n".join(lines))
+
+    if args.only in ("metrics", "all"):
+        try:
+            from benchmarks.metrics import run as run_metrics
+        except ImportError:
+            run_metrics = None
+        if run_metrics is not None:
+            sections.append(run_metrics(args.opportunities, args.repeat))
+
+    header = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} "
+        f"({platform.machine()}, {platform.python_version()}, medians of {args.repeat} runs, "
+        "each run a fresh process).",
+        "",
+    ]
+    (HERE / "RESULTS.md").write_text("\n".join(header) + "\n\n".join(sections) + "\n")
+    print(f"wrote {HERE / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
