@@ -1,0 +1,444 @@
+"""Compile one catalog metric for one request into a single parameterised DuckDB statement.
+
+Each compiled statement returns one row per group (the request's ``by`` dimensions, then
+``period_start`` when a grain is set) with ``value`` and the columns that explain it
+(numerator, denominator, median, quartiles, n, levers). Without ``by`` and grain it returns
+exactly one row, even on an empty dataset, so an undefined value comes back as NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.metrics.catalog import Metric, Side, get_metric
+from engine.metrics.request import Request
+from engine.metrics.sql import OPP_DIMS, REP_DIMS, SOURCE_DIMS, Sql, qi, stage_rank
+
+
+@dataclass
+class Compiled:
+    metric: str
+    sql: str
+    params: list[Any]
+    keys: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _src(q: Sql, source: str) -> str:
+    return {"opp": q.opp, "opp_r": q.opp_r, "act": q.act, "lead": q.lead}[source]()
+
+
+def _side_select(q: Sql, side: Side, aggs: str, source: str | None = None) -> str:
+    src = _src(q, source or side.source)
+    cols = ", ".join(q.key_cols(side.date) + [aggs])
+    return (
+        f"SELECT {cols}\nFROM {src}\nWHERE ({side.where}) AND {q.period(side.date)}{q.group_by()}"
+    )
+
+
+def _join(q: Sql, left: str, right: str, la: str = "l", ra: str = "r") -> tuple[str, str]:
+    """FROM clause joining two keyed aggregates, and the SELECT items for the keys."""
+    keys = [k.strip('"') for k in q.keys()]
+    if not keys:
+        return f"({left}) {la}\nCROSS JOIN ({right}) {ra}", ""
+    on = " AND ".join(f"{la}.{qi(k)} IS NOT DISTINCT FROM {ra}.{qi(k)}" for k in keys)
+    cols = ", ".join(f"coalesce({la}.{qi(k)}, {ra}.{qi(k)}) AS {qi(k)}" for k in keys)
+    return f"({left}) {la}\nFULL OUTER JOIN ({right}) {ra} ON {on}", cols + ", "
+
+
+def _select_keys(q: Sql, alias: str = "") -> str:
+    pre = f"{alias}." if alias else ""
+    return "".join(f"{pre}{k}, " for k in q.keys())
+
+
+# -- generic kinds ---------------------------------------------------------------------------
+
+
+def _sum(q: Sql, m: Metric) -> str:
+    assert m.value_side is not None
+    s = m.value_side
+    return _side_select(
+        q, s, f"CAST(sum({s.expr}) AS DOUBLE) AS value, count({s.expr}) AS n"
+    ) + q.order_by()
+
+
+def _count(q: Sql, m: Metric) -> str:
+    assert m.value_side is not None
+    return _side_select(q, m.value_side, "CAST(count(*) AS DOUBLE) AS value, count(*) AS n") + q.order_by()
+
+
+def _quantile(q: Sql, m: Metric) -> str:
+    assert m.value_side is not None
+    x = m.value_side.expr
+    aggs = (
+        f"CAST(avg({x}) AS DOUBLE) AS value, CAST(median({x}) AS DOUBLE) AS median, "
+        f"CAST(quantile_cont({x}, 0.25) AS DOUBLE) AS p25, "
+        f"CAST(quantile_cont({x}, 0.75) AS DOUBLE) AS p75, "
+        f"CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
+    )
+    return _side_select(q, m.value_side, aggs) + q.order_by()
+
+
+def _ratio(q: Sql, m: Metric) -> str:
+    assert m.num is not None and m.den is not None
+    rep_mode = m.num.source != "opp" or m.den.source != "opp"
+    ns = "opp_r" if rep_mode and m.num.source == "opp" else m.num.source
+    ds = "opp_r" if rep_mode and m.den.source == "opp" else m.den.source
+    value = (
+        "CAST(numerator AS DOUBLE) / nullif(CAST(denominator AS DOUBLE), 0) AS value, "
+        "CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, "
+        "CAST(denominator AS BIGINT) AS n"
+    )
+    if (m.num.source, m.num.date, m.num.where) == (m.den.source, m.den.date, m.den.where):
+        inner = _side_select(
+            q, m.num, f"{m.num.expr} AS numerator, {m.den.expr} AS denominator", ns
+        )
+        return f"SELECT {_select_keys(q)}{value}\nFROM (\n{inner}\n) t{q.order_by()}"
+    num = _side_select(q, m.num, f"{m.num.expr} AS numerator", ns)
+    den = _side_select(q, m.den, f"{m.den.expr} AS denominator", ds)
+    frm, cols = _join(q, num, den)
+    return f"SELECT * FROM (\nSELECT {cols}{value}\nFROM {frm}\n) t{q.order_by()}"
+
+
+# -- quota-based metrics ----------------------------------------------------------------------
+
+
+def _quota(q: Sql, m: Metric) -> str:
+    nm = get_metric(m.numerator_metric or "")
+    assert nm.value_side is not None
+    s = nm.value_side
+    q.quota_clipped(m.ramp)
+    qname = "quota_r" if m.ramp else "quota_c"
+    grain_q = ", period_start" if q.req.grain else ""
+    q.cte(
+        "q_owner",
+        f"""SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
+       min(manager) AS manager{grain_q}, sum(quota) AS quota
+FROM {qname}
+GROUP BY owner{grain_q}""",
+    )
+    src = q.opp_r()
+    bucket = f", {q.bucket(s.date)} AS period_start" if q.req.grain else ""
+    q.cte(
+        "n_owner",
+        f"""SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
+       min(manager) AS manager{bucket}, sum({s.expr}) AS num
+FROM {src}
+WHERE ({s.where}) AND {q.period(s.date)}
+GROUP BY ALL""",
+    )
+    on = "qo.owner IS NOT DISTINCT FROM no.owner"
+    if q.req.grain:
+        on += " AND qo.period_start IS NOT DISTINCT FROM no.period_start"
+    cols = ", ".join(
+        f"coalesce(qo.{c}, no.{c}) AS {c}"
+        for c in ("owner", "team", "segment", "role", "manager")
+        + (("period_start",) if q.req.grain else ())
+    )
+    q.cte(
+        "per_owner",
+        f"""SELECT {cols}, qo.quota, no.num,
+       CASE WHEN qo.quota > 0 THEN coalesce(no.num, 0) / qo.quota END AS att
+FROM q_owner qo
+FULL OUTER JOIN n_owner no ON {on}""",
+    )
+    if m.id == "pipeline_coverage":
+        numer = "sum(num)"
+    else:
+        numer = "sum(coalesce(num, 0)) FILTER (WHERE quota > 0)"
+    aggs = (
+        f"CAST({numer} / nullif(sum(quota) FILTER (WHERE quota > 0), 0) AS DOUBLE) AS value, "
+        f"CAST({numer} AS DOUBLE) AS numerator, "
+        "CAST(sum(quota) FILTER (WHERE quota > 0) AS DOUBLE) AS denominator, "
+        "CAST(median(att) AS DOUBLE) AS median, CAST(quantile_cont(att, 0.25) AS DOUBLE) AS p25, "
+        "CAST(quantile_cont(att, 0.75) AS DOUBLE) AS p75, "
+        "CAST(avg(CASE WHEN att >= 1 THEN 1.0 ELSE 0.0 END) AS DOUBLE) AS share_at_or_above_100, "
+        "count(att) AS n"
+    )
+    return f"SELECT {_select_keys(q)}{aggs}\nFROM per_owner{q.group_by()}{q.order_by()}"
+
+
+def _revenue_per_rep(q: Sql, m: Metric) -> str:
+    won = get_metric("won_revenue").value_side
+    assert won is not None
+    src = q.opp_r()
+    num = _side_select(q, won, f"sum({won.expr}) AS numerator", "opp_r")
+    q.quota_clipped(False)
+    dims = "owner, team, segment, role, manager"
+    gq = ", period_start" if q.req.grain else ""
+    bd = f", {q.bucket('d')} AS period_start" if q.req.grain else ""
+    q.cte(
+        "rep_rows",
+        f"""SELECT {dims}{gq} FROM quota_c WHERE quota > 0
+UNION ALL
+SELECT {dims}{bd}
+FROM (
+    SELECT {dims}, created_date AS d FROM {src}
+    UNION ALL
+    SELECT {dims}, close_date AS d FROM {src}
+) x
+WHERE d IS NOT NULL AND {q.period("d")} AND NOT EXISTS (SELECT 1 FROM quota_c WHERE quota > 0)""",
+    )
+    keys = ", ".join(q.keys())
+    den = (
+        f"SELECT {keys + ', ' if keys else ''}count(DISTINCT owner) AS denominator FROM rep_rows"
+        f"{q.group_by()}"
+    )
+    frm, cols = _join(q, num, den)
+    value = (
+        "CAST(numerator AS DOUBLE) / nullif(denominator, 0) AS value, "
+        "CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, "
+        "denominator AS n"
+    )
+    return f"SELECT * FROM (\nSELECT {cols}{value}\nFROM {frm}\n) t{q.order_by()}"
+
+
+# -- special kinds -----------------------------------------------------------------------------
+
+
+def _velocity(q: Sql, m: Metric) -> str:
+    src = q.opp()
+    created = (
+        f"SELECT {', '.join(q.key_cols('created_date') + ['count(*) AS opportunities_created'])}\n"
+        f"FROM {src}\nWHERE created_date IS NOT NULL AND {q.period('created_date')}{q.group_by()}"
+    )
+    aggs = [
+        "count(*) FILTER (WHERE is_won) AS won",
+        "count(*) AS closed",
+        "sum(amount) FILTER (WHERE is_won) AS won_amount",
+        "count(amount) FILTER (WHERE is_won) AS won_with_amount",
+        "avg(date_diff('day', created_date, close_date)) FILTER "
+        "(WHERE is_won AND created_date IS NOT NULL) AS mean_cycle",
+    ]
+    closed = (
+        f"SELECT {', '.join(q.key_cols('close_date') + aggs)}\n"
+        f"FROM {src}\nWHERE is_closed AND {q.period('close_date')}{q.group_by()}"
+    )
+    frm, cols = _join(q, created, closed, "c", "d")
+    return f"""SELECT *, CAST(opportunities_created * win_rate * avg_deal_size
+                  / nullif(sales_cycle_days, 0) AS DOUBLE) AS value
+FROM (
+    SELECT {cols}CAST(coalesce(c.opportunities_created, 0) AS DOUBLE) AS opportunities_created,
+           CAST(d.won AS DOUBLE) / nullif(d.closed, 0) AS win_rate,
+           CAST(d.won_amount / nullif(d.won_with_amount, 0) AS DOUBLE) AS avg_deal_size,
+           CAST(d.mean_cycle AS DOUBLE) AS sales_cycle_days
+    FROM {frm}
+) t{q.order_by()}"""
+
+
+def reach_cte(q: Sql) -> str:
+    """Deals with the highest canonical stage they reached (section 5 'reached' rule)."""
+    src = q.opp()
+    q.hist()
+    q.cte(
+        "hist_reach",
+        f"""SELECT opportunity_id,
+       max({stage_rank("stage_canonical")}) FILTER (WHERE stage_canonical <> 'closed_lost') AS hmax
+FROM hist
+GROUP BY opportunity_id""",
+    )
+    cur = stage_rank("o.stage_canonical")
+    return q.cte(
+        "reach",
+        f"""SELECT o.*, greatest(3, CASE
+         WHEN h.opportunity_id IS NOT NULL
+           THEN greatest(coalesce(h.hmax, -1),
+                         CASE WHEN o.stage_canonical = 'closed_lost' THEN -1 ELSE {cur} END)
+         WHEN o.stage_canonical = 'closed_lost' THEN 3
+         ELSE {cur} END) AS reached
+FROM {src} o
+LEFT JOIN hist_reach h ON h.opportunity_id = o.opportunity_id""",
+    )
+
+
+def _stage_conversion(q: Sql, m: Metric) -> str:
+    reach_cte(q)
+    aggs = [
+        "count(*) FILTER (WHERE reached >= 3) AS reached_opportunity",
+        "count(*) FILTER (WHERE reached >= 4) AS reached_proposal",
+        "count(*) FILTER (WHERE reached >= 5) AS reached_closed_won",
+    ]
+    inner = (
+        f"SELECT {', '.join(q.key_cols('created_date') + aggs)}\nFROM reach\n"
+        f"WHERE created_date IS NOT NULL AND {q.period('created_date')}{q.group_by()}"
+    )
+    return f"""SELECT {_select_keys(q)}
+       CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) AS value,
+       CAST(reached_closed_won AS DOUBLE) AS numerator,
+       CAST(reached_opportunity AS DOUBLE) AS denominator,
+       CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0) AS opportunity_to_proposal,
+       CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0) AS proposal_to_closed_won,
+       reached_opportunity, reached_proposal, reached_closed_won, reached_opportunity AS n
+FROM (
+{inner}
+) t{q.order_by()}"""
+
+
+def visits_cte(q: Sql) -> str:
+    """Completed canonical stage visits with their length in days, joined to deal dimensions."""
+    src = q.opp()
+    q.hist()
+    q.cte(
+        "hist_runs",
+        """SELECT *, lag(stage_canonical) OVER w AS prev_stage
+FROM hist
+WINDOW w AS (PARTITION BY opportunity_id ORDER BY entered_at, stage_order)""",
+    )
+    q.cte(
+        "hist_visits",
+        """SELECT *, lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
+FROM hist_runs
+WHERE prev_stage IS DISTINCT FROM stage_canonical""",
+    )
+    return q.cte(
+        "visits",
+        f"""SELECT o.* EXCLUDE (stage_canonical, stage_order, amount, probability, stage_probability),
+       v.stage_canonical, v.entered_at,
+       date_diff('second', v.entered_at, v.next_at) / 86400.0 AS days
+FROM hist_visits v
+JOIN {src} o ON o.opportunity_id = v.opportunity_id
+WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')""",
+    )
+
+
+def _time_in_stage(q: Sql, m: Metric) -> str:
+    visits_cte(q)
+    aggs = [
+        "CAST(avg(days) AS DOUBLE) AS value",
+        "CAST(median(days) AS DOUBLE) AS median",
+        "CAST(quantile_cont(days, 0.25) AS DOUBLE) AS p25",
+        "CAST(quantile_cont(days, 0.75) AS DOUBLE) AS p75",
+        "count(days) AS n",
+    ]
+    return (
+        f"SELECT {', '.join(q.key_cols('entered_at') + aggs)}\nFROM visits\n"
+        f"WHERE {q.period('entered_at')}{q.group_by()}{q.order_by()}"
+    )
+
+
+def _aging(q: Sql, m: Metric) -> str:
+    q.stage_age()
+    mult = q.p(q.req.aging_multiple)
+    aggs = [
+        f"CAST(count(*) FILTER (WHERE days_in_stage > {mult} * stage_median) AS DOUBLE) "
+        "/ nullif(count(*), 0) AS value",
+        f"CAST(count(*) FILTER (WHERE days_in_stage > {mult} * stage_median) AS DOUBLE) AS numerator",
+        "CAST(count(*) AS DOUBLE) AS denominator",
+        "count(*) AS n",
+    ]
+    return f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
+
+
+def _stale(q: Sql, m: Metric) -> str:
+    q.stage_age()
+    days = q.p(q.req.stale_days)
+    aggs = [
+        f"CAST(count(*) FILTER (WHERE days_in_stage > {days}) AS DOUBLE) AS value",
+        f"CAST(sum(amount) FILTER (WHERE days_in_stage > {days}) AS DOUBLE) AS amount",
+        "count(*) AS n",
+    ]
+    return f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
+
+
+def _forecast(q: Sql, m: Metric) -> str:
+    per = q.req.period
+    src = q.opp()
+    q.hist()
+    if q.req.grain:
+        bs = q.bucket("close_date")
+    elif per.start is not None:
+        bs = q.p(per.start)
+    else:
+        q.note("Forecast accuracy needs a bounded period or a grain; it is null for 'all'.")
+        keys = [f"NULL AS {k}" for k in q.keys()]
+        return "SELECT " + ", ".join(
+            keys + ["CAST(NULL AS DOUBLE) AS value", "CAST(NULL AS DOUBLE) AS forecast",
+                    "CAST(NULL AS DOUBLE) AS actual", "0 AS n"]
+        ) + ("\nWHERE FALSE" if keys else "")
+    q.cte(
+        "due",
+        f"""SELECT *, CAST({bs} AS DATE) AS bs
+FROM {src}
+WHERE close_date IS NOT NULL AND {q.period("close_date")}""",
+    )
+    q.cte(
+        "state_at_start",
+        """SELECT d.opportunity_id, d.bs, h.stage_canonical AS st,
+       coalesce(h.amount, d.amount) * coalesce(h.probability, h.stage_probability) / 100.0 AS weighted
+FROM due d
+JOIN hist h ON h.opportunity_id = d.opportunity_id AND h.entered_at < d.bs
+QUALIFY row_number() OVER (PARTITION BY d.opportunity_id ORDER BY h.entered_at DESC, h.stage_order DESC) = 1""",
+    )
+    keys = q.keys()
+    kcols = "".join(f"d.{k}, " for k in keys) if keys else ""
+    inner = f"""SELECT {kcols}sum(s.weighted) FILTER (WHERE s.st NOT IN ('closed_won', 'closed_lost')) AS forecast,
+       sum(d.amount) FILTER (WHERE d.is_won) AS actual,
+       count(s.opportunity_id) AS n
+FROM (SELECT *{", bs AS period_start" if q.req.grain else ""} FROM due) d
+LEFT JOIN state_at_start s ON s.opportunity_id = d.opportunity_id{q.group_by()}"""
+    has_hist = "EXISTS (SELECT 1 FROM hist)"
+    return f"""SELECT {_select_keys(q)}
+       CAST(1 - abs(f - actual) / nullif(actual, 0) AS DOUBLE) AS value,
+       CAST(f AS DOUBLE) AS forecast, CAST(actual AS DOUBLE) AS actual, n
+FROM (
+    SELECT *, CASE WHEN {has_hist} THEN coalesce(forecast, 0) END AS f
+    FROM (
+{inner}
+    ) i
+) t{q.order_by()}"""
+
+
+COMPILERS: dict[str, Callable[[Sql, Metric], str]] = {
+    "sum": _sum,
+    "count": _count,
+    "quantile": _quantile,
+    "ratio": _ratio,
+    "quota": _quota,
+    "stage_conversion": _stage_conversion,
+    "time_in_stage": _time_in_stage,
+    "aging": _aging,
+    "stale": _stale,
+    "forecast": _forecast,
+}
+
+
+def metric_dims(m: Metric) -> tuple[str, ...]:
+    """Dimensions a metric can be grouped by (those every one of its relations carries)."""
+    if m.kind == "quota" or m.id == "revenue_per_rep":
+        return REP_DIMS
+    sides = [s for s in (m.value_side, m.num, m.den) if s is not None]
+    if sides:
+        dims = set(OPP_DIMS)
+        for s in sides:
+            dims &= set(SOURCE_DIMS[s.source])
+        return tuple(d for d in OPP_DIMS if d in dims)
+    return OPP_DIMS
+
+
+def compile_metric(metric_id: str, req: Request) -> Compiled:
+    """Compile ``metric_id`` for ``req`` into SQL, bound parameters and notes."""
+    m = get_metric(metric_id)
+    q = Sql(req)
+    allowed = metric_dims(m)
+    bad = [d for d in req.by if d not in allowed]
+    if bad:
+        q.note(
+            f"{m.name} cannot be grouped by {', '.join(bad)} "
+            f"(available: {', '.join(allowed)}); shown as null."
+        )
+        cols = [f"CAST(NULL AS VARCHAR) AS {qi(d)}" for d in req.by]
+        if req.grain:
+            cols.append("CAST(NULL AS DATE) AS period_start")
+        sql = "SELECT " + ", ".join(cols + ["CAST(NULL AS DOUBLE) AS value"]) + "\nWHERE FALSE\n"
+        return Compiled(m.id, sql, [], q.keys(), q.notes)
+    if m.id == "revenue_per_rep":
+        select = _revenue_per_rep(q, m)
+    elif m.id == "sales_velocity":
+        select = _velocity(q, m)
+    else:
+        select = COMPILERS[m.kind](q, m)
+    if m.kind in ("aging", "stale") and (req.grain or req.period.bounded):
+        q.note(f"{m.name} is a snapshot as of {req.as_of.isoformat()}; period and grain do not apply.")
+    return Compiled(m.id, q.render(select), list(q.params), [k.strip('"') for k in q.keys()], q.notes)
