@@ -205,7 +205,8 @@ WHERE {self.flag("a")} AND {self.filters("act")}""",
        l.converted_date, l.converted_opportunity_id,
        CASE WHEN l.first_response_at IS NOT NULL
             THEN date_diff('second', l.created_date, l.first_response_at) / 3600.0
-            ELSE greatest(0, date_diff('second', l.created_date,
+            WHEN fa.first_activity IS NOT NULL
+            THEN greatest(0, date_diff('second', l.created_date,
                                        CAST(fa.first_activity AS TIMESTAMP)) / 3600.0)
        END AS response_hours
 FROM leads l

@@ -1,0 +1,229 @@
+"""Tiny hand-written datasets for the metric engine tests, and a sample-data loader.
+
+``tiny_con()`` builds the dataset every per-metric test reads; its rows are written out below
+so each expected value can be checked by hand. ``sample_con()`` loads the generated sample CSVs
+into the stored layout directly with DuckDB (until the real loader is used in the tests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.layout import create_tables, table_columns
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Salesforce standard stage map (domain.md section 5): stage -> (canonical, order, probability).
+SF_STAGES: dict[str, tuple[str, int, float]] = {
+    "Prospecting": ("opportunity", 1, 10),
+    "Qualification": ("opportunity", 2, 10),
+    "Needs Analysis": ("opportunity", 3, 20),
+    "Value Proposition": ("opportunity", 4, 50),
+    "Id. Decision Makers": ("opportunity", 5, 60),
+    "Perception Analysis": ("opportunity", 6, 70),
+    "Proposal/Price Quote": ("proposal", 7, 75),
+    "Negotiation/Review": ("proposal", 8, 90),
+    "Closed Won": ("closed_won", 9, 100),
+    "Closed Lost": ("closed_lost", 10, 0),
+}
+
+
+def new_con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    create_tables(con)
+    con.executemany(
+        "INSERT INTO stage_map VALUES (?, ?, ?, ?)",
+        [[k, c, o, p] for k, (c, o, p) in SF_STAGES.items()],
+    )
+    return con
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (missing columns null); stage columns come from the Salesforce map."""
+    cols = [c for c, _ in table_columns(table)]
+    out = []
+    for i, r in enumerate(rows):
+        r = dict(r)
+        if "stage" in r and table in ("opportunities", "stage_history"):
+            canon, order, prob = SF_STAGES[r["stage"]]
+            r.setdefault("stage_canonical", canon)
+            r.setdefault("stage_order", order)
+            r.setdefault("stage_probability", prob)
+            if table == "opportunities":
+                r.setdefault("is_closed", canon in ("closed_won", "closed_lost"))
+                r.setdefault("is_won", canon == "closed_won")
+        r.setdefault("_file", f"{table}.csv")
+        r.setdefault("_line", i + 2)
+        r.setdefault("_flagged", False)
+        unknown = set(r) - set(cols)
+        assert not unknown, unknown
+        out.append([r.get(c) for c in cols])
+    placeholders = ", ".join("?" for _ in cols)
+    con.executemany(f'INSERT INTO "{table}" VALUES ({placeholders})', out)
+
+
+D = dt.date
+T = dt.datetime
+
+# The tiny dataset. Period of most tests: 2026-Q3 = [2026-07-01, 2026-10-01); as-of 2026-09-20.
+TINY_AS_OF = "2026-09-20"
+TINY_REPS = [
+    {"owner": "A", "team": "T1", "segment": "SMB", "role": "AE", "manager": "M", "hire_date": D(2020, 1, 1)},
+    {"owner": "B", "team": "T1", "segment": "Enterprise", "role": "AE", "manager": "M", "hire_date": D(2026, 3, 1)},
+]
+TINY_QUOTAS = [
+    {"owner": "A", "period_start": D(2026, 7, 1), "period_end": D(2026, 10, 1), "quota_amount": 100.0},
+    {"owner": "B", "period_start": D(2026, 7, 1), "period_end": D(2026, 10, 1), "quota_amount": 100.0},
+]
+TINY_OPPS = [
+    # o1: won in Q3, cycle 2026-06-01 -> 2026-07-11 = 40 days
+    {"opportunity_id": "o1", "owner": "A", "stage": "Closed Won", "amount": 50.0,
+     "created_date": D(2026, 6, 1), "close_date": D(2026, 7, 11), "segment": "SMB", "region": "EU"},
+    # o2: won in Q3, cycle 2026-07-01 -> 2026-08-20 = 50 days
+    {"opportunity_id": "o2", "owner": "A", "stage": "Closed Won", "amount": 30.0,
+     "created_date": D(2026, 7, 1), "close_date": D(2026, 8, 20), "segment": "SMB", "region": "NA"},
+    # o3: lost in Q3 (history: Prospecting -> Proposal/Price Quote -> Closed Lost)
+    {"opportunity_id": "o3", "owner": "A", "stage": "Closed Lost", "amount": 20.0,
+     "created_date": D(2026, 7, 5), "close_date": D(2026, 8, 1), "segment": "SMB", "region": "NA"},
+    # o4: won in Q3, cycle 2026-05-01 -> 2026-09-01 = 123 days
+    {"opportunity_id": "o4", "owner": "B", "stage": "Closed Won", "amount": 60.0,
+     "created_date": D(2026, 5, 1), "close_date": D(2026, 9, 1), "segment": "Enterprise", "region": "EU"},
+    # o5: open, proposal stage (row probability empty -> stage map 90)
+    {"opportunity_id": "o5", "owner": "B", "stage": "Negotiation/Review", "amount": 100.0,
+     "created_date": D(2026, 7, 10), "close_date": D(2026, 9, 15), "segment": "Enterprise", "region": "EU"},
+    # o6: open, Prospecting with a row probability of 25, no history
+    {"opportunity_id": "o6", "owner": "A", "stage": "Prospecting", "amount": 200.0, "probability": 25.0,
+     "created_date": D(2026, 8, 1), "close_date": D(2026, 9, 30), "segment": "SMB", "region": "NA"},
+    # o7: lost in Q3, no segment (the rep's: Enterprise), flagged by the loader
+    {"opportunity_id": "o7", "owner": "B", "stage": "Closed Lost", "amount": 40.0,
+     "created_date": D(2026, 8, 1), "close_date": D(2026, 9, 10), "region": "EU", "_flagged": True},
+    # o8: open, no amount, closes in Q4, no history
+    {"opportunity_id": "o8", "owner": "A", "stage": "Qualification", "amount": None,
+     "created_date": D(2026, 2, 1), "close_date": D(2026, 12, 15), "segment": "SMB", "region": "NA"},
+]
+TINY_HISTORY = [
+    {"opportunity_id": "o1", "stage": "Negotiation/Review", "entered_at": T(2026, 6, 11), "amount": 40.0, "probability": 50.0},
+    {"opportunity_id": "o1", "stage": "Closed Won", "entered_at": T(2026, 7, 11), "amount": 50.0},
+    {"opportunity_id": "o3", "stage": "Prospecting", "entered_at": T(2026, 7, 5)},
+    {"opportunity_id": "o3", "stage": "Proposal/Price Quote", "entered_at": T(2026, 7, 20)},
+    {"opportunity_id": "o3", "stage": "Closed Lost", "entered_at": T(2026, 8, 1)},
+    {"opportunity_id": "o4", "stage": "Prospecting", "entered_at": T(2026, 5, 1), "amount": 60.0, "probability": 10.0},
+    {"opportunity_id": "o4", "stage": "Proposal/Price Quote", "entered_at": T(2026, 6, 10), "amount": 60.0},
+    {"opportunity_id": "o4", "stage": "Closed Won", "entered_at": T(2026, 9, 1), "amount": 60.0},
+    {"opportunity_id": "o5", "stage": "Prospecting", "entered_at": T(2026, 7, 10)},
+    {"opportunity_id": "o5", "stage": "Qualification", "entered_at": T(2026, 7, 15)},
+    {"opportunity_id": "o5", "stage": "Negotiation/Review", "entered_at": T(2026, 8, 9)},
+]
+TINY_ACTIVITIES = [
+    {"activity_id": "a1", "owner": "A", "activity_type": "call", "activity_date": D(2026, 7, 2), "opportunity_id": "o2", "discovery_score": 4.0},
+    {"activity_id": "a2", "owner": "A", "activity_type": "meeting", "activity_date": D(2026, 7, 3), "opportunity_id": "o3"},
+    {"activity_id": "a3", "owner": "A", "activity_type": "email", "activity_date": D(2026, 8, 3), "opportunity_id": "o6"},
+    {"activity_id": "a4", "owner": "B", "activity_type": "call", "activity_date": D(2026, 7, 12), "opportunity_id": "o5", "discovery_score": 2.0},
+    {"activity_id": "a5", "owner": "A", "activity_type": "call", "activity_date": D(2026, 6, 2)},
+    {"activity_id": "a6", "owner": "B", "activity_type": "email", "activity_date": D(2026, 7, 3), "lead_id": "L2"},
+]
+TINY_LEADS = [
+    # L1: responded after 2 hours
+    {"lead_id": "L1", "created_date": T(2026, 7, 1, 8), "owner": "A", "segment": "SMB", "status": "Converted",
+     "sal_date": D(2026, 7, 2), "sql_date": D(2026, 7, 5), "converted_date": D(2026, 7, 10),
+     "converted_opportunity_id": "o5", "first_response_at": T(2026, 7, 1, 10)},
+    # L2: no response time; first activity a6 on 2026-07-03 (midnight) -> 15 hours
+    {"lead_id": "L2", "created_date": T(2026, 7, 2, 9), "owner": "B", "segment": "SMB", "status": "SQL",
+     "sal_date": D(2026, 7, 4), "sql_date": D(2026, 7, 8)},
+    # L3: no response at all
+    {"lead_id": "L3", "created_date": T(2026, 7, 3, 12), "owner": "A", "segment": "SMB", "status": "Disqualified"},
+    # L4: before the period, responded in 1 hour
+    {"lead_id": "L4", "created_date": T(2026, 6, 1, 8), "owner": "A", "segment": "SMB", "status": "SAL",
+     "sal_date": D(2026, 6, 3), "first_response_at": T(2026, 6, 1, 9)},
+]
+
+
+def tiny_con() -> duckdb.DuckDBPyConnection:
+    con = new_con()
+    insert(con, "reps", TINY_REPS)
+    insert(con, "quotas", TINY_QUOTAS)
+    insert(con, "opportunities", TINY_OPPS)
+    insert(con, "stage_history", TINY_HISTORY)
+    insert(con, "activities", TINY_ACTIVITIES)
+    insert(con, "leads", TINY_LEADS)
+    return con
+
+
+# -- sample data ------------------------------------------------------------------------------
+
+SAMPLE_AS_OF = "2026-11-20"
+_TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas", "leads")
+
+
+@functools.cache
+def sample_dir() -> Path:
+    """The generated sample CSVs (generated into a temporary directory when absent)."""
+    here = ROOT / "sample_data"
+    if all((here / f"{t}.csv").exists() for t in _TABLES):
+        return here
+    out = Path(tempfile.mkdtemp(prefix="sample_data_"))
+    subprocess.run(
+        [sys.executable, "-m", "sample_data.generate", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def load_csvs(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Load canonical-header CSVs into the layout tables (stage columns via the SF map)."""
+    for table in _TABLES:
+        path = folder / f"{table}.csv"
+        if not path.exists():
+            continue
+        stored = table_columns(table)
+        types = {c: t for c, t in stored}
+        header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
+        spec = {c: types[c] for c in header if c in types}
+        src = f"read_csv(?, header = true, columns = {duckdb_struct(spec)})"
+        select = []
+        for c, _ in stored:
+            if c in spec:
+                select.append(f's."{c}"')
+            elif c == "stage_canonical":
+                select.append("m.canonical")
+            elif c == "stage_order":
+                select.append("m.stage_order")
+            elif c == "stage_probability":
+                select.append("m.probability")
+            elif c == "_file":
+                select.append(f"'{table}.csv'")
+            elif c == "_line":
+                select.append("row_number() OVER () + 1")
+            elif c == "_flagged":
+                select.append("false")
+            elif c == "is_closed":
+                select.append("m.canonical IN ('closed_won', 'closed_lost')")
+            elif c == "is_won":
+                select.append("m.canonical = 'closed_won'")
+            else:
+                select.append("NULL")
+        join = "LEFT JOIN stage_map m ON m.stage = s.stage" if "stage" in spec and table in ("opportunities", "stage_history") else ""
+        if not join:
+            select = [x if not x.startswith("m.") and "m.canonical" not in x else "NULL" for x in select]
+        con.execute(f'INSERT INTO "{table}" SELECT {", ".join(select)} FROM {src} s {join}', [str(path)])
+
+
+def duckdb_struct(spec: dict[str, str]) -> str:
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in spec.items()) + "}"
+
+
+def sample_con() -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory connection holding the sample dataset."""
+    con = new_con()
+    load_csvs(con, sample_dir())
+    return con
