@@ -1,0 +1,115 @@
+"""The RevOps Metrics Workbench app: navigation, the shared sidebar and the link state.
+
+Each run reads the query parameters, validates them (bad values are dropped with a visible
+notice), picks the dataset (from the link, else this session's last one, else the sample),
+writes the normalised state back to the URL and runs the page. Pages read the state through
+``views.state.current()``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from engine.errors import WorkbenchError
+from engine.samples import ensure_sample_dataset
+from views import common, sidebar, state
+
+st.set_page_config(page_title="RevOps Metrics Workbench", page_icon=":material/insights:")
+
+ICONS = {
+    "upload": ":material/upload:",
+    "quality": ":material/fact_check:",
+    "funnel": ":material/filter_alt:",
+    "velocity": ":material/speed:",
+    "coverage": ":material/stacked_bar_chart:",
+    "coaching": ":material/sports:",
+    "glossary": ":material/menu_book:",
+}
+
+
+@st.cache_resource(show_spinner="Loading the sample dataset…")
+def _sample_token(root: str) -> str | None:
+    """Load the bundled sample once per workspace (off with WORKBENCH_SAMPLE=0)."""
+    if os.environ.get("WORKBENCH_SAMPLE", "1") == "0":
+        return None
+    return ensure_sample_dataset(common.workspace())
+
+
+def sample_token() -> str | None:
+    ws = common.workspace()
+    token = _sample_token(str(ws.root.resolve()))
+    return token if token is not None and ws.exists(token) else None
+
+
+pages = {
+    section: [
+        st.Page(
+            f"views/{p}.py", title=state.PAGES[p], icon=ICONS[p], default=p == state.DEFAULT_PAGE
+        )
+        for p in names
+    ]
+    for section, names in state.SECTIONS.items()
+}
+by_name = {p.url_path: p for group in pages.values() for p in group}
+current = st.navigation(pages, position="hidden")
+
+view, notes = state.parse_params(state.url_params())
+page = current.url_path or state.DEFAULT_PAGE
+first_run = state.first_run()
+if first_run and "page" in state.url_params() and view.page != page and view.page in by_name:
+    state.carry_notices(notes)
+    st.switch_page(by_name[view.page], query_params=view.params())
+notes = state.carried_notices() + notes
+view = view.with_(page=page, extras=view.extras if view.page == page else {})
+
+ws = common.workspace()
+try:
+    sample = sample_token()
+except WorkbenchError as exc:
+    sample = None
+    notes.append(f"The sample dataset could not be loaded: {exc.message}")
+missing_dataset = False
+if view.dataset is not None:
+    if ws.exists(view.dataset):
+        state.remember_dataset(view.dataset)
+    else:
+        missing_dataset = True
+        view = view.with_(dataset=None, filters={})
+elif state.opened_datasets() and ws.exists(state.opened_datasets()[0]):
+    view = view.with_(dataset=state.opened_datasets()[0])
+elif sample is not None:
+    view = view.with_(dataset=sample)
+
+if view.dataset is not None:
+    try:
+        view, filter_notes = state.check_filters(view, common.profile(view.dataset).options)
+        notes += filter_notes
+    except WorkbenchError as exc:
+        notes.append(exc.message)
+
+tokens = [t for t in state.opened_datasets() if ws.exists(t)]
+if sample is not None and sample not in tokens:
+    tokens.append(sample)
+if view.dataset is not None and view.dataset not in tokens:
+    tokens.insert(0, view.dataset)
+datasets = [ws.info(t) for t in tokens]
+
+state.set_current(view)
+state.set_notices(notes)
+if not missing_dataset:
+    state.write_url(view)
+sidebar.render(view, datasets)
+
+if missing_dataset:
+    st.error(
+        "**Dataset not found.** The link names a dataset that does not exist in this "
+        "workspace: it may have been deleted, or the link is incomplete."
+    )
+    common.page_link("upload", "Load files on the Upload page", icon=":material/upload:")
+    if sample is not None and st.button("Open the sample data", icon=":material/dataset:"):
+        state.set_param("dataset", sample)
+        st.rerun()
+common.notices()
+current.run()

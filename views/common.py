@@ -1,0 +1,180 @@
+"""Helpers every page shares: the workspace, safe tables and downloads, errors, links, charts.
+
+User data never goes through markdown unescaped: tables go to ``st.dataframe`` (masked for
+personal data by default), free text to ``st.text``/``st.code`` or through :func:`escape`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import altair as alt
+import duckdb
+import pandas as pd
+import polars as pl
+import streamlit as st
+
+from engine import export, privacy
+from engine.errors import WorkbenchError
+from engine.quality import Profile, dataset_profile
+from engine.store import DatasetInfo, Workspace, default_root
+from views import state
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape(text: object) -> str:
+    """Text safe to put inside st.markdown/st.error: markdown and HTML characters escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+@st.cache_resource(show_spinner=False)
+def _workspace(root: str) -> Workspace:
+    return Workspace(root)
+
+
+def workspace() -> Workspace:
+    """The process-wide workspace ($WORKBENCH_WORKSPACE, default ./workspace)."""
+    return _workspace(str(default_root().resolve()))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _profile(root: str, token: str) -> Profile:
+    with _workspace(root).cursor(token) as cur:
+        return dataset_profile(cur)
+
+
+def profile(token: str) -> Profile:
+    """Filter values and period labels of a dataset (cached: datasets never change)."""
+    return _profile(str(default_root().resolve()), token)
+
+
+def dataset_info() -> DatasetInfo | None:
+    """The current dataset's info, or None when the view has no (existing) dataset."""
+    token = state.current().dataset
+    if token is None or not workspace().exists(token):
+        return None
+    return workspace().info(token)
+
+
+@contextmanager
+def cursor() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the current dataset (raises DatasetNotFound when there is none)."""
+    token = state.current().dataset or ""
+    with workspace().cursor(token) as cur:
+        yield cur
+
+
+def show_error(exc: WorkbenchError) -> None:
+    st.error(f"**{escape(exc.title)}**: {escape(exc.message)}")
+
+
+@contextmanager
+def error_boundary() -> Iterator[None]:
+    """Show a WorkbenchError as a message instead of a traceback; other errors propagate."""
+    try:
+        yield
+    except WorkbenchError as exc:
+        show_error(exc)
+
+
+def require_dataset() -> DatasetInfo | None:
+    """The current dataset, or a message with a way to load one (the page then stops)."""
+    info = dataset_info()
+    if info is None:
+        st.info("No dataset is open. Load files on the Upload page or try the sample data.")
+        page_link("upload", "Go to Upload", icon=":material/upload:")
+    return info
+
+
+def page_link(
+    page: str,
+    label: str | None = None,
+    icon: str | None = None,
+    view: state.ViewState | None = None,
+) -> None:
+    """A link to another page that carries the shared query parameters along."""
+    view = view or state.current()
+    st.page_link(
+        f"views/{page}.py",
+        label=label or state.PAGES[page],
+        icon=icon,
+        query_params=view.shared_params(page),
+    )
+
+
+def share_url(view: state.ViewState) -> str:
+    """The absolute link that reopens this view."""
+    base = st.context.url or ""
+    query = urllib.parse.urlencode(view.params(), doseq=True)
+    return f"{base}?{query}" if base else f"?{query}"
+
+
+def copy_link(view: state.ViewState) -> None:
+    """The link to this view in a code box (its copy button puts it on the clipboard)."""
+    st.caption("Copy link to this view")
+    st.code(share_url(view), language=None, wrap_lines=True)
+
+
+def table(
+    frame: pd.DataFrame | pl.DataFrame,
+    name: str,
+    key: str,
+    json_columns: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> None:
+    """A table with personal data masked (unless revealed) and a formula-safe CSV download."""
+    df = export.to_pandas(frame)
+    if not state.reveal_personal():
+        df, masked = privacy.mask_frame(df, json_columns)
+        if masked:
+            st.caption("Masked personal data: " + ", ".join(escape(c) for c in sorted(masked)))
+    st.dataframe(df, hide_index=True, **kwargs)
+    st.download_button(
+        f"Download {name} (CSV)",
+        data=export.to_csv_bytes(df),
+        file_name=f"{name.replace(' ', '_')}.csv",
+        mime="text/csv",
+        key=f"dl_{key}",
+        icon=":material/download:",
+    )
+
+
+def how_computed(sql: str, params: Any = None) -> None:
+    """The 'how was this computed?' expander: the SQL and its bound parameters."""
+    with st.expander("How was this computed?"):
+        st.code(sql, language="sql")
+        if params:
+            st.code(json.dumps(params, default=str, indent=1), language="json")
+
+
+def chart(chart: alt.TopLevelMixin, name: str, key: str) -> None:
+    """An Altair chart with its toolbar (Download as PNG) and an SVG or spec download."""
+    st.altair_chart(chart, width="stretch", key=f"chart_{key}")
+    try:
+        import vl_convert as vlc  # type: ignore[import-not-found]
+
+        svg = vlc.vegalite_to_svg(chart.to_json())
+        st.download_button(
+            f"Save {name} as SVG", svg, f"{name}.svg", "image/svg+xml", key=f"svg_{key}"
+        )
+    except ImportError:
+        st.download_button(
+            f"Save {name} as Vega-Lite spec",
+            chart.to_json(),
+            f"{name}.vl.json",
+            "application/json",
+            key=f"spec_{key}",
+        )
+
+
+def notices() -> None:
+    """The link warnings of this run, as one visible notice."""
+    for note in state.notices():
+        st.warning(escape(note), icon=":material/link_off:")

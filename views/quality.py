@@ -1,0 +1,85 @@
+"""Data quality page: rules that fired, quarantined and flagged rows, reconciliation, scores,
+and what the flagged rows change in the headline metrics. Personal data is masked."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from engine import quality
+from views import common, state
+
+st.header("Data quality")
+info = common.require_dataset()
+if info is None:
+    st.stop()
+view = state.current()
+st.toggle(
+    "Reveal personal data (emails, phone numbers) in this session",
+    key=state.REVEAL_KEY,
+    help="Masked by default. Never part of a shared link.",
+)
+
+with common.error_boundary(), common.cursor() as con:
+    st.subheader("Reconciliation", divider="gray")
+    recon = quality.reconciliation(con)
+    for row in recon.to_dict("records"):
+        (st.text if row["balanced"] else st.error)(quality.reconciliation_line(row))
+
+    st.subheader("Quality score per table", divider="gray")
+    st.caption(quality.SCORE_RULE)
+    scores = quality.quality_scores(con)
+    common.table(
+        scores,
+        "quality scores",
+        "scores",
+        column_config={
+            "score": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.1f")
+        },
+    )
+
+    st.subheader("Rules that fired", divider="gray")
+    fired = quality.rules_fired(con)
+    if fired.empty:
+        st.success("No rule fired: every row loaded clean.")
+    else:
+        bars = (
+            alt.Chart(fired)
+            .mark_bar()
+            .encode(
+                x=alt.X("rows:Q", title="rows"),
+                y=alt.Y("rule:N", sort="-x", title=None),
+                color=alt.Color("severity:N", scale=alt.Scale(domain=["error", "warning"])),
+                tooltip=["table", "rule", "severity", "rows", alt.Tooltip("share:Q", format=".1%")],
+            )
+            .properties(title="Rows per rule")
+        )
+        common.chart(bars, "rules fired", "rules")
+        common.table(
+            fired,
+            "rules fired",
+            "rules",
+            column_config={"share": st.column_config.NumberColumn(format="percent")},
+        )
+
+    st.subheader("Quarantined rows", divider="gray")
+    st.caption("Rows that did not load, with every reason; fix them in the source and reload.")
+    common.table(quality.quarantined_rows(con), "quarantined rows", "quar", ("original",))
+
+    st.subheader("Flagged rows", divider="gray")
+    st.caption("Rows that loaded with a warning.")
+    common.table(quality.flagged_rows(con), "flagged rows", "flagged", ("values",))
+
+    st.subheader("What the flagged rows change", divider="gray")
+    st.caption(
+        f"Headline metrics for period {view.period} with the current filters, computed on all "
+        "loaded rows and again without the flagged ones."
+    )
+    impact = quality.headline_impact(con, view.period, view.filters)
+    common.table(
+        impact.frame,
+        "flagged impact",
+        "impact",
+        column_config={"difference %": st.column_config.NumberColumn(format="percent")},
+    )
+    common.how_computed("\n\n".join(f"-- {k}\n{v}" for k, v in impact.sql.items()))

@@ -1,0 +1,103 @@
+"""The shared sidebar: navigation that keeps the link state, the dataset and global filters.
+
+Every widget here is seeded from the URL and writes its change back to the URL in a callback,
+so the URL stays the one source of truth for what the view shows.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from engine.metrics.request import GRAINS
+from engine.quality import Profile
+from engine.store import DatasetInfo
+from views import common, state
+
+W_DATASET = "w_dataset"
+W_PERIOD = "w_period"
+W_GRAIN = "w_grain"
+
+
+def _label(info: DatasetInfo) -> str:
+    when = info.created_at.replace("T", " ")[:16]
+    return f"{info.name} ({when})"
+
+
+def _choose_dataset(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
+    if not datasets:
+        st.caption("No dataset yet. Load files on the Upload page.")
+        return
+    tokens = [d.token for d in datasets]
+    labels = {d.token: _label(d) for d in datasets}
+    state.bind_widget(W_DATASET, view.dataset if view.dataset in tokens else None)
+
+    def changed() -> None:
+        state.set_param("dataset", state.widget_value(W_DATASET))
+        for dim in state.FILTER_DIMS:
+            state.set_param(dim, None)
+
+    st.selectbox(
+        "Dataset",
+        tokens,
+        format_func=lambda t: labels.get(t, t[:8]),
+        key=W_DATASET,
+        on_change=changed,
+        placeholder="Choose a dataset",
+    )
+
+
+def _dataset_card(info: DatasetInfo) -> None:
+    st.text(f"Loaded {info.created_at.replace('T', ' ')} UTC\nFingerprint {info.fingerprint}")
+    counts = {t: n for t, n in sorted(info.row_counts.items())}
+    st.dataframe(
+        {"table": list(counts), "rows": list(counts.values())},
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _filters(view: state.ViewState, prof: Profile) -> None:
+    periods = list(prof.periods)
+    if view.period not in periods:
+        periods.insert(1, view.period)
+    state.bind_widget(W_PERIOD, view.period)
+    st.selectbox(
+        "Period", periods, key=W_PERIOD, on_change=state.on_change_param("period", W_PERIOD)
+    )
+    state.bind_widget(W_GRAIN, view.grain)
+    st.selectbox(
+        "Grain", list(GRAINS), key=W_GRAIN, on_change=state.on_change_param("grain", W_GRAIN)
+    )
+    for dim in state.FILTER_DIMS:
+        key = f"w_{dim}"
+        state.bind_widget(key, view.filters.get(dim, []))
+        st.multiselect(
+            dim.capitalize(),
+            prof.options.get(dim, []),
+            key=key,
+            on_change=state.on_change_param(dim, key),
+            placeholder=f"All {dim}s",
+        )
+
+
+def navigation(view: state.ViewState) -> None:
+    for section, pages in state.SECTIONS.items():
+        st.caption(section)
+        for page in pages:
+            common.page_link(page)
+
+
+def render(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
+    """Draw the sidebar for ``view``; ``datasets`` are those this session may pick from."""
+    with st.sidebar:
+        st.title("RevOps Workbench")
+        navigation(view)
+        st.divider()
+        _choose_dataset(view, datasets)
+        info = next((d for d in datasets if d.token == view.dataset), None)
+        if info is not None:
+            _dataset_card(info)
+            with common.error_boundary():
+                _filters(view, common.profile(info.token))
+        st.divider()
+        common.copy_link(view)

@@ -1,0 +1,298 @@
+"""The state of a view: what the URL carries and the little the session keeps.
+
+Shareable state (dataset, page, period, grain, filters and page-specific choices) lives in
+the URL query parameters, so a pasted link reopens the same view. :func:`parse_params` reads
+and validates them without Streamlit (bad values are dropped with a warning the page shows).
+Transient UI state (datasets this browser session opened, files being mapped, the last load
+report) lives in ``st.session_state``, reached only through the typed accessors below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import streamlit as st
+
+from engine.errors import WorkbenchError
+from engine.metrics.request import GRAINS, parse_period
+from engine.store import is_token
+
+PAGES: dict[str, str] = {
+    "upload": "Upload",
+    "quality": "Data quality",
+    "funnel": "Funnel",
+    "velocity": "Velocity",
+    "coverage": "Coverage",
+    "coaching": "Coaching",
+    "glossary": "Metric glossary",
+}
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Data": ("upload", "quality"),
+    "Analysis": ("funnel", "velocity", "coverage", "coaching"),
+    "Reference": ("glossary",),
+}
+DEFAULT_PAGE = "funnel"
+FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner")
+DEFAULT_PERIOD = "all"
+DEFAULT_GRAIN = "month"
+SHARED_KEYS: tuple[str, ...] = ("dataset", "page", "period", "grain", *FILTER_DIMS)
+MAX_PARAM_CHARS = 200
+
+Params = dict[str, str | list[str]]
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything a link carries."""
+
+    dataset: str | None = None
+    page: str = DEFAULT_PAGE
+    period: str = DEFAULT_PERIOD
+    grain: str = DEFAULT_GRAIN
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def shared_params(self, page: str | None = None) -> Params:
+        """The query parameters every page keeps (for links to ``page``)."""
+        out: Params = {}
+        if self.dataset:
+            out["dataset"] = self.dataset
+        out["page"] = page or self.page
+        out["period"] = self.period
+        out["grain"] = self.grain
+        for dim in FILTER_DIMS:
+            values = self.filters.get(dim)
+            if values:
+                out[dim] = list(values)
+        return out
+
+    def params(self) -> Params:
+        """Shared parameters plus this page's own choices."""
+        out = self.shared_params()
+        for key, value in sorted(self.extras.items()):
+            out.setdefault(key, value)
+        return out
+
+    def with_(self, **changes: Any) -> ViewState:
+        return replace(self, **changes)
+
+
+def _values(raw: Mapping[str, str | list[str]], key: str) -> list[str]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def parse_params(raw: Mapping[str, str | list[str]]) -> tuple[ViewState, list[str]]:
+    """Validate query parameters into a :class:`ViewState`; returns it and the warnings."""
+    warnings: list[str] = []
+
+    def last(key: str) -> str | None:
+        values = _values(raw, key)
+        return values[-1] if values else None
+
+    dataset = last("dataset")
+    if dataset is not None and not is_token(dataset):
+        warnings.append("The link's dataset token is malformed, so it was ignored.")
+        dataset = None
+    page = last("page")
+    if page is not None and page not in PAGES:
+        warnings.append(f"Unknown page {_short(page)!r} in the link was ignored.")
+        page = None
+    period = last("period")
+    if period is not None:
+        try:
+            period = parse_period(period, dt.date.today()).label if period else DEFAULT_PERIOD
+        except WorkbenchError:
+            warnings.append(f"Period {_short(period)!r} in the link is not a period; ignored.")
+            period = None
+    grain = last("grain")
+    if grain is not None and grain not in GRAINS:
+        warnings.append(f"Grain {_short(grain)!r} in the link is not one of {', '.join(GRAINS)}.")
+        grain = None
+    filters: dict[str, list[str]] = {}
+    for dim in FILTER_DIMS:
+        values = [v for v in _values(raw, dim) if v]
+        if any(len(v) > MAX_PARAM_CHARS for v in values):
+            warnings.append(f"A {dim} value in the link is too long; ignored.")
+            values = [v for v in values if len(v) <= MAX_PARAM_CHARS]
+        if values:
+            filters[dim] = list(dict.fromkeys(values))
+    extras = {
+        k: _values(raw, k)[-1]
+        for k in raw
+        if k not in SHARED_KEYS and _values(raw, k) and len(_values(raw, k)[-1]) <= MAX_PARAM_CHARS
+    }
+    state = ViewState(
+        dataset=dataset,
+        page=page or DEFAULT_PAGE,
+        period=period or DEFAULT_PERIOD,
+        grain=grain or DEFAULT_GRAIN,
+        filters=filters,
+        extras=extras,
+    )
+    return state, warnings
+
+
+def check_filters(
+    state: ViewState, options: Mapping[str, Iterable[str]]
+) -> tuple[ViewState, list[str]]:
+    """Drop filter values that are not in the dataset; returns the state and the warnings."""
+    warnings: list[str] = []
+    kept: dict[str, list[str]] = {}
+    for dim, values in state.filters.items():
+        known = set(options.get(dim, ()))
+        good = [v for v in values if v in known]
+        bad = [v for v in values if v not in known]
+        if bad:
+            shown = ", ".join(repr(_short(v)) for v in bad[:3])
+            warnings.append(f"{dim.capitalize()} {shown} is not in this dataset; ignored.")
+        if good:
+            kept[dim] = good
+    return state.with_(filters=kept), warnings
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --- the URL ------------------------------------------------------------------------------
+def url_params() -> Params:
+    """The current query parameters, repeated keys as lists."""
+    qp = st.query_params
+    out: Params = {}
+    for key in qp:
+        values = qp.get_all(key)
+        out[key] = values if len(values) > 1 else (values[0] if values else "")
+    return out
+
+
+def write_url(state: ViewState) -> None:
+    """Make the URL say exactly ``state`` (only when it differs, to avoid needless reruns)."""
+    wanted = state.params()
+    if _normal(url_params()) != _normal(wanted):
+        st.query_params.from_dict(wanted)
+
+
+def _normal(params: Mapping[str, str | list[str]]) -> dict[str, list[str]]:
+    return {k: [v] if isinstance(v, str) else list(v) for k, v in params.items()}
+
+
+def set_param(key: str, value: str | list[str] | None) -> None:
+    """Change one query parameter (a widget callback); None or empty removes it."""
+    if value is None or value == [] or value == "":
+        if key in st.query_params:
+            del st.query_params[key]
+    else:
+        st.query_params[key] = value
+
+
+# --- transient session state ---------------------------------------------------------------
+_CURRENT = "_view_state"
+_OPENED = "_opened_datasets"
+_PLANS = "_upload_plans"
+_LOAD = "_last_load"
+_REVEAL = "_reveal_personal"
+_NOTICES = "_notices"
+_STARTED = "_started"
+_CARRIED = "_carried_notices"
+
+
+def first_run() -> bool:
+    """True once per browser session: a pasted link's ``page`` parameter applies only then."""
+    if st.session_state.get(_STARTED):
+        return False
+    st.session_state[_STARTED] = True
+    return True
+
+
+def set_current(state: ViewState) -> None:
+    st.session_state[_CURRENT] = state
+
+
+def current() -> ViewState:
+    """The validated view state of this run (set by the app before the page runs)."""
+    value = st.session_state.get(_CURRENT)
+    return value if isinstance(value, ViewState) else ViewState()
+
+
+def opened_datasets() -> list[str]:
+    """Tokens this browser session created or opened, most recent first."""
+    value = st.session_state.get(_OPENED)
+    return list(value) if isinstance(value, list) else []
+
+
+def remember_dataset(token: str) -> None:
+    tokens = [t for t in opened_datasets() if t != token]
+    st.session_state[_OPENED] = [token, *tokens]
+
+
+def forget_dataset(token: str) -> None:
+    st.session_state[_OPENED] = [t for t in opened_datasets() if t != token]
+
+
+def upload_plans() -> dict[str, Any]:
+    """File id -> FilePlan of the files on the Upload page (edited mappings included)."""
+    value = st.session_state.get(_PLANS)
+    if not isinstance(value, dict):
+        value = {}
+        st.session_state[_PLANS] = value
+    return value
+
+
+def last_load() -> dict[str, Any] | None:
+    value = st.session_state.get(_LOAD)
+    return value if isinstance(value, dict) else None
+
+
+def set_last_load(value: dict[str, Any] | None) -> None:
+    st.session_state[_LOAD] = value
+
+
+def reveal_personal() -> bool:
+    return bool(st.session_state.get(_REVEAL, False))
+
+
+def notices() -> list[str]:
+    """Warnings about the link, shown on the page of this run."""
+    value = st.session_state.get(_NOTICES)
+    return list(value) if isinstance(value, list) else []
+
+
+def set_notices(values: list[str]) -> None:
+    st.session_state[_NOTICES] = list(values)
+
+
+def carry_notices(values: list[str]) -> None:
+    """Keep link warnings across the page switch a pasted link's ``page`` causes."""
+    st.session_state[_CARRIED] = list(values)
+
+
+def carried_notices() -> list[str]:
+    value = st.session_state.pop(_CARRIED, None)
+    return list(value) if isinstance(value, list) else []
+
+
+def widget_value(key: str) -> Any:
+    return st.session_state.get(key)
+
+
+def bind_widget(key: str, value: Any) -> None:
+    """Seed a widget's value from the URL before the widget is drawn in this run."""
+    st.session_state[key] = value
+
+
+def on_change_param(param: str, widget_key: str) -> Callable[[], None]:
+    """A callback writing a widget's new value into the URL."""
+
+    def callback() -> None:
+        set_param(param, st.session_state.get(widget_key))
+
+    return callback
+
+
+REVEAL_KEY = _REVEAL
