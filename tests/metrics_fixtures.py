@@ -48,6 +48,8 @@ def new_con() -> duckdb.DuckDBPyConnection:
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
     """Insert rows (missing columns null); stage columns come from the Salesforce map."""
+    if not rows:
+        return
     cols = [c for c, _ in table_columns(table)]
     out = []
     for i, r in enumerate(rows):

@@ -154,7 +154,8 @@ FULL OUTER JOIN n_owner no ON {on}""",
         "CAST(sum(quota) FILTER (WHERE quota > 0) AS DOUBLE) AS denominator, "
         "CAST(median(att) AS DOUBLE) AS median, CAST(quantile_cont(att, 0.25) AS DOUBLE) AS p25, "
         "CAST(quantile_cont(att, 0.75) AS DOUBLE) AS p75, "
-        "CAST(avg(CASE WHEN att >= 1 THEN 1.0 ELSE 0.0 END) AS DOUBLE) AS share_at_or_above_100, "
+        "CAST(avg(CASE WHEN att >= 1 THEN 1.0 WHEN att IS NOT NULL THEN 0.0 END) AS DOUBLE) "
+        "AS share_at_or_above_100, "
         "count(att) AS n"
     )
     return f"SELECT {_select_keys(q)}{aggs}\nFROM per_owner{q.group_by()}{q.order_by()}"

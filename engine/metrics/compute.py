@@ -97,7 +97,7 @@ def compute(con: duckdb.DuckDBPyConnection, request: Request | None = None, **kw
     results = {mid: run_compiled(con, compile_metric(mid, req), single) for mid in req.metrics}
     if len(results) == 1:
         return next(iter(results.values()))
-    frames = [r.frame.assign(metric=mid) for mid, r in results.items() if len(r.frame)]
+    frames = [r.frame.assign(metric=mid) for mid, r in results.items()]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if "metric" in frame.columns:
         frame = frame[["metric"] + [c for c in frame.columns if c != "metric"]]

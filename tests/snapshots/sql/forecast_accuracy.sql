@@ -1,0 +1,57 @@
+-- params: ['SMB', datetime.date(2026, 7, 1), datetime.date(2026, 10, 1)]
+WITH
+reps_d AS (
+SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
+       min(manager) AS manager, min(hire_date) AS hire_date
+FROM reps r
+WHERE TRUE
+GROUP BY owner
+),
+opp_all AS (
+SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
+       coalesce(o.segment, r.segment) AS segment, r.segment AS rep_segment, r.role, r.manager,
+       o.region, o.lead_source, o.opportunity_type, o.product, o.stage,
+       coalesce(o.stage_canonical, 'opportunity') AS stage_canonical, o.stage_order, o.amount,
+       o.created_date, o.close_date, coalesce(o.is_closed, false) AS is_closed,
+       coalesce(o.is_won, false) AS is_won, o.probability, o.stage_probability
+FROM opportunities o
+LEFT JOIN reps_d r ON r.owner = o.owner
+WHERE TRUE
+),
+opp AS (
+SELECT * FROM opp_all
+WHERE "segment" IN ($1)
+),
+hist AS (
+SELECT h.opportunity_id, h.stage, coalesce(h.stage_canonical, 'opportunity') AS stage_canonical,
+       h.stage_order, h.entered_at, h.amount, h.probability, h.stage_probability
+FROM stage_history h
+WHERE TRUE AND h.entered_at IS NOT NULL
+),
+due AS (
+SELECT *, CAST(CAST(date_trunc('month', close_date) AS DATE) AS DATE) AS bs
+FROM opp
+WHERE close_date IS NOT NULL AND close_date >= $2 AND close_date < $3
+),
+state_at_start AS (
+SELECT d.opportunity_id, d.bs, h.stage_canonical AS st,
+       coalesce(h.amount, d.amount) * coalesce(h.probability, h.stage_probability) / 100.0 AS weighted
+FROM due d
+JOIN hist h ON h.opportunity_id = d.opportunity_id AND h.entered_at < d.bs
+QUALIFY row_number() OVER (PARTITION BY d.opportunity_id ORDER BY h.entered_at DESC, h.stage_order DESC) = 1
+)
+SELECT "owner", period_start, 
+       CAST(1 - abs(f - actual) / nullif(actual, 0) AS DOUBLE) AS value,
+       CAST(f AS DOUBLE) AS forecast, CAST(actual AS DOUBLE) AS actual, n
+FROM (
+    SELECT *, CASE WHEN EXISTS (SELECT 1 FROM hist) THEN coalesce(forecast, 0) END AS f
+    FROM (
+SELECT d."owner", d.period_start, sum(s.weighted) FILTER (WHERE s.st NOT IN ('closed_won', 'closed_lost')) AS forecast,
+       sum(d.amount) FILTER (WHERE d.is_won) AS actual,
+       count(s.opportunity_id) AS n
+FROM (SELECT *, bs AS period_start FROM due) d
+LEFT JOIN state_at_start s ON s.opportunity_id = d.opportunity_id
+GROUP BY ALL
+    ) i
+) t
+ORDER BY "owner" NULLS LAST, period_start NULLS LAST
