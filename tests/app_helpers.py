@@ -1,0 +1,29 @@
+"""Shared set-up for the AppTest tests: a temporary workspace per test and the app runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+PAGES = (
+    "views/upload.py",
+    "views/quality.py",
+    "views/funnel.py",
+    "views/velocity.py",
+    "views/coverage.py",
+    "views/coaching.py",
+    "views/glossary.py",
+)
+
+
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: bool = True) -> AppTest:
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("WORKBENCH_SAMPLE", "1" if sample else "0")
+    return AppTest.from_file(str(APP), default_timeout=60)
+
+
+def problems(at: AppTest) -> list[str]:
+    return [e.value for e in at.exception] + [e.value for e in at.error]
