@@ -41,11 +41,12 @@ from engine.layout import STAGED_TABLES, table_columns
 from engine.mapping import (
     Mapping,
     MappingStore,
+    apply_remembered,
     closest_headers,
     recognise,
     stage_history_from_wide,
 )
-from engine.stagemap import StageMap, guess_stage_map
+from engine.stagemap import StageMap, guess_stage_map, stage_key
 from engine.store import DatasetInfo, Workspace
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, STAGE_KNOWN
 from schemas.validate import ROW, validate
@@ -53,6 +54,8 @@ from schemas.validate import ROW, validate
 # Salesforce writes this id for an empty lookup field.
 SALESFORCE_NULL_ID = "000000000000000AAA"
 Progress = Callable[[str, float], None]
+# Below this, a recognised mapping is a guess the user must confirm before the file loads.
+MIN_CONFIDENCE = 0.5
 
 
 @dataclass
@@ -72,6 +75,12 @@ class FilePlan:
     def blocking_problems(self) -> list[str]:
         """Why this file cannot load as mapped (empty list when it can)."""
         problems = []
+        if self.mapping.confidence < MIN_CONFIDENCE and self.mapping.origin == "recognised":
+            return [
+                f"Not recognised as a CRM table (best guess: {self.table}, "
+                f"{self.mapping.confidence:.0%} sure). Choose its table and map its columns, "
+                "or leave the file out."
+            ]
         for col in self.mapping.missing_required():
             near = closest_headers(self.mapping, col, self.raw.headers)
             hint = f" Closest headers: {', '.join(near)}." if near else ""
@@ -152,12 +161,11 @@ def inspect_file(
 ) -> FilePlan:
     """Read a file and propose its table and column mapping (nothing is written)."""
     raw = ingest.read_file(data, filename, limits)
-    saved = None
     if remembered is not None:
-        probe = recognise(raw.headers, filename)
-        saved = remembered.load(probe.header_signature)
-    mapping = saved if saved is not None else recognise(raw.headers, filename)
-    return FilePlan(filename, raw, mapping, len(data), remembered=saved is not None)
+        mapping = apply_remembered(raw.headers, remembered, filename)
+    else:
+        mapping = recognise(raw.headers, filename)
+    return FilePlan(filename, raw, mapping, len(data), remembered=mapping.origin == "remembered")
 
 
 # --- step 2 -------------------------------------------------------------------------------
@@ -187,7 +195,7 @@ def prepare(
 ) -> Prepared:
     """Type and validate every row of every file. Raises MappingError for unusable files."""
     as_of = as_of or dt.date.today()
-    stage_map = stage_map or default_stage_map(plans)
+    stage_map = stage_map if stage_map is not None else default_stage_map(plans)
     blocked = [(p.filename, p.blocking_problems()) for p in plans]
     blocked = [(f, probs) for f, probs in blocked if probs]
     if blocked:
@@ -204,7 +212,8 @@ def prepare(
         frame, notes = _typed_frame(plan, plan.table, plan.mapping.columns)
         steps.append((plan, plan.table, plan.filename, frame, notes))
         if plan.mapping.stage_columns:
-            wide = stage_history_from_wide(plan.raw.table, plan.mapping)
+            with_lines = plan.raw.table.append_column("_line", pa.array(plan.raw.lines, pa.int64()))
+            wide = stage_history_from_wide(with_lines, plan.mapping)
             frame2, notes2 = _wide_history_frame(plan, wide)
             steps.append((plan, "stage_history", f"{plan.filename} (stage dates)", frame2, notes2))
     opp_ids = pl.concat(
@@ -223,8 +232,7 @@ def prepare(
 
 def _wide_history_frame(plan: FilePlan, wide: pa.Table) -> tuple[pl.DataFrame, list[str]]:
     """HubSpot's Date entered "<stage>" cells, unpivoted, typed like a history file."""
-    rows = wide.column("_line").to_pylist() if "_line" in wide.column_names else []
-    lines = [int(plan.raw.lines[i]) for i in rows]
+    lines = [int(x) for x in wide.column("_line").to_pylist()]
     body = wide.select(["opportunity_id", "stage", "entered_at"])
     cols = {c: c for c in body.column_names}
     return _typed_frame_from(body, cols, "stage_history", lines=lines)
@@ -264,8 +272,12 @@ def _typed_frame_from(
         if col.name.endswith("_id") or col.name == "opportunity_id":
             values = values.replace(SALESFORCE_NULL_ID, None)
         result = typeparse.parse_column(values, col.kind)
-        if result.note:
-            notes.append(f"{col.name} ({header}): {result.note}")
+        note = result.note
+        if note is None and col.kind in ("date", "timestamp") and result.fmt:
+            if not result.fmt.startswith("%Y-%m-%d"):
+                note = f"dates read as {result.fmt}"
+        if note:
+            notes.append(f"{col.name} ({header}): {note}")
         out[col.name] = result.values.alias(col.name)
         if col.kind != "text":
             bad = _bad_messages(values, result.failed, col.name, col.kind)
@@ -332,7 +344,9 @@ def _derive(
     frame = frame.with_columns(pl.lit(as_of).alias(AS_OF))
     if table in STAGED_TABLES:
         sm = stage_map_frame(stage_map)
-        key = pl.col("stage").str.strip_chars().str.to_lowercase().alias("__stage_key__")
+        # the same key as engine.stagemap.stage_key: case, spaces and punctuation ignored
+        key = pl.col("stage").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
+        key = key.alias("__stage_key__")
         frame = (
             frame.with_columns(key).join(sm, on="__stage_key__", how="left").drop("__stage_key__")
         )
@@ -382,8 +396,7 @@ def _derive(
 
 def stage_map_frame(stage_map: StageMap) -> pl.DataFrame:
     rows = [
-        (e.stage.strip().lower(), e.canonical, e.order, float(e.probability))
-        for e in stage_map.entries
+        (stage_key(e.stage), e.canonical, e.order, float(e.probability)) for e in stage_map.entries
     ]
     return pl.DataFrame(
         rows,

@@ -1,0 +1,200 @@
+"""From bytes to a loaded dataset: accounting, presets, cross-file rules and the CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import pipeline
+from engine.cli import main
+from engine.errors import MappingError
+from engine.store import Workspace
+
+AS_OF = dt.date(2026, 6, 1)
+
+OPPS = b"""Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date,Region
+O1,Ann,Closed Won,"$12,500.00",2026-01-05,2026-02-01,NA
+O2,Ann,Closed Lost,(1200),2026-01-06,2026-02-02,EMEA
+O3,,Prospecting,5000,2026-01-07,2026-07-01,NA
+O1,Bob,Closed Won,100,2026-01-08,2026-02-03,NA
+O4,Bob,Negotiation/Review,0,2026-01-09,2026-05-01,APAC
+O5,Bob,Closed Won,300,2026-03-01,2026-02-01,NA
+O6,Bob,Mystery Stage,10,not a date,2026-08-01,NA
+"""
+
+HISTORY = b"""OpportunityId,StageName,CreatedDate
+O1,Prospecting,2026-01-05 09:00:00
+O1,Closed Won,2026-02-01 10:00:00
+O9,Prospecting,2026-01-05 09:00:00
+"""
+
+
+def _load(tmp_path: Path, files: list[tuple[str, bytes]]):
+    ws = Workspace(tmp_path)
+    plans = [pipeline.inspect_file(data, name) for name, data in files]
+    prepared = pipeline.prepare(plans, as_of=AS_OF)
+    info = pipeline.load(ws, prepared, "t")
+    return ws, info, prepared
+
+
+def test_every_row_is_accounted_for_with_its_reasons(tmp_path: Path) -> None:
+    ws, info, prepared = _load(tmp_path, [("opps.csv", OPPS), ("OpportunityHistory.csv", HISTORY)])
+    opp, hist = prepared.files
+    assert opp.table == "opportunities" and hist.table == "stage_history"
+    # 7 rows: O2 negative amount, second O1 duplicate, O5 close before created,
+    # O6 unparseable created date -> 4 quarantined, 3 loaded
+    assert (opp.rows_in, opp.rows_loaded, opp.rows_quarantined) == (7, 3, 4)
+    assert (hist.rows_in, hist.rows_loaded, hist.rows_quarantined) == (3, 3, 0)
+    reasons = {r["line"]: r["reasons"] for r in opp.quarantine.iter_rows(named=True)}
+    assert reasons[3] == ["amount -1200.0 is negative"]
+    assert reasons[5] == ["duplicate id O1 (an earlier row with this id was loaded)"]
+    assert reasons[7] == ["close_date 2026-02-01 is before created_date 2026-03-01"]
+    assert reasons[8] == ["created_date: cannot read 'not a date' as a date"]
+    # O3 has no owner (warning), O4 is a proposal with amount 0 and slipped (close 2026-05-01)
+    assert opp.warning_counts() == {"missing_owner": 1, "slipped": 1, "zero_amount_proposal": 1}
+    # O9's history row points at no opportunity
+    assert hist.warning_counts() == {"unknown_opportunity": 1}
+    with ws.cursor(info.token) as cur:
+        rows = cur.execute(
+            "SELECT opportunity_id, owner, amount, region, stage_canonical, is_closed, is_won, "
+            "_line, _flagged FROM opportunities ORDER BY opportunity_id"
+        ).fetchall()
+        assert rows == [
+            ("O1", "Ann", 12500.0, "NA", "closed_won", True, True, 2, False),
+            ("O3", "(unassigned)", 5000.0, "NA", "opportunity", False, False, 4, True),
+            ("O4", "Bob", 0.0, "APAC", "proposal", False, False, 6, True),
+        ]
+        q = cur.execute("SELECT count(*), min(line) FROM _quarantine").fetchall()
+        assert q == [(4, 3)]
+        original = cur.execute("SELECT original FROM _quarantine WHERE line = 3").fetchall()
+        assert json.loads(original[0][0])["Amount"] == "(1200)"
+        report = cur.execute(
+            "SELECT file, rows_in, rows_loaded + rows_quarantined FROM _load_report ORDER BY file"
+        ).fetchall()
+        assert all(r[1] == r[2] for r in report)
+
+
+def test_unknown_stage_loads_as_open_opportunity_with_a_warning(tmp_path: Path) -> None:
+    data = b"id,owner,stage,amount,created,close_date\nX,Ann,Mystery,10,2026-01-01,2026-09-01\n"
+    plan = pipeline.inspect_file(data, "deals.csv")
+    sm = pipeline.default_stage_map([plan])
+    # a keyword guess puts Mystery in the map; removing it makes the stage unknown
+    prepared = pipeline.prepare([plan], stage_map=sm.without("Mystery"), as_of=AS_OF)
+    f = prepared.files[0]
+    assert f.rows_loaded == 1 and f.warning_counts() == {"unknown_stage": 1}
+    assert f.loaded["stage_canonical"].to_list() == ["opportunity"]
+    assert f.loaded["is_closed"].to_list() == [False]
+
+
+def test_missing_required_column_blocks_the_file_with_closest_headers() -> None:
+    data = b"Opportunity ID,Stage,Amount,Created Date,Close Date,Owners Name\nA,Won,1,2026-01-01,2026-01-02,x\n"
+    plan = pipeline.inspect_file(data, "opps.csv")
+    assert plan.table == "opportunities"
+    problems = plan.blocking_problems()
+    assert problems and "owner" in problems[0] and "Owners Name" in problems[0]
+    with pytest.raises(MappingError, match="owner"):
+        pipeline.prepare([plan], as_of=AS_OF)
+
+
+def test_editing_the_mapping_changes_what_loads(tmp_path: Path) -> None:
+    data = b"id,rep,backup_rep,stage,amount,created,close_date\nA,Ann,Zed,Closed Won,5,2026-01-01,2026-01-02\n"
+    plan = pipeline.inspect_file(data, "deals.csv")
+    assert plan.mapping.columns["owner"] == "rep"
+    edited = plan.with_mapping(plan.mapping.with_column("owner", "backup_rep"))
+    prepared = pipeline.prepare([edited], as_of=AS_OF)
+    assert prepared.files[0].loaded["owner"].to_list() == ["Zed"]
+
+
+def test_pipedrive_status_and_won_time(tmp_path: Path) -> None:
+    data = (
+        b"Deal - ID,Deal - Title,Deal - Value,Deal - Stage,Deal - Status,Deal - Owner,"
+        b"Deal - Deal created,Deal - Expected close date,Deal - Won time,Deal - Lost time\n"
+        b"1,A,100,Proposal Made,won,Ann,2026-01-01,,2026-02-01 10:00:00,\n"
+        b"2,B,200,Qualified,lost,Ann,2026-01-01,,,2026-02-03 11:00:00\n"
+        b"3,C,300,Demo Scheduled,open,Bob,2026-01-01,2026-09-01,,\n"
+    )
+    prepared = pipeline.prepare([pipeline.inspect_file(data, "deals.csv")], as_of=AS_OF)
+    f = prepared.files[0]
+    assert f.rows_loaded == 3
+    assert f.loaded["is_won"].to_list() == [True, False, False]
+    assert f.loaded["is_closed"].to_list() == [True, True, False]
+    assert [str(d) for d in f.loaded["close_date"].to_list()] == [
+        "2026-02-01",
+        "2026-02-03",
+        "2026-09-01",
+    ]
+
+
+def test_hubspot_wide_stage_dates_become_history(tmp_path: Path) -> None:
+    data = (
+        b"Record ID,Deal Name,Deal Stage,Amount,Close Date,Create Date,Deal owner,"
+        b'"Date entered ""Appointment Scheduled (Sales Pipeline)""",'
+        b'"Date entered ""Closed Won (Sales Pipeline)"""\n'
+        b"11,A,closedwon,1000,2026-02-01,2026-01-01,Ann,2026-01-01 09:00,2026-02-01 09:00\n"
+        b"12,B,appointmentscheduled,500,2026-09-01,2026-01-02,Ann,2026-01-02 09:00,\n"
+    )
+    ws, info, prepared = _load(tmp_path, [("hubspot-deals.csv", data)])
+    sources = [(f.source_name, f.table, f.rows_loaded) for f in prepared.files]
+    assert sources == [
+        ("hubspot-deals.csv", "opportunities", 2),
+        ("hubspot-deals.csv (stage dates)", "stage_history", 3),
+    ]
+    with ws.cursor(info.token) as cur:
+        hist = cur.execute(
+            "SELECT opportunity_id, stage_canonical, _line FROM stage_history ORDER BY 1, 2"
+        ).fetchall()
+    assert hist == [("11", "closed_won", 2), ("11", "opportunity", 2), ("12", "opportunity", 3)]
+
+
+def test_embedded_newlines_keep_physical_line_numbers(tmp_path: Path) -> None:
+    data = (
+        b"id,owner,stage,amount,created,close_date,notes\n"
+        b'A,Ann,Closed Won,5,2026-01-01,2026-01-02,"two\nlines"\n'
+        b"B,Ann,Closed Won,-5,2026-01-01,2026-01-02,x\n"
+    )
+    prepared = pipeline.prepare([pipeline.inspect_file(data, "d.csv")], as_of=AS_OF)
+    assert prepared.files[0].quarantine["line"].to_list() == [4]
+
+
+def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_bytes(
+        b"id,owner,stage,amount,created,close_date\nA,Ann,Closed Won,5,2026-01-01,2026-01-02\n"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(
+        b"id,owner,stage,amount,created,close_date\nA,Ann,Closed Won,-5,2026-01-01,2026-01-02\n"
+    )
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(bytes(range(256)) * 8)
+    ws = str(tmp_path / "ws")
+
+    out = io.StringIO()
+    assert main(["--workspace", ws, "validate", str(good), "--json"], out=out) == 0
+    payload = json.loads(out.getvalue())
+    assert payload["reports"][0]["rows_in"] == 1 and payload["reports"][0]["rows_loaded"] == 1
+
+    out = io.StringIO()
+    assert main(["--workspace", ws, "load", str(bad), "--json"], out=out) == 1
+    payload = json.loads(out.getvalue())
+    f = payload["files"][0]
+    assert (f["rows_in"], f["rows_loaded"], f["rows_quarantined"]) == (1, 0, 1)
+    token = payload["token"]
+
+    out = io.StringIO()
+    assert main(["--workspace", ws, "datasets", "--json"], out=out) == 0
+    assert [d["token"] for d in json.loads(out.getvalue())] == [token]
+
+    err = io.StringIO()
+    assert main(["--workspace", ws, "load", str(junk)], out=io.StringIO(), err=err) == 2
+    assert "Traceback" not in err.getvalue() and err.getvalue().strip()
+
+    out = io.StringIO()
+    assert main(["--workspace", ws, "delete", token], out=out) == 0
+    err = io.StringIO()
+    assert main(["--workspace", ws, "delete", "../../etc/passwd"], err=err) == 2
+    assert "malformed" in err.getvalue()
