@@ -105,3 +105,10 @@ def compute(con: duckdb.DuckDBPyConnection, request: Request | None = None, **kw
     params = [r.params for r in results.values()]
     notes = [n for r in results.values() for n in r.notes]
     return Result(frame, sql, params, None, None, {}, notes, results)
+
+
+def run_built(con: duckdb.DuckDBPyConnection, q: Any, select: str) -> Result:
+    """Run a statement assembled on an ``engine.metrics.sql.Sql`` builder."""
+    sql = q.render(select)
+    frame = run_sql(con, sql, q.params)
+    return Result(frame, sql, list(q.params), notes=list(q.notes))
