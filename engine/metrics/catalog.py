@@ -23,7 +23,7 @@ GENERIC_KINDS = ("sum", "count", "ratio", "quantile")
 SPECIAL_KINDS = ("derived", "quota", "stage_conversion", "time_in_stage", "aging", "stale", "forecast")
 KINDS = GENERIC_KINDS + SPECIAL_KINDS
 
-UNITS = ("currency", "count", "ratio", "days", "hours", "multiple", "currency_per_day")
+UNITS = ("currency", "count", "ratio", "number", "days", "hours", "multiple", "currency_per_day")
 CADENCES = ("weekly", "monthly", "quarterly")
 DIRECTIONS = ("leading", "lagging")
 SOURCES = ("opp", "act", "lead")
