@@ -46,7 +46,7 @@ from engine.mapping import (
     recognise,
     stage_history_from_wide,
 )
-from engine.stagemap import StageMap, guess_stage_map, stage_key
+from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
 from engine.store import DatasetInfo, Workspace
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, STAGE_KNOWN
 from schemas.validate import ROW, validate
@@ -351,7 +351,7 @@ def _derive(
             frame.with_columns(key).join(sm, on="__stage_key__", how="left").drop("__stage_key__")
         )
         frame = frame.with_columns(
-            pl.col(STAGE_CANONICAL).is_not_null().alias(STAGE_KNOWN),
+            pl.col(STAGE_KNOWN).fill_null(False),
             pl.col(STAGE_CANONICAL).fill_null("opportunity"),
             pl.col(STAGE_ORDER).fill_null(0),
         )
@@ -395,8 +395,18 @@ def _derive(
 
 
 def stage_map_frame(stage_map: StageMap) -> pl.DataFrame:
+    """The stage map as a join table. A stage that only fell through to the default guess
+    (no built-in name, no keyword, not confirmed by the user) stays "unknown": its rows load as
+    open opportunities and carry the unknown_stage warning until someone maps the stage."""
     rows = [
-        (stage_key(e.stage), e.canonical, e.order, float(e.probability)) for e in stage_map.entries
+        (
+            stage_key(e.stage),
+            e.canonical,
+            e.order,
+            float(e.probability),
+            not (e.guessed and guess_canonical(e.stage) == "opportunity"),
+        )
+        for e in stage_map.entries
     ]
     return pl.DataFrame(
         rows,
@@ -405,6 +415,7 @@ def stage_map_frame(stage_map: StageMap) -> pl.DataFrame:
             STAGE_CANONICAL: pl.Utf8,
             STAGE_ORDER: pl.Int32,
             STAGE_PROBABILITY: pl.Float64,
+            STAGE_KNOWN: pl.Boolean,
         },
         orient="row",
     ).unique("__stage_key__", keep="first")

@@ -198,3 +198,20 @@ def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["--workspace", ws, "delete", "../../etc/passwd"], err=err) == 2
     assert "malformed" in err.getvalue()
+
+
+def test_dirty_sample_gives_exactly_the_documented_problems() -> None:
+    """sample_data/dirty/PROBLEMS.md lists every injected problem; expected.json counts them."""
+    root = Path(__file__).resolve().parent.parent / "sample_data" / "dirty"
+    expected = json.loads((root / "expected.json").read_text())
+    as_of = dt.date.fromisoformat(expected["as_of"])
+    names = sorted(expected["files"])
+    plans = [pipeline.inspect_file((root / n).read_bytes(), n) for n in names]
+    prepared = pipeline.prepare(plans, as_of=as_of)
+    for f in prepared.files:
+        want = expected["files"][f.source_name]
+        got = (f.rows_in, f.rows_loaded, f.rows_quarantined)
+        assert got == (want["rows_in"], want["rows_loaded"], want["rows_quarantined"])
+        assert f.warning_counts() == want["warnings"], f.source_name
+        lines = {p["line"] for p in want["problems"] if p["severity"] == "error"}
+        assert set(f.quarantine["line"].to_list()) == lines, f.source_name
