@@ -78,73 +78,240 @@ T = dt.datetime
 # The tiny dataset. Period of most tests: 2026-Q3 = [2026-07-01, 2026-10-01); as-of 2026-09-20.
 TINY_AS_OF = "2026-09-20"
 TINY_REPS = [
-    {"owner": "A", "team": "T1", "segment": "SMB", "role": "AE", "manager": "M", "hire_date": D(2020, 1, 1)},
-    {"owner": "B", "team": "T1", "segment": "Enterprise", "role": "AE", "manager": "M", "hire_date": D(2026, 3, 1)},
+    {
+        "owner": "A",
+        "team": "T1",
+        "segment": "SMB",
+        "role": "AE",
+        "manager": "M",
+        "hire_date": D(2020, 1, 1),
+    },
+    {
+        "owner": "B",
+        "team": "T1",
+        "segment": "Enterprise",
+        "role": "AE",
+        "manager": "M",
+        "hire_date": D(2026, 3, 1),
+    },
 ]
 TINY_QUOTAS = [
-    {"owner": "A", "period_start": D(2026, 7, 1), "period_end": D(2026, 10, 1), "quota_amount": 100.0},
-    {"owner": "B", "period_start": D(2026, 7, 1), "period_end": D(2026, 10, 1), "quota_amount": 100.0},
+    {
+        "owner": "A",
+        "period_start": D(2026, 7, 1),
+        "period_end": D(2026, 10, 1),
+        "quota_amount": 100.0,
+    },
+    {
+        "owner": "B",
+        "period_start": D(2026, 7, 1),
+        "period_end": D(2026, 10, 1),
+        "quota_amount": 100.0,
+    },
 ]
 TINY_OPPS = [
     # o1: won in Q3, cycle 2026-06-01 -> 2026-07-11 = 40 days
-    {"opportunity_id": "o1", "owner": "A", "stage": "Closed Won", "amount": 50.0,
-     "created_date": D(2026, 6, 1), "close_date": D(2026, 7, 11), "segment": "SMB", "region": "EU"},
+    {
+        "opportunity_id": "o1",
+        "owner": "A",
+        "stage": "Closed Won",
+        "amount": 50.0,
+        "created_date": D(2026, 6, 1),
+        "close_date": D(2026, 7, 11),
+        "segment": "SMB",
+        "region": "EU",
+    },
     # o2: won in Q3, cycle 2026-07-01 -> 2026-08-20 = 50 days
-    {"opportunity_id": "o2", "owner": "A", "stage": "Closed Won", "amount": 30.0,
-     "created_date": D(2026, 7, 1), "close_date": D(2026, 8, 20), "segment": "SMB", "region": "NA"},
+    {
+        "opportunity_id": "o2",
+        "owner": "A",
+        "stage": "Closed Won",
+        "amount": 30.0,
+        "created_date": D(2026, 7, 1),
+        "close_date": D(2026, 8, 20),
+        "segment": "SMB",
+        "region": "NA",
+    },
     # o3: lost in Q3 (history: Prospecting -> Proposal/Price Quote -> Closed Lost)
-    {"opportunity_id": "o3", "owner": "A", "stage": "Closed Lost", "amount": 20.0,
-     "created_date": D(2026, 7, 5), "close_date": D(2026, 8, 1), "segment": "SMB", "region": "NA"},
+    {
+        "opportunity_id": "o3",
+        "owner": "A",
+        "stage": "Closed Lost",
+        "amount": 20.0,
+        "created_date": D(2026, 7, 5),
+        "close_date": D(2026, 8, 1),
+        "segment": "SMB",
+        "region": "NA",
+    },
     # o4: won in Q3, cycle 2026-05-01 -> 2026-09-01 = 123 days
-    {"opportunity_id": "o4", "owner": "B", "stage": "Closed Won", "amount": 60.0,
-     "created_date": D(2026, 5, 1), "close_date": D(2026, 9, 1), "segment": "Enterprise", "region": "EU"},
+    {
+        "opportunity_id": "o4",
+        "owner": "B",
+        "stage": "Closed Won",
+        "amount": 60.0,
+        "created_date": D(2026, 5, 1),
+        "close_date": D(2026, 9, 1),
+        "segment": "Enterprise",
+        "region": "EU",
+    },
     # o5: open, proposal stage (row probability empty -> stage map 90)
-    {"opportunity_id": "o5", "owner": "B", "stage": "Negotiation/Review", "amount": 100.0,
-     "created_date": D(2026, 7, 10), "close_date": D(2026, 9, 15), "segment": "Enterprise", "region": "EU"},
+    {
+        "opportunity_id": "o5",
+        "owner": "B",
+        "stage": "Negotiation/Review",
+        "amount": 100.0,
+        "created_date": D(2026, 7, 10),
+        "close_date": D(2026, 9, 15),
+        "segment": "Enterprise",
+        "region": "EU",
+    },
     # o6: open, Prospecting with a row probability of 25, no history
-    {"opportunity_id": "o6", "owner": "A", "stage": "Prospecting", "amount": 200.0, "probability": 25.0,
-     "created_date": D(2026, 8, 1), "close_date": D(2026, 9, 30), "segment": "SMB", "region": "NA"},
+    {
+        "opportunity_id": "o6",
+        "owner": "A",
+        "stage": "Prospecting",
+        "amount": 200.0,
+        "probability": 25.0,
+        "created_date": D(2026, 8, 1),
+        "close_date": D(2026, 9, 30),
+        "segment": "SMB",
+        "region": "NA",
+    },
     # o7: lost in Q3, no segment (the rep's: Enterprise), flagged by the loader
-    {"opportunity_id": "o7", "owner": "B", "stage": "Closed Lost", "amount": 40.0,
-     "created_date": D(2026, 8, 1), "close_date": D(2026, 9, 10), "region": "EU", "_flagged": True},
+    {
+        "opportunity_id": "o7",
+        "owner": "B",
+        "stage": "Closed Lost",
+        "amount": 40.0,
+        "created_date": D(2026, 8, 1),
+        "close_date": D(2026, 9, 10),
+        "region": "EU",
+        "_flagged": True,
+    },
     # o8: open, no amount, closes in Q4, no history
-    {"opportunity_id": "o8", "owner": "A", "stage": "Qualification", "amount": None,
-     "created_date": D(2026, 2, 1), "close_date": D(2026, 12, 15), "segment": "SMB", "region": "NA"},
+    {
+        "opportunity_id": "o8",
+        "owner": "A",
+        "stage": "Qualification",
+        "amount": None,
+        "created_date": D(2026, 2, 1),
+        "close_date": D(2026, 12, 15),
+        "segment": "SMB",
+        "region": "NA",
+    },
 ]
 TINY_HISTORY = [
-    {"opportunity_id": "o1", "stage": "Negotiation/Review", "entered_at": T(2026, 6, 11), "amount": 40.0, "probability": 50.0},
+    {
+        "opportunity_id": "o1",
+        "stage": "Negotiation/Review",
+        "entered_at": T(2026, 6, 11),
+        "amount": 40.0,
+        "probability": 50.0,
+    },
     {"opportunity_id": "o1", "stage": "Closed Won", "entered_at": T(2026, 7, 11), "amount": 50.0},
     {"opportunity_id": "o3", "stage": "Prospecting", "entered_at": T(2026, 7, 5)},
     {"opportunity_id": "o3", "stage": "Proposal/Price Quote", "entered_at": T(2026, 7, 20)},
     {"opportunity_id": "o3", "stage": "Closed Lost", "entered_at": T(2026, 8, 1)},
-    {"opportunity_id": "o4", "stage": "Prospecting", "entered_at": T(2026, 5, 1), "amount": 60.0, "probability": 10.0},
-    {"opportunity_id": "o4", "stage": "Proposal/Price Quote", "entered_at": T(2026, 6, 10), "amount": 60.0},
+    {
+        "opportunity_id": "o4",
+        "stage": "Prospecting",
+        "entered_at": T(2026, 5, 1),
+        "amount": 60.0,
+        "probability": 10.0,
+    },
+    {
+        "opportunity_id": "o4",
+        "stage": "Proposal/Price Quote",
+        "entered_at": T(2026, 6, 10),
+        "amount": 60.0,
+    },
     {"opportunity_id": "o4", "stage": "Closed Won", "entered_at": T(2026, 9, 1), "amount": 60.0},
     {"opportunity_id": "o5", "stage": "Prospecting", "entered_at": T(2026, 7, 10)},
     {"opportunity_id": "o5", "stage": "Qualification", "entered_at": T(2026, 7, 15)},
     {"opportunity_id": "o5", "stage": "Negotiation/Review", "entered_at": T(2026, 8, 9)},
 ]
 TINY_ACTIVITIES = [
-    {"activity_id": "a1", "owner": "A", "activity_type": "call", "activity_date": D(2026, 7, 2), "opportunity_id": "o2", "discovery_score": 4.0},
-    {"activity_id": "a2", "owner": "A", "activity_type": "meeting", "activity_date": D(2026, 7, 3), "opportunity_id": "o3"},
-    {"activity_id": "a3", "owner": "A", "activity_type": "email", "activity_date": D(2026, 8, 3), "opportunity_id": "o6"},
-    {"activity_id": "a4", "owner": "B", "activity_type": "call", "activity_date": D(2026, 7, 12), "opportunity_id": "o5", "discovery_score": 2.0},
+    {
+        "activity_id": "a1",
+        "owner": "A",
+        "activity_type": "call",
+        "activity_date": D(2026, 7, 2),
+        "opportunity_id": "o2",
+        "discovery_score": 4.0,
+    },
+    {
+        "activity_id": "a2",
+        "owner": "A",
+        "activity_type": "meeting",
+        "activity_date": D(2026, 7, 3),
+        "opportunity_id": "o3",
+    },
+    {
+        "activity_id": "a3",
+        "owner": "A",
+        "activity_type": "email",
+        "activity_date": D(2026, 8, 3),
+        "opportunity_id": "o6",
+    },
+    {
+        "activity_id": "a4",
+        "owner": "B",
+        "activity_type": "call",
+        "activity_date": D(2026, 7, 12),
+        "opportunity_id": "o5",
+        "discovery_score": 2.0,
+    },
     {"activity_id": "a5", "owner": "A", "activity_type": "call", "activity_date": D(2026, 6, 2)},
-    {"activity_id": "a6", "owner": "B", "activity_type": "email", "activity_date": D(2026, 7, 3), "lead_id": "L2"},
+    {
+        "activity_id": "a6",
+        "owner": "B",
+        "activity_type": "email",
+        "activity_date": D(2026, 7, 3),
+        "lead_id": "L2",
+    },
 ]
 TINY_LEADS = [
     # L1: responded after 2 hours
-    {"lead_id": "L1", "created_date": T(2026, 7, 1, 8), "owner": "A", "segment": "SMB", "status": "Converted",
-     "sal_date": D(2026, 7, 2), "sql_date": D(2026, 7, 5), "converted_date": D(2026, 7, 10),
-     "converted_opportunity_id": "o5", "first_response_at": T(2026, 7, 1, 10)},
+    {
+        "lead_id": "L1",
+        "created_date": T(2026, 7, 1, 8),
+        "owner": "A",
+        "segment": "SMB",
+        "status": "Converted",
+        "sal_date": D(2026, 7, 2),
+        "sql_date": D(2026, 7, 5),
+        "converted_date": D(2026, 7, 10),
+        "converted_opportunity_id": "o5",
+        "first_response_at": T(2026, 7, 1, 10),
+    },
     # L2: no response time; first activity a6 on 2026-07-03 (midnight) -> 15 hours
-    {"lead_id": "L2", "created_date": T(2026, 7, 2, 9), "owner": "B", "segment": "SMB", "status": "SQL",
-     "sal_date": D(2026, 7, 4), "sql_date": D(2026, 7, 8)},
+    {
+        "lead_id": "L2",
+        "created_date": T(2026, 7, 2, 9),
+        "owner": "B",
+        "segment": "SMB",
+        "status": "SQL",
+        "sal_date": D(2026, 7, 4),
+        "sql_date": D(2026, 7, 8),
+    },
     # L3: no response at all
-    {"lead_id": "L3", "created_date": T(2026, 7, 3, 12), "owner": "A", "segment": "SMB", "status": "Disqualified"},
+    {
+        "lead_id": "L3",
+        "created_date": T(2026, 7, 3, 12),
+        "owner": "A",
+        "segment": "SMB",
+        "status": "Disqualified",
+    },
     # L4: before the period, responded in 1 hour
-    {"lead_id": "L4", "created_date": T(2026, 6, 1, 8), "owner": "A", "segment": "SMB", "status": "SAL",
-     "sal_date": D(2026, 6, 3), "first_response_at": T(2026, 6, 1, 9)},
+    {
+        "lead_id": "L4",
+        "created_date": T(2026, 6, 1, 8),
+        "owner": "A",
+        "segment": "SMB",
+        "status": "SAL",
+        "sal_date": D(2026, 6, 3),
+        "first_response_at": T(2026, 6, 1, 9),
+    },
 ]
 
 
@@ -214,10 +381,18 @@ def load_csvs(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
                 select.append("m.canonical = 'closed_won'")
             else:
                 select.append("NULL")
-        join = "LEFT JOIN stage_map m ON m.stage = s.stage" if "stage" in spec and table in ("opportunities", "stage_history") else ""
+        join = (
+            "LEFT JOIN stage_map m ON m.stage = s.stage"
+            if "stage" in spec and table in ("opportunities", "stage_history")
+            else ""
+        )
         if not join:
-            select = [x if not x.startswith("m.") and "m.canonical" not in x else "NULL" for x in select]
-        con.execute(f'INSERT INTO "{table}" SELECT {", ".join(select)} FROM {src} s {join}', [str(path)])
+            select = [
+                x if not x.startswith("m.") and "m.canonical" not in x else "NULL" for x in select
+            ]
+        con.execute(
+            f'INSERT INTO "{table}" SELECT {", ".join(select)} FROM {src} s {join}', [str(path)]
+        )
 
 
 def duckdb_struct(spec: dict[str, str]) -> str:

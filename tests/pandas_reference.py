@@ -82,7 +82,11 @@ def reference(
         lo, hi = q["ps"], q["pe"]
     q["quota"] = q["quota_amount"] * (hi - lo).dt.days / (q["pe"] - q["ps"]).dt.days
     q = q[(hi > lo)]
-    hire = pd.to_datetime(q["owner"].map(reps["hire_date"])) if len(reps) else pd.Series(pd.NaT, index=q.index)
+    hire = (
+        pd.to_datetime(q["owner"].map(reps["hire_date"]))
+        if len(reps)
+        else pd.Series(pd.NaT, index=q.index)
+    )
     ramping = hire.notna() & (q["ps"] < hire + pd.DateOffset(months=12))
     q["quota_r"] = q["quota"] * np.where(ramping, ramp_factor, 1.0)
     qo = q.groupby("owner")[["quota", "quota_r"]].sum()
@@ -115,7 +119,12 @@ def reference(
     h = f["stage_history"].copy()
     h = h[h["entered_at"].notna()]
     h["canon"] = h["stage_canonical"].fillna("opportunity")
-    hr = h[h["canon"] != "closed_lost"].assign(rank=lambda x: x["canon"].map(RANK)).groupby("opportunity_id")["rank"].max()
+    hr = (
+        h[h["canon"] != "closed_lost"]
+        .assign(rank=lambda x: x["canon"].map(RANK))
+        .groupby("opportunity_id")["rank"]
+        .max()
+    )
     has_h = set(h["opportunity_id"])
     reached = []
     for _, row in created.iterrows():
@@ -129,7 +138,9 @@ def reference(
         reached.append(max(3, val))
     rs = pd.Series(reached, dtype=float)
     r["stage_conversion"] = _div(float((rs >= 5).sum()), float((rs >= 3).sum()))
-    r["stage_conversion.opportunity_to_proposal"] = _div(float((rs >= 4).sum()), float((rs >= 3).sum()))
+    r["stage_conversion.opportunity_to_proposal"] = _div(
+        float((rs >= 4).sum()), float((rs >= 3).sum())
+    )
 
     # time in stage: canonical visits
     hh = h.sort_values(["opportunity_id", "entered_at", "stage_order"])
@@ -147,7 +158,11 @@ def reference(
     hs = h.sort_values(["opportunity_id", "entered_at", "stage_order"]).copy()
     hs["next"] = hs.groupby("opportunity_id")["entered_at"].shift(-1)
     comp = hs[hs["next"].notna()]
-    med = ((comp["next"] - comp["entered_at"]).dt.total_seconds() / 86400).groupby(comp["stage"]).median()
+    med = (
+        ((comp["next"] - comp["entered_at"]).dt.total_seconds() / 86400)
+        .groupby(comp["stage"])
+        .median()
+    )
     last_entry = h.groupby(["opportunity_id", "stage"])["entered_at"].max()
     ages = []
     for _, row in open_.iterrows():
@@ -183,7 +198,11 @@ def reference(
         if pd.notna(row["first_response_at"]):
             hrs = (row["first_response_at"] - row["created_date"]).total_seconds() / 3600
         elif row["lead_id"] in first_act.index:
-            hrs = max(0.0, (pd.Timestamp(first_act[row["lead_id"]]) - row["created_date"]).total_seconds() / 3600)
+            hrs = max(
+                0.0,
+                (pd.Timestamp(first_act[row["lead_id"]]) - row["created_date"]).total_seconds()
+                / 3600,
+            )
         else:
             continue
         if hrs >= 0:
@@ -212,5 +231,7 @@ def reference(
             if pd.notna(amt) and pd.notna(p):
                 fc += amt * p / 100
         actual = due[due["is_won"]]["amount"].sum(min_count=1)
-        r["forecast_accuracy"] = None if pd.isna(actual) or actual == 0 else 1 - abs(fc - actual) / actual
+        r["forecast_accuracy"] = (
+            None if pd.isna(actual) or actual == 0 else 1 - abs(fc - actual) / actual
+        )
     return r

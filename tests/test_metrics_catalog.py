@@ -25,7 +25,11 @@ def test_every_metric_has_purpose_and_formula(mid):
 
 
 def test_a_metric_without_purpose_fails_validation():
-    raw = CATALOG["won_revenue"].as_dict() | {"source": "opp", "date": "close_date", "expr": "amount"}
+    raw = CATALOG["won_revenue"].as_dict() | {
+        "source": "opp",
+        "date": "close_date",
+        "expr": "amount",
+    }
     raw["purpose"] = "  "
     with pytest.raises(CatalogError):
         parse_metric(raw)

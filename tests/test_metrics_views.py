@@ -130,7 +130,11 @@ def test_report_json_shape(con):
     assert rep["as_of"] == TINY_AS_OF
     assert rep["period"] == {"label": "2026-Q3", "start": "2026-07-01", "end": "2026-10-01"}
     assert rep["metrics"]["win_rate"] == {
-        "value": 0.6, "numerator": 3, "denominator": 5, "n": 5, "unit": "ratio"
+        "value": 0.6,
+        "numerator": 3,
+        "denominator": 5,
+        "n": 5,
+        "unit": "ratio",
     }
     assert rep["metrics"]["sales_cycle_days"]["median"] == 50.0
     assert [g["by"] for g in rep["groups"]] == [{"owner": "A"}, {"owner": "B"}]

@@ -70,11 +70,31 @@ _MM = _d(15, 60)
 
 DEFAULT_BENCHMARKS = Benchmarks(
     conversion={
-        ("lead", "sal"): {"SMB": _r(0.15, 0.25), "Mid-Market": _r(0.12, 0.20), "Enterprise": _r(0.08, 0.15)},
-        ("sal", "sql"): {"SMB": _r(0.50, 0.70), "Mid-Market": _r(0.45, 0.65), "Enterprise": _r(0.30, 0.50)},
-        ("sql", "opportunity"): {"SMB": _r(0.30, 0.45), "Mid-Market": _r(0.25, 0.40), "Enterprise": _r(0.15, 0.25)},
-        ("opportunity", "proposal"): {"SMB": _r(0.60, 0.80), "Mid-Market": _r(0.50, 0.70), "Enterprise": _r(0.40, 0.60)},
-        ("proposal", "closed_won"): {"SMB": _r(0.25, 0.40), "Mid-Market": _r(0.20, 0.35), "Enterprise": _r(0.15, 0.30)},
+        ("lead", "sal"): {
+            "SMB": _r(0.15, 0.25),
+            "Mid-Market": _r(0.12, 0.20),
+            "Enterprise": _r(0.08, 0.15),
+        },
+        ("sal", "sql"): {
+            "SMB": _r(0.50, 0.70),
+            "Mid-Market": _r(0.45, 0.65),
+            "Enterprise": _r(0.30, 0.50),
+        },
+        ("sql", "opportunity"): {
+            "SMB": _r(0.30, 0.45),
+            "Mid-Market": _r(0.25, 0.40),
+            "Enterprise": _r(0.15, 0.25),
+        },
+        ("opportunity", "proposal"): {
+            "SMB": _r(0.60, 0.80),
+            "Mid-Market": _r(0.50, 0.70),
+            "Enterprise": _r(0.40, 0.60),
+        },
+        ("proposal", "closed_won"): {
+            "SMB": _r(0.25, 0.40),
+            "Mid-Market": _r(0.20, 0.35),
+            "Enterprise": _r(0.15, 0.30),
+        },
     },
     time_in_stage={
         "lead": {"SMB": _d(3, 7), "Mid-Market": _MM, "Enterprise": _d(10, 20)},

@@ -20,7 +20,15 @@ CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 # The closed set of kinds. Generic kinds compile from the SQL pieces written in the catalog;
 # the others have one compiler each in ``engine.metrics.compile``.
 GENERIC_KINDS = ("sum", "count", "ratio", "quantile")
-SPECIAL_KINDS = ("derived", "quota", "stage_conversion", "time_in_stage", "aging", "stale", "forecast")
+SPECIAL_KINDS = (
+    "derived",
+    "quota",
+    "stage_conversion",
+    "time_in_stage",
+    "aging",
+    "stale",
+    "forecast",
+)
 KINDS = GENERIC_KINDS + SPECIAL_KINDS
 
 UNITS = ("currency", "count", "ratio", "number", "days", "hours", "multiple", "currency_per_day")

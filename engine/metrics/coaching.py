@@ -87,7 +87,9 @@ def rep_tier(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
     req = request.with_(metrics=REP_METRICS, by=("owner",), grain=None)
     res = compute(con, req)
     f = res.frame
-    wide = f.pivot_table(index="owner", columns="metric", values="value", aggfunc="first", dropna=False)
+    wide = f.pivot_table(
+        index="owner", columns="metric", values="value", aggfunc="first", dropna=False
+    )
     wide = wide.reindex(columns=list(REP_METRICS))
     sc = f[f["metric"] == "stage_conversion"].set_index("owner")
     for col in ("opportunity_to_proposal", "proposal_to_closed_won"):
@@ -125,7 +127,9 @@ def activity_vs_conversion(con: duckdb.DuckDBPyConnection, request: Request) -> 
     """Per rep: activities, opportunities created, activities per opportunity and stage
     conversion, with the team medians, and ``busy_not_converting`` (activities per opportunity
     in the top quartile while conversion is in the bottom quartile: section 9)."""
-    req = request.with_(metrics=("activities_per_opportunity", "stage_conversion"), by=("owner",), grain=None)
+    req = request.with_(
+        metrics=("activities_per_opportunity", "stage_conversion"), by=("owner",), grain=None
+    )
     res = compute(con, req)
     apo = res.parts["activities_per_opportunity"].frame.set_index("owner")
     conv = res.parts["stage_conversion"].frame.set_index("owner")
@@ -149,7 +153,11 @@ def _activity_weeks(con: duckdb.DuckDBPyConnection, request: Request) -> float |
         return (per.end - per.start).days / 7
     q = Sql(request)
     src = q.act()
-    f = run_built(con, q, f"SELECT date_diff('day', min(activity_date), max(activity_date)) + 1 AS d FROM {src}").frame
+    f = run_built(
+        con,
+        q,
+        f"SELECT date_diff('day', min(activity_date), max(activity_date)) + 1 AS d FROM {src}",
+    ).frame
     d = clean(f["d"].iloc[0])
     return d / 7 if d else None
 
@@ -184,9 +192,13 @@ FROM {src2}
 WHERE activity_type = 'call' AND discovery_score IS NOT NULL AND {calls.period("activity_date")}
 GROUP BY owner""",
     ).frame.set_index("owner")
-    conv = compute(con, request.with_(metrics=("stage_conversion",), by=("owner",), grain=None)).frame
+    conv = compute(
+        con, request.with_(metrics=("stage_conversion",), by=("owner",), grain=None)
+    ).frame
     team_conv = compute(con, request.with_(metrics=("stage_conversion",), by=(), grain=None)).value
-    fc_req = _graded_request(request).with_(metrics=("forecast_accuracy",), by=("owner",), grain=None)
+    fc_req = _graded_request(request).with_(
+        metrics=("forecast_accuracy",), by=("owner",), grain=None
+    )
     fc = compute(con, fc_req).frame
     out = pd.DataFrame(index=sorted(set(disc.index) | set(conv["owner"]) | set(fc["owner"])))
     out.index.name = "owner"
@@ -198,8 +210,10 @@ GROUP BY owner""",
     out["forecast_raw"] = fc.set_index("owner")["value"] if len(fc) else np.nan
     out = out.astype(float)
     out["discovery"] = out["discovery_raw"].clip(1, 5)
-    ratio = out["conversion_raw"] / team_conv if team_conv else np.nan
-    out["conversion"] = (1 + 2 * ratio).clip(1, 5) if team_conv else np.nan
+    if team_conv:
+        out["conversion"] = (1 + 2 * out["conversion_raw"] / team_conv).clip(1, 5)
+    else:
+        out["conversion"] = np.nan
     out["activity"] = 1 + 4 * out["activity_raw"].clip(0, 1)
     out["forecast"] = 1 + 4 * out["forecast_raw"].clip(0, 1)
     cats = list(DEFAULT_WEIGHTS)

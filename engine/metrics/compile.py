@@ -59,14 +59,18 @@ def _select_keys(q: Sql, alias: str = "") -> str:
 def _sum(q: Sql, m: Metric) -> str:
     assert m.value_side is not None
     s = m.value_side
-    return _side_select(
-        q, s, f"CAST(sum({s.expr}) AS DOUBLE) AS value, count({s.expr}) AS n"
-    ) + q.order_by()
+    return (
+        _side_select(q, s, f"CAST(sum({s.expr}) AS DOUBLE) AS value, count({s.expr}) AS n")
+        + q.order_by()
+    )
 
 
 def _count(q: Sql, m: Metric) -> str:
     assert m.value_side is not None
-    return _side_select(q, m.value_side, "CAST(count(*) AS DOUBLE) AS value, count(*) AS n") + q.order_by()
+    return (
+        _side_select(q, m.value_side, "CAST(count(*) AS DOUBLE) AS value, count(*) AS n")
+        + q.order_by()
+    )
 
 
 def _quantile(q: Sql, m: Metric) -> str:
@@ -329,7 +333,9 @@ def _aging(q: Sql, m: Metric) -> str:
         "CAST(count(*) AS DOUBLE) AS denominator",
         "count(*) AS n",
     ]
-    return f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
+    return (
+        f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
+    )
 
 
 def _stale(q: Sql, m: Metric) -> str:
@@ -340,7 +346,9 @@ def _stale(q: Sql, m: Metric) -> str:
         f"CAST(sum(amount) FILTER (WHERE days_in_stage > {days}) AS DOUBLE) AS amount",
         "count(*) AS n",
     ]
-    return f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
+    return (
+        f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
+    )
 
 
 def _forecast(q: Sql, m: Metric) -> str:
@@ -354,10 +362,19 @@ def _forecast(q: Sql, m: Metric) -> str:
     else:
         q.note("Forecast accuracy needs a bounded period or a grain; it is null for 'all'.")
         keys = [f"NULL AS {k}" for k in q.keys()]
-        return "SELECT " + ", ".join(
-            keys + ["CAST(NULL AS DOUBLE) AS value", "CAST(NULL AS DOUBLE) AS forecast",
-                    "CAST(NULL AS DOUBLE) AS actual", "0 AS n"]
-        ) + ("\nWHERE FALSE" if keys else "")
+        return (
+            "SELECT "
+            + ", ".join(
+                keys
+                + [
+                    "CAST(NULL AS DOUBLE) AS value",
+                    "CAST(NULL AS DOUBLE) AS forecast",
+                    "CAST(NULL AS DOUBLE) AS actual",
+                    "0 AS n",
+                ]
+            )
+            + ("\nWHERE FALSE" if keys else "")
+        )
     q.cte(
         "due",
         f"""SELECT *, CAST({bs} AS DATE) AS bs
@@ -441,5 +458,9 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
     else:
         select = COMPILERS[m.kind](q, m)
     if m.kind in ("aging", "stale") and (req.grain or req.period.bounded):
-        q.note(f"{m.name} is a snapshot as of {req.as_of.isoformat()}; period and grain do not apply.")
-    return Compiled(m.id, q.render(select), list(q.params), [k.strip('"') for k in q.keys()], q.notes)
+        q.note(
+            f"{m.name} is a snapshot as of {req.as_of.isoformat()}; period and grain do not apply."
+        )
+    return Compiled(
+        m.id, q.render(select), list(q.params), [k.strip('"') for k in q.keys()], q.notes
+    )

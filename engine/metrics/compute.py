@@ -85,7 +85,9 @@ def run_compiled(con: duckdb.DuckDBPyConnection, c: Compiled, single: bool) -> R
     return Result(frame, c.sql, c.params, value, c.metric, extras, list(c.notes))
 
 
-def compute(con: duckdb.DuckDBPyConnection, request: Request | None = None, **kwargs: Any) -> Result:
+def compute(
+    con: duckdb.DuckDBPyConnection, request: Request | None = None, **kwargs: Any
+) -> Result:
     """Compute the request's metrics.
 
     One metric: its frame (group keys, ``value`` and explaining columns). Several metrics: a

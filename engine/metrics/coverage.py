@@ -29,7 +29,9 @@ def coverage(con: duckdb.DuckDBPyConnection, request: Request, level: str = "tea
     cur = current_period(request)
     frames, sqls, params, notes = [], [], [], []
     for name, per in (("current", cur), ("next", cur.shifted(1))):
-        r = compute(con, request.with_(metrics=("pipeline_coverage",), period=per, by=(level,), grain=None))
+        r = compute(
+            con, request.with_(metrics=("pipeline_coverage",), period=per, by=(level,), grain=None)
+        )
         frames.append(r.frame.assign(period=name, period_start=per.start, period_end=per.end))
         sqls.append(r.sql)
         params.append(r.params)
@@ -55,7 +57,9 @@ def forecast_next_days(con: duckdb.DuckDBPyConnection, request: Request, days: i
     """Probability-weighted pipeline closing in [as_of, as_of + days), plus open pipeline."""
     start = request.as_of
     per = Period(f"next-{days}-days", start, start + dt.timedelta(days=days))
-    return compute(con, request.with_(metrics=("weighted_pipeline", "open_pipeline"), period=per, grain=None))
+    return compute(
+        con, request.with_(metrics=("weighted_pipeline", "open_pipeline"), period=per, grain=None)
+    )
 
 
 def aging(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
@@ -79,9 +83,16 @@ ORDER BY {order}"""
 
 def stale_deals(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
     """Open deals more than ``stale_days`` in their current stage (snapshot as of as_of)."""
-    return _deal_list(con, request, lambda q: f"days_in_stage > {q.p(request.stale_days)}", "days_in_stage DESC, opportunity_id")
+    return _deal_list(
+        con,
+        request,
+        lambda q: f"days_in_stage > {q.p(request.stale_days)}",
+        "days_in_stage DESC, opportunity_id",
+    )
 
 
 def slipped_deals(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
     """Open deals whose expected close_date is already before the as-of date."""
-    return _deal_list(con, request, lambda q: f"close_date < {q.p(request.as_of)}", "close_date, opportunity_id")
+    return _deal_list(
+        con, request, lambda q: f"close_date < {q.p(request.as_of)}", "close_date, opportunity_id"
+    )

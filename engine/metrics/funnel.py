@@ -76,7 +76,9 @@ ORDER BY {keys}min(t.ord)"""
     f = res.frame
     lows, highs = [], []
     for _, row in f.iterrows():
-        band = benchmarks.conversion_band(row["from_stage"], row["to_stage"], _segment_of(row, request))
+        band = benchmarks.conversion_band(
+            row["from_stage"], row["to_stage"], _segment_of(row, request)
+        )
         lows.append(band.low if band else None)
         highs.append(band.high if band else None)
     res.frame = f.assign(band_low=lows, band_high=highs)
@@ -138,4 +140,6 @@ ORDER BY {_rank_sql("stage")}"""
 
 def conversion_trend(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
     """stage_conversion per created-period cohort (the request's grain, monthly by default)."""
-    return compute(con, request.with_(metrics=("stage_conversion",), grain=request.grain or "month"))
+    return compute(
+        con, request.with_(metrics=("stage_conversion",), grain=request.grain or "month")
+    )

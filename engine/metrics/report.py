@@ -18,9 +18,23 @@ from engine.metrics.compute import Result, clean, compute
 from engine.metrics.request import GRAINS, PERIOD_FORMS, Request, make_request
 
 # Columns shown beside the value, per unit/kind (plain JSON numbers, null when undefined).
-_DETAIL = ("numerator", "denominator", "median", "p25", "p75", "n", "share_at_or_above_100",
-           "opportunities_created", "win_rate", "avg_deal_size", "sales_cycle_days",
-           "opportunity_to_proposal", "proposal_to_closed_won", "forecast", "actual")
+_DETAIL = (
+    "numerator",
+    "denominator",
+    "median",
+    "p25",
+    "p75",
+    "n",
+    "share_at_or_above_100",
+    "opportunities_created",
+    "win_rate",
+    "avg_deal_size",
+    "sales_cycle_days",
+    "opportunity_to_proposal",
+    "proposal_to_closed_won",
+    "forecast",
+    "actual",
+)
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,8 +113,10 @@ def build_report(con: duckdb.DuckDBPyConnection, request: Request) -> dict[str, 
                     seen.append(k)
         seen.sort(key=lambda t: tuple((x is None, str(x)) for x in t))
         report["groups"] = [
-            {"by": dict(zip(key_cols, k, strict=True)),
-             "metrics": _metrics_of(grouped, request, dict(zip(key_cols, k, strict=True)))}
+            {
+                "by": dict(zip(key_cols, k, strict=True)),
+                "metrics": _metrics_of(grouped, request, dict(zip(key_cols, k, strict=True))),
+            }
             for k in seen
         ]
     notes = sorted(set(overall.notes))

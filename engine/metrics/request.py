@@ -79,7 +79,9 @@ class Period:
 
 def _add_months(d: dt.date, months: int) -> dt.date:
     y, m = divmod(d.month - 1 + months, 12)
-    return dt.date(d.year + y, m + 1, 1) if d.day == 1 else dt.date(d.year + y, m + 1, min(d.day, 28))
+    return (
+        dt.date(d.year + y, m + 1, 1) if d.day == 1 else dt.date(d.year + y, m + 1, min(d.day, 28))
+    )
 
 
 def _months_between(a: dt.date, b: dt.date) -> int | None:

@@ -125,7 +125,11 @@ class Sql:
         """SELECT items for the group keys; the bucket is computed from ``date_col``."""
         cols = [qi(d) for d in self.req.by]
         if self.req.grain:
-            cols.append(f"{self.bucket(date_col)} AS period_start" if date_col else "NULL::DATE AS period_start")
+            cols.append(
+                f"{self.bucket(date_col)} AS period_start"
+                if date_col
+                else "NULL::DATE AS period_start"
+            )
         return cols
 
     def group_by(self) -> str:
