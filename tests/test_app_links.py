@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.store import new_token
-from tests.app_helpers import app, problems
+from tests.test_app_helpers import app, problems
 
 
 def test_query_params_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.metrics import CATALOG
-from tests.app_helpers import PAGES, app, problems
+from tests.test_app_helpers import PAGES, app, problems
 
 
 def test_every_page_on_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.store import Workspace
-from tests.app_helpers import app, problems
+from tests.test_app_helpers import app, problems
 
 # Two amount-like columns: "Amount" is recognised; the test then maps "Expected Revenue".
 DEALS = b"""Deal ID,Sales Rep,Deal Stage,Amount,Expected Revenue,Created Date,Close Date

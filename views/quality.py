@@ -76,6 +76,15 @@ with common.error_boundary(), common.cursor() as con:
         "loaded rows and again without the flagged ones."
     )
     impact = quality.headline_impact(con, view.period, view.filters)
+    cards = st.columns(3)
+    for card, row in zip(cards, impact.frame.head(3).to_dict("records"), strict=False):
+        without = quality.format_value(row["without flagged rows"], row["unit"])
+        card.metric(
+            row["metric"],
+            quality.format_value(row["with flagged rows"], row["unit"]),
+            f"without flagged: {without}",
+            delta_color="off",
+        )
     common.table(
         impact.frame,
         "flagged impact",

@@ -47,7 +47,8 @@ def _choose_dataset(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
 
 
 def _dataset_card(info: DatasetInfo) -> None:
-    st.text(f"Loaded {info.created_at.replace('T', ' ')} UTC\nFingerprint {info.fingerprint}")
+    when = info.created_at.replace("T", " ").removesuffix("+00:00")
+    st.text(f"Loaded {when} UTC\nFingerprint {info.fingerprint}")
     counts = {t: n for t, n in sorted(info.row_counts.items())}
     st.dataframe(
         {"table": list(counts), "rows": list(counts.values())},

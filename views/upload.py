@@ -125,7 +125,6 @@ def load_report() -> None:
 
 
 st.header("Upload")
-load_report()
 if st.button("Try the sample data", icon=":material/dataset:"):
     with common.error_boundary():
         token = ensure_sample_dataset(ws)
@@ -163,3 +162,4 @@ if chosen:
     if st.button("Load", type="primary", disabled=blocked, icon=":material/upload:"):
         with common.error_boundary():
             run_load(chosen, stage_map or StageMap(), dataset_name or default_name)
+load_report()

@@ -1,16 +1,136 @@
-"""Velocity page (placeholder: the analysis view is built separately); header and shared filters."""
+"""Velocity page: sales velocity and its four levers per period with the lever that moved it
+most, the won-deal cycle distribution (mean and median, outliers optionally left out), cycle
+by segment and deal size, created-month cohorts, and open deals behind their segment's median."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from views import common, state
+from engine.analysis.velocity import cycle_histogram, lever_moves
+from engine.metrics import compute, get_metric, make_request, velocity
+from engine.metrics.alerts import behind
+from engine.quality import format_value
+from views import charts, common, state
 
-st.header("Velocity")
+COHORT_DAYS = (30, 60, 90, 180)
+UNITS = {
+    "opportunities_created": "count",
+    "win_rate": "ratio",
+    "avg_deal_size": "currency",
+    "sales_cycle_days": "days",
+}
+
+st.header("Sales velocity")
 info = common.require_dataset()
-if info is not None:
-    view = state.current()
-    filters = "; ".join(f"{k}: {', '.join(v)}" for k, v in view.filters.items()) or "none"
-    st.text(
-        f"Dataset: {info.name}\nPeriod: {view.period} · grain: {view.grain}\nFilters: {filters}"
+if info is None:
+    st.stop()
+view = state.current()
+prof = common.profile(info.token)
+req = make_request(
+    "sales_velocity", period=view.period, grain=view.grain, filters=view.filters, as_of=prof.as_of
+)
+
+with common.error_boundary(), common.cursor() as con:
+    headline = compute(con, req.with_(grain=None))
+    trend = velocity.velocity_trend(con, req)
+    moves = lever_moves(trend.frame)
+    cols = st.columns(5)
+    cols[0].metric(
+        "Sales velocity",
+        format_value(headline.value, "currency_per_day"),
+        help=get_metric("sales_velocity").definition,
     )
+    for col, (lever, unit) in zip(cols[1:], UNITS.items(), strict=True):
+        col.metric(
+            get_metric(lever).name if lever != "opportunities_created" else "Opportunities created",
+            format_value(headline.extras.get(lever), unit),
+        )
+    st.caption(
+        f"Period {view.period}: (opportunities × win rate × average deal size) ÷ mean cycle days."
+    )
+    if len(moves):
+        top = moves.iloc[0]
+        st.info(
+            f"Since the previous {req.grain}, the lever that moved velocity most was "
+            f"**{top['name']}** ({format_value(top['previous'], UNITS[top['lever']])} → "
+            f"{format_value(top['current'], UNITS[top['lever']])}).",
+            icon=":material/trending_up:",
+        )
+    findings = behind(con, req)
+    if findings:
+        st.warning(
+            f"{len(findings)} open deals are 15+ days behind their segment's median cycle "
+            "(see the Behind tab).",
+            icon=":material/schedule:",
+        )
+    tabs = st.tabs(
+        ["Trend and levers", "Cycle distribution", "By segment and size", "Cohorts", "Behind"]
+    )
+    with tabs[0]:
+        common.chart(charts.velocity_levers(trend.frame), "velocity levers", "levers")
+        st.caption(
+            "Lever effect: the change in log velocity each lever explains (cycle counts inversely)."
+        )
+        common.table(moves, "lever moves", "moves")
+        common.table(trend.frame, "velocity trend", "trend")
+        common.how_computed(trend.sql, trend.params)
+    with tabs[1]:
+        state.bind_widget("w_outliers", view.extras.get("outliers") == "exclude")
+        exclude = st.toggle(
+            "Exclude outliers (outside 1.5 × IQR)",
+            key="w_outliers",
+            on_change=lambda: state.set_param(
+                "outliers", "exclude" if state.widget_value("w_outliers") else None
+            ),
+        )
+        hist = cycle_histogram(con, req, exclude_outliers=exclude)
+        c = st.columns(4)
+        c[0].metric("Mean cycle", format_value(hist.extras["mean"], "days"))
+        c[1].metric("Median cycle", format_value(hist.extras["median"], "days"))
+        c[2].metric("Won deals", f"{hist.extras['n'] or 0:,}")
+        c[3].metric(
+            "Outliers",
+            f"{hist.extras['outliers'] or 0:,}",
+            "left out" if exclude else "included",
+            delta_color="off",
+        )
+        common.chart(
+            charts.histogram(
+                hist.frame, hist.extras["mean"], hist.extras["median"], "Won-deal cycle length"
+            ),
+            "cycle distribution",
+            "hist",
+        )
+        st.caption(get_metric("sales_cycle_days").definition)
+        common.how_computed(hist.sql, hist.params)
+    with tabs[2]:
+        seg = velocity.cycle_by_segment_band(con, req)
+        common.chart(charts.cycle_by_group(seg.frame), "cycle by segment", "seg")
+        st.caption(
+            "Reference points: under 60 days for deals under $50K, under 120 days above $100K."
+        )
+        common.table(seg.frame, "cycle by segment and size", "seg")
+        common.how_computed(seg.sql, seg.params)
+    with tabs[3]:
+        raw = view.extras.get("days", "90")
+        state.bind_widget("w_days", int(raw) if raw.isdigit() and int(raw) in COHORT_DAYS else 90)
+        days = (
+            st.segmented_control(
+                "Outcome after (days)",
+                COHORT_DAYS,
+                key="w_days",
+                on_change=lambda: state.set_param("days", str(state.widget_value("w_days") or 90)),
+            )
+            or 90
+        )
+        coh = velocity.cohorts(con, req, after_days=days)
+        common.chart(charts.cohort_heatmap(coh.frame, days), "cohorts", "coh")
+        common.table(coh.frame, "cohorts", "coh")
+        common.how_computed(coh.sql, coh.params)
+    with tabs[4]:
+        late = velocity.behind_cycle(con, req)
+        st.caption(
+            "Open deals whose age exceeds their segment's median won cycle by 15 days or more."
+        )
+        common.table(late.frame, "deals behind cycle", "late")
+        common.how_computed(late.sql, late.params)

@@ -1,0 +1,652 @@
+"""Chart builders for the analysis pages: pure functions, a frame in and an Altair chart out.
+
+Every chart carries tooltips with the exact values it plots. Benchmark bands are drawn as a
+grey range so a value below, inside or above it reads at a glance; reference lines (3x, 4x,
+2.5x coverage, 20% aging, 100% attainment) are labelled rules. Frames handed in are
+aggregates (one row per stage, period, rep...), never raw deal rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+TRANSITION_ORDER = (
+    "lead → sal",
+    "sal → sql",
+    "sql → opportunity",
+    "opportunity → proposal",
+    "proposal → closed_won",
+)
+STAGE_ORDER = ("lead", "sal", "sql", "opportunity", "proposal", "closed_won")
+POSITIONS = ("below band", "inside band", "above band", "no band")
+GOOD, WARN, BAD, NEUTRAL, BAND = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#cfd8dc"
+SMALL_SAMPLE = 30
+
+
+def _position(value: str, low: str = "datum.band_low", high: str = "datum.band_high") -> str:
+    return (
+        f"!isValid({low}) || !isValid({value}) ? 'no band' : {value} < {low} ? 'below band' : "
+        f"{value} > {high} ? 'above band' : 'inside band'"
+    )
+
+
+def _position_color(higher_is_better: bool) -> alt.Scale:
+    low, high = (BAD, GOOD) if higher_is_better else (GOOD, BAD)
+    return alt.Scale(domain=list(POSITIONS), range=[low, NEUTRAL, high, "#9e9e9e"])
+
+
+def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart:
+    """Each transition's conversion as a dot beside its benchmark band (grey range), coloured
+    below / inside / above, labelled with the rate and the deal count behind it."""
+    base = alt.Chart(frame).transform_calculate(
+        transition="datum.from_stage + ' → ' + datum.to_stage",
+        position=_position("datum.rate"),
+        label="isValid(datum.rate) ? format(datum.rate, '.1%') + '  n=' + "
+        f"format(datum.reached_from, ',') + (datum.reached_from < {SMALL_SAMPLE} ? ' (small)' : '')"
+        " : 'no data'",
+    )
+    y = alt.Y("transition:N", sort=list(TRANSITION_ORDER), title=None)
+    tips = [
+        alt.Tooltip("transition:N", title="Transition"),
+        alt.Tooltip("rate:Q", title="Conversion", format=".2%"),
+        alt.Tooltip("reached_to:Q", title="Reached next stage", format=","),
+        alt.Tooltip("reached_from:Q", title="Reached this stage (deals)", format=","),
+        alt.Tooltip("band_low:Q", title="Benchmark low", format=".0%"),
+        alt.Tooltip("band_high:Q", title="Benchmark high", format=".0%"),
+        alt.Tooltip("position:N", title="Against benchmark"),
+    ]
+    band = base.mark_bar(color=BAND, height=14, cornerRadius=3).encode(
+        x=alt.X(
+            "band_low:Q",
+            title="Conversion",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        x2="band_high:Q",
+        y=y,
+        tooltip=tips,
+    )
+    dot = base.mark_point(filled=True, size=180, opacity=1).encode(
+        x="rate:Q",
+        y=y,
+        color=alt.Color("position:N", scale=_position_color(True), title="Against benchmark"),
+        tooltip=tips,
+    )
+    text = base.mark_text(align="left", dx=12, fontSize=12).encode(
+        x="rate:Q", y=y, text="label:N", tooltip=tips
+    )
+    layered = alt.layer(band, dot, text)
+    if row:
+        return layered.facet(row=alt.Row(f"{row}:N", title=None)).properties(
+            title="Stage conversion against the benchmark band (grey)"
+        )
+    return layered.properties(
+        title="Stage conversion against the benchmark band (grey)", height=220
+    )
+
+
+def time_in_stage_vs_band(frame: pd.DataFrame) -> alt.Chart:
+    """Median days in each stage (dot), its interquartile range (line) and the band (grey);
+    above the band is slow (red)."""
+    base = alt.Chart(frame).transform_calculate(
+        position=_position("datum.median"),
+        label="format(datum.median, '.1f') + ' d  n=' + format(datum.n, ',')",
+    )
+    y = alt.Y("stage:N", sort=list(STAGE_ORDER), title=None)
+    tips = [
+        alt.Tooltip("stage:N", title="Stage"),
+        alt.Tooltip("median:Q", title="Median days", format=".1f"),
+        alt.Tooltip("mean:Q", title="Mean days", format=".1f"),
+        alt.Tooltip("p25:Q", title="25th percentile", format=".1f"),
+        alt.Tooltip("p75:Q", title="75th percentile", format=".1f"),
+        alt.Tooltip("n:Q", title="Stage visits", format=","),
+        alt.Tooltip("band_low:Q", title="Benchmark low (days)"),
+        alt.Tooltip("band_high:Q", title="Benchmark high (days)"),
+        alt.Tooltip("position:N", title="Against benchmark"),
+    ]
+    band = base.mark_bar(color=BAND, height=14, cornerRadius=3).encode(
+        x=alt.X("band_low:Q", title="Days in stage"), x2="band_high:Q", y=y, tooltip=tips
+    )
+    iqr = base.mark_rule(strokeWidth=2, color=NEUTRAL).encode(
+        x="p25:Q", x2="p75:Q", y=y, tooltip=tips
+    )
+    dot = base.mark_point(filled=True, size=180, opacity=1).encode(
+        x="median:Q",
+        y=y,
+        color=alt.Color("position:N", scale=_position_color(False), title="Against benchmark"),
+        tooltip=tips,
+    )
+    text = base.mark_text(align="left", dx=12, dy=-12).encode(x="median:Q", y=y, text="label:N")
+    return alt.layer(band, iqr, dot, text).properties(
+        title="Median days in stage (line: 25th-75th percentile)", height=140
+    )
+
+
+def leakage_bars(frame: pd.DataFrame) -> alt.Chart:
+    """Deals lost after reaching each stage and open deals stalled in it, stacked."""
+    return (
+        alt.Chart(frame)
+        .transform_fold(["lost", "stalled"], as_=["outcome", "deals"])
+        .mark_bar()
+        .encode(
+            y=alt.Y("stage:N", sort=list(STAGE_ORDER), title=None),
+            x=alt.X("deals:Q", title="Deals", stack="zero"),
+            color=alt.Color(
+                "outcome:N",
+                scale=alt.Scale(domain=["lost", "stalled"], range=[BAD, WARN]),
+                title=None,
+            ),
+            tooltip=[
+                alt.Tooltip("stage:N", title="Stage"),
+                alt.Tooltip("outcome:N", title="Outcome"),
+                alt.Tooltip("deals:Q", title="Deals", format=","),
+                alt.Tooltip("open:Q", title="Open deals in stage", format=","),
+            ],
+        )
+        .properties(
+            title="Where deals leak: lost after reaching, or stalled in, each stage", height=140
+        )
+    )
+
+
+def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
+    """Conversion per transition (columns) and ``dim`` value (rows), with the deal count."""
+    base = alt.Chart(frame).transform_calculate(
+        transition="datum.from_stage + ' → ' + datum.to_stage",
+        n_label="'n=' + format(datum.reached_from, ',')",
+    )
+    x = alt.X("transition:N", sort=list(TRANSITION_ORDER), title=None, axis=alt.Axis(labelAngle=0))
+    y = alt.Y(f"{dim}:N", title=None)
+    tips = [
+        alt.Tooltip(f"{dim}:N"),
+        alt.Tooltip("transition:N", title="Transition"),
+        alt.Tooltip("rate:Q", title="Conversion", format=".2%"),
+        alt.Tooltip("reached_from:Q", title="Deals reaching the stage", format=","),
+        alt.Tooltip("reached_to:Q", title="Deals reaching the next", format=","),
+    ]
+    cells = base.mark_rect().encode(
+        x=x,
+        y=y,
+        color=alt.Color(
+            "rate:Q", title="Conversion", scale=alt.Scale(scheme="blues", domain=[0, 1])
+        ),
+        tooltip=tips,
+    )
+    rate = base.mark_text(dy=-6, fontSize=11).encode(
+        x=x, y=y, text=alt.Text("rate:Q", format=".0%"), tooltip=tips
+    )
+    count = base.mark_text(dy=7, fontSize=9, opacity=0.8).encode(
+        x=x, y=y, text="n_label:N", tooltip=tips
+    )
+    return alt.layer(cells, rate, count).properties(
+        title=f"Stage conversion by {dim.replace('_', ' ')}"
+    )
+
+
+def trend_lines(
+    frame: pd.DataFrame, fields: dict[str, str], title: str, y_format: str = ".0%", count: str = "n"
+) -> alt.Chart:
+    """One line per field over ``period_start`` (fields maps column -> legend label)."""
+    calc = {
+        "series": " : ".join(f"datum.key == '{k}' ? '{v}'" for k, v in fields.items())
+        + " : datum.key"
+    }
+    return (
+        alt.Chart(frame)
+        .transform_fold(list(fields), as_=["key", "value"])
+        .transform_calculate(**calc)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period_start:T", title=None),
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(format=y_format)),
+            color=alt.Color("series:N", title=None, sort=list(fields.values())),
+            tooltip=[
+                alt.Tooltip("period_start:T", title="Period"),
+                alt.Tooltip("series:N", title="Series"),
+                alt.Tooltip("value:Q", title="Value", format=y_format.replace(".0", ".2")),
+                alt.Tooltip(f"{count}:Q", title="Deals in cohort", format=","),
+            ],
+        )
+        .properties(title=title, height=260)
+    )
+
+
+LEVERS: tuple[tuple[str, str, str], ...] = (
+    ("value", "Sales velocity ($/day)", "$,.0f"),
+    ("opportunities_created", "Opportunities", ",.0f"),
+    ("win_rate", "Win rate", ".1%"),
+    ("avg_deal_size", "Average deal size", "$,.0f"),
+    ("sales_cycle_days", "Cycle length (days)", ",.1f"),
+)
+
+
+def velocity_levers(frame: pd.DataFrame) -> alt.ConcatChart:
+    """Sales velocity and its four levers, one small line chart each, per period."""
+    charts = [
+        alt.Chart(frame)
+        .mark_line(point=True, color=GOOD if field == "value" else NEUTRAL)
+        .encode(
+            x=alt.X("period_start:T", title=None),
+            y=alt.Y(
+                f"{field}:Q", title=None, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)
+            ),
+            tooltip=[
+                alt.Tooltip("period_start:T", title="Period"),
+                alt.Tooltip(f"{field}:Q", title=title, format=fmt),
+            ],
+        )
+        .properties(title=title, width=210, height=150)
+        for field, title, fmt in LEVERS
+    ]
+    return alt.concat(*charts, columns=3)
+
+
+def histogram(
+    bins: pd.DataFrame, mean: float | None, median: float | None, title: str
+) -> alt.LayerChart:
+    """Pre-binned counts (bin_start, bin_end, deals) with mean and median as labelled rules."""
+    bars = (
+        alt.Chart(bins)
+        .mark_bar(color=NEUTRAL)
+        .encode(
+            x=alt.X("bin_start:Q", title="Days from created to won", bin="binned"),
+            x2="bin_end:Q",
+            y=alt.Y("deals:Q", title="Won deals"),
+            tooltip=[
+                alt.Tooltip("bin_start:Q", title="From day"),
+                alt.Tooltip("bin_end:Q", title="To day (excl.)"),
+                alt.Tooltip("deals:Q", title="Won deals", format=","),
+            ],
+        )
+    )
+    stats = pd.DataFrame(
+        {"stat": ["mean", "median"], "days": [mean, median], "color": [BAD, GOOD]}
+    ).dropna()
+    rules = (
+        alt.Chart(stats)
+        .mark_rule(strokeWidth=2, strokeDash=[6, 3])
+        .encode(
+            x="days:Q",
+            color=alt.Color(
+                "stat:N", scale=alt.Scale(domain=["mean", "median"], range=[BAD, GOOD]), title=None
+            ),
+            tooltip=[alt.Tooltip("stat:N"), alt.Tooltip("days:Q", format=".1f")],
+        )
+    )
+    labels = (
+        alt.Chart(stats)
+        .transform_calculate(text="datum.stat + ' ' + format(datum.days, '.0f') + ' d'")
+        .mark_text(align="left", dx=4, y=8)
+        .encode(x="days:Q", text="text:N", color=alt.Color("stat:N", legend=None))
+    )
+    return alt.layer(bars, rules, labels).properties(title=title, height=260)
+
+
+def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
+    """Median won-deal cycle per segment and deal-size band, with the quartile range."""
+    y = alt.Y("segment:N", title=None)
+    tips = [
+        alt.Tooltip("segment:N"),
+        alt.Tooltip("size_band:N", title="Deal size"),
+        alt.Tooltip("median:Q", title="Median days", format=".1f"),
+        alt.Tooltip("mean:Q", title="Mean days", format=".1f"),
+        alt.Tooltip("p25:Q", title="25th percentile", format=".1f"),
+        alt.Tooltip("p75:Q", title="75th percentile", format=".1f"),
+        alt.Tooltip("n:Q", title="Won deals", format=","),
+    ]
+    order = ["under 50K", "50K-100K", "over 100K"]
+    color = alt.Color(
+        "size_band:N", sort=order, title="Deal size", scale=alt.Scale(scheme="tableau10")
+    )
+    offset = alt.YOffset("size_band:N", sort=order)
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(opacity=0.8)
+        .encode(
+            x=alt.X("median:Q", title="Median days to win"),
+            y=y,
+            yOffset=offset,
+            color=color,
+            tooltip=tips,
+        )
+    )
+    iqr = (
+        alt.Chart(frame)
+        .mark_rule(color="#263238")
+        .encode(x="p25:Q", x2="p75:Q", y=y, yOffset=offset, tooltip=tips)
+    )
+    n = (
+        alt.Chart(frame)
+        .mark_text(align="left", dx=4, fontSize=10)
+        .encode(x="p75:Q", y=y, yOffset=offset, text=alt.Text("n:Q", format=","), tooltip=tips)
+    )
+    return alt.layer(bars, iqr, n).properties(
+        title="Cycle by segment and deal size (label: won deals)"
+    )
+
+
+def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
+    """Per created-month cohort, the share won, lost and still open after ``days`` days."""
+    base = (
+        alt.Chart(frame)
+        .transform_fold(["won", "lost", "open_after"], as_=["outcome_key", "count"])
+        .transform_calculate(
+            share="datum.deals ? datum.count / datum.deals : null",
+            outcome="datum.outcome_key == 'open_after' ? 'still open' : datum.outcome_key",
+        )
+    )
+    x = alt.X(
+        "outcome:N",
+        sort=["won", "lost", "still open"],
+        title=None,
+        axis=alt.Axis(orient="top", labelAngle=0),
+    )
+    y = alt.Y("yearmonth(cohort):O", title="Created", timeUnit="yearmonth")
+    tips = [
+        alt.Tooltip("yearmonth(cohort):T", title="Cohort"),
+        alt.Tooltip("outcome:N", title="Outcome"),
+        alt.Tooltip("count:Q", title="Deals", format=","),
+        alt.Tooltip("deals:Q", title="Deals in cohort", format=","),
+        alt.Tooltip("share:Q", title="Share", format=".1%"),
+    ]
+    cells = base.mark_rect().encode(
+        x=x,
+        y=y,
+        color=alt.Color("share:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="Share"),
+        tooltip=tips,
+    )
+    text = base.mark_text(fontSize=10).encode(
+        x=x, y=y, text=alt.Text("share:Q", format=".0%"), tooltip=tips
+    )
+    return alt.layer(cells, text).properties(title=f"Created-month cohorts after {days} days")
+
+
+COVERAGE_LINES = (2.5, 3.0, 4.0)
+
+
+def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChart:
+    """Coverage per ``level`` value for one period ('current'/'next'), with the 3x and 4x
+    reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber."""
+    base = (
+        alt.Chart(frame)
+        .transform_filter(alt.datum.period == period)
+        .transform_calculate(
+            status="!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
+            "datum.value < 3 ? '2.5-3x' : '3x or more'"
+        )
+    )
+    y = alt.Y(f"{level}:N", title=None, sort="-x")
+    bars = base.mark_bar().encode(
+        x=alt.X("value:Q", title="Coverage (open pipeline / quota)", axis=alt.Axis(format=".1f")),
+        y=y,
+        color=alt.Color(
+            "status:N",
+            scale=alt.Scale(
+                domain=["below 2.5x", "2.5-3x", "3x or more", "no quota"],
+                range=[BAD, WARN, GOOD, "#9e9e9e"],
+            ),
+            title=None,
+        ),
+        tooltip=[
+            alt.Tooltip(f"{level}:N"),
+            alt.Tooltip("value:Q", title="Coverage", format=".2f"),
+            alt.Tooltip("numerator:Q", title="Open pipeline", format="$,.0f"),
+            alt.Tooltip("denominator:Q", title="Quota", format="$,.0f"),
+            alt.Tooltip("period_start:T", title="Period start"),
+            alt.Tooltip("period_end:T", title="Period end (excl.)"),
+        ],
+    )
+    lines = pd.DataFrame({"x": COVERAGE_LINES, "label": ["2.5x alert", "3x", "4x"]})
+    rules = (
+        alt.Chart(lines)
+        .mark_rule(strokeDash=[5, 3])
+        .encode(
+            x="x:Q",
+            color=alt.Color(
+                "label:N",
+                scale=alt.Scale(
+                    domain=["2.5x alert", "3x", "4x"], range=[BAD, "#455a64", "#455a64"]
+                ),
+                legend=None,
+            ),
+            tooltip=[alt.Tooltip("label:N", title="Reference")],
+        )
+    )
+    marks = alt.Chart(lines).mark_text(align="left", dx=3, y=-6).encode(x="x:Q", text="label:N")
+    return alt.layer(bars, rules, marks).properties(
+        title=f"Coverage, {period} period", height=alt.Step(18)
+    )
+
+
+def pipeline_by_month(frame: pd.DataFrame) -> alt.LayerChart:
+    """Open pipeline per expected close month stacked by stage, weighted pipeline as a line."""
+    x = alt.X("yearmonth(close_month):O", title="Expected close month")
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("sum(open_pipeline):Q", title="Pipeline", axis=alt.Axis(format="$,.2s")),
+            color=alt.Color("stage:N", title="Stage", scale=alt.Scale(scheme="tableau10")),
+            order=alt.Order("stage_canonical:N"),
+            tooltip=[
+                alt.Tooltip("yearmonth(close_month):T", title="Close month"),
+                alt.Tooltip("stage:N", title="Stage"),
+                alt.Tooltip("deals:Q", title="Deals", format=","),
+                alt.Tooltip("sum(open_pipeline):Q", title="Open pipeline", format="$,.0f"),
+                alt.Tooltip("sum(weighted_pipeline):Q", title="Weighted pipeline", format="$,.0f"),
+            ],
+        )
+    )
+    weighted = (
+        alt.Chart(frame)
+        .mark_line(point=True, color="#263238")
+        .encode(
+            x=x,
+            y="sum(weighted_pipeline):Q",
+            tooltip=[
+                alt.Tooltip("yearmonth(close_month):T", title="Close month"),
+                alt.Tooltip(
+                    "sum(weighted_pipeline):Q",
+                    title="Weighted pipeline (all stages)",
+                    format="$,.0f",
+                ),
+            ],
+        )
+    )
+    return alt.layer(bars, weighted).properties(
+        title="Open pipeline by close month and stage (line: probability-weighted)", height=300
+    )
+
+
+def share_bars(frame: pd.DataFrame, category: str, limit: float, title: str) -> alt.LayerChart:
+    """A share per category (``value``, with ``numerator``/``denominator``) and a limit rule."""
+    bars = (
+        alt.Chart(frame)
+        .transform_calculate(over=f"datum.value > {limit}")
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=None, axis=alt.Axis(format="%")),
+            y=alt.Y(f"{category}:N", title=None, sort="-x"),
+            color=alt.Color(
+                "over:N", scale=alt.Scale(domain=[True, False], range=[BAD, GOOD]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip(f"{category}:N"),
+                alt.Tooltip("value:Q", title="Share", format=".1%"),
+                alt.Tooltip("numerator:Q", title="Deals past the limit", format=","),
+                alt.Tooltip("denominator:Q", title="Open deals", format=","),
+            ],
+        )
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"x": [limit]}))
+        .mark_rule(color=BAD, strokeDash=[5, 3])
+        .encode(x="x:Q")
+    )
+    return alt.layer(bars, rule).properties(title=title, height=alt.Step(18))
+
+
+def attainment_distribution(frame: pd.DataFrame, field: str = "value") -> alt.LayerChart:
+    """One dot per rep on the attainment axis (not an average), with the 100% line."""
+    dots = (
+        alt.Chart(frame)
+        .transform_calculate(at=f"datum.{field} >= 1")
+        .mark_circle(size=160, opacity=0.85)
+        .encode(
+            x=alt.X(f"{field}:Q", title="Quota attainment", axis=alt.Axis(format="%")),
+            y=alt.Y("jitter:Q", title=None, axis=None, scale=alt.Scale(domain=[-1, 1])),
+            color=alt.Color(
+                "at:N", scale=alt.Scale(domain=[True, False], range=[GOOD, BAD]), legend=None
+            ),
+            tooltip=[
+                alt.Tooltip("owner:N", title="Rep"),
+                alt.Tooltip(f"{field}:Q", title="Attainment", format=".1%"),
+                alt.Tooltip("numerator:Q", title="Won revenue", format="$,.0f"),
+                alt.Tooltip("denominator:Q", title="Quota", format="$,.0f"),
+            ],
+        )
+        .transform_calculate(jitter="sqrt(-2*log(random()))*cos(2*PI*random()) / 3")
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"x": [1.0]}))
+        .mark_rule(strokeDash=[5, 3], color="#263238")
+        .encode(x="x:Q")
+    )
+    return alt.layer(dots, rule).properties(
+        title="Attainment distribution (one dot per rep)", height=140
+    )
+
+
+def value_vs_reference(
+    frame: pd.DataFrame, category: str, low: float, high: float, title: str, fmt: str = ".1%"
+) -> alt.LayerChart:
+    """A value per category (with ``n``) beside a grey reference range [low, high]."""
+    band = (
+        alt.Chart(pd.DataFrame({"low": [low], "high": [high]}))
+        .mark_rect(color=BAND, opacity=0.6)
+        .encode(x="low:Q", x2="high:Q")
+    )
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color=NEUTRAL, height=16)
+        .encode(
+            x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt)),
+            y=alt.Y(f"{category}:N", title=None),
+            tooltip=[
+                alt.Tooltip(f"{category}:N"),
+                alt.Tooltip("value:Q", format=fmt.replace(".1", ".2"), title="Value"),
+                alt.Tooltip("numerator:Q", title="Numerator", format=","),
+                alt.Tooltip("denominator:Q", title="Denominator", format=","),
+            ],
+        )
+    )
+    return alt.layer(band, bars).properties(title=title, height=alt.Step(24))
+
+
+QUADRANTS = (
+    "busy, not converting",
+    "quiet high converter",
+    "busy and converting",
+    "quiet, low conversion",
+)
+
+
+def activity_quadrants(frame: pd.DataFrame) -> alt.LayerChart:
+    """Activities per opportunity against stage conversion per rep, split at the medians; the
+    busy-but-not-converting and the quiet high converter get their own colours and labels."""
+    base = alt.Chart(frame).transform_calculate(
+        quadrant="datum.activities_per_opportunity >= datum.activity_median ? "
+        f"(datum.conversion < datum.conversion_median ? '{QUADRANTS[0]}' : '{QUADRANTS[2]}') : "
+        f"(datum.conversion >= datum.conversion_median ? '{QUADRANTS[1]}' : '{QUADRANTS[3]}')"
+    )
+    x = alt.X("activities_per_opportunity:Q", title="Activities per opportunity created")
+    y = alt.Y(
+        "conversion:Q", title="Stage conversion (opportunity → won)", axis=alt.Axis(format="%")
+    )
+    tips = [
+        alt.Tooltip("owner:N", title="Rep"),
+        alt.Tooltip("activities:Q", title="Activities", format=","),
+        alt.Tooltip("opportunities_created:Q", title="Opportunities created", format=","),
+        alt.Tooltip(
+            "activities_per_opportunity:Q", title="Activities per opportunity", format=".1f"
+        ),
+        alt.Tooltip("conversion:Q", title="Conversion", format=".1%"),
+        alt.Tooltip("quadrant:N", title="Quadrant"),
+    ]
+    color = alt.Color(
+        "quadrant:N",
+        scale=alt.Scale(domain=list(QUADRANTS), range=[BAD, GOOD, NEUTRAL, "#b0bec5"]),
+        title=None,
+    )
+    dots = base.mark_circle(size=140, opacity=0.9).encode(x=x, y=y, color=color, tooltip=tips)
+    names = base.mark_text(align="left", dx=8, fontSize=10).encode(
+        x=x, y=y, text="owner:N", color=color
+    )
+    vline = base.mark_rule(strokeDash=[4, 4], color="#90a4ae").encode(x="mean(activity_median):Q")
+    hline = base.mark_rule(strokeDash=[4, 4], color="#90a4ae").encode(y="mean(conversion_median):Q")
+    return alt.layer(vline, hline, dots, names).properties(
+        title="Activity against conversion per rep (dashed lines: medians)", height=420
+    )
+
+
+def score_grid(frame: pd.DataFrame, categories: Sequence[str]) -> alt.LayerChart:
+    """Scorecard: reps (rows) by category (columns), 1-5 colour, 'missing' where no data."""
+    base = (
+        alt.Chart(frame)
+        .transform_fold([*categories, "total"], as_=["category", "score"])
+        .transform_calculate(label="isValid(datum.score) ? format(datum.score, '.1f') : 'missing'")
+    )
+    x = alt.X(
+        "category:N",
+        sort=[*categories, "total"],
+        title=None,
+        axis=alt.Axis(orient="top", labelAngle=0),
+    )
+    y = alt.Y("owner:N", title=None, sort=alt.EncodingSortField("total", order="descending"))
+    tips = [
+        alt.Tooltip("owner:N", title="Rep"),
+        alt.Tooltip("category:N"),
+        alt.Tooltip("label:N", title="Score (1-5)"),
+    ]
+    cells = base.mark_rect().encode(
+        x=x,
+        y=y,
+        color=alt.Color(
+            "score:Q", scale=alt.Scale(domain=[1, 5], scheme="redyellowgreen"), title="Score"
+        ),
+        tooltip=tips,
+    )
+    text = base.mark_text(fontSize=10).encode(x=x, y=y, text="label:N", tooltip=tips)
+    return alt.layer(cells, text).properties(title="Weighted scorecard (1-5; above 3.5 is strong)")
+
+
+def rep_vs_peers(frame: pd.DataFrame) -> alt.LayerChart:
+    """A rep's value per metric (dot) against the median of their peers (tick)."""
+    y = alt.Y("label:N", title=None, sort=None)
+    tips = [
+        alt.Tooltip("label:N", title="Metric"),
+        alt.Tooltip("rep:Q", title="This rep", format=",.3f"),
+        alt.Tooltip("peer_median:Q", title="Peer median", format=",.3f"),
+        alt.Tooltip("peers:Q", title="Peers", format=","),
+        alt.Tooltip("index:Q", title="Rep / peer median", format=".0%"),
+    ]
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(height=14)
+        .encode(
+            x=alt.X(
+                "index:Q", title="Rep as a share of the peer median", axis=alt.Axis(format="%")
+            ),
+            y=y,
+            color=alt.condition("datum.index >= 1", alt.value(GOOD), alt.value(BAD)),
+            tooltip=tips,
+        )
+    )
+    rule = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color="#263238").encode(x="x:Q")
+    return alt.layer(bars, rule).properties(
+        title="Rep against the peer median (100% = median)", height=alt.Step(26)
+    )
