@@ -87,13 +87,18 @@ def parse_column(values: pl.Series, kind: str, hint: str | None = None) -> Parse
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     # Parse each distinct value once: CRM columns repeat (dates, stages, round amounts), and
     # the format choice weighs every distinct value by how often it occurs.
-    counts = text.drop_nulls().value_counts(name="__n")
-    distinct = counts[:, 0].rename(text.name)
-    dedupe = len(distinct) <= 0.5 * len(text)
+    head = text.head(_DEDUPE_PROBE).drop_nulls()
+    mostly_distinct = len(head) > 1000 and head.n_unique() > 0.5 * len(head)
+    dedupe = False
+    if not mostly_distinct:
+        counts = text.drop_nulls().value_counts(name="__n")
+        distinct = counts[:, 0].rename(text.name)
+        dedupe = len(distinct) <= 0.5 * len(text)
     if dedupe:
         subject, weights = distinct, counts["__n"]
     else:
-        subject, weights = text, pl.Series([1] * len(text), dtype=pl.UInt32)
+        subject = text
+        weights = pl.repeat(1, len(text), dtype=pl.UInt32, eager=True)
     if kind in ("date", "timestamp"):
         result = _parse_dates(subject, weights, kind, hint)
     elif kind in ("amount", "number"):
@@ -128,6 +133,8 @@ def _parse_bools(text: pl.Series) -> ParseResult:
 
 
 # --------------------------------------------------------------------------- numbers
+
+_DEDUPE_PROBE = 50_000
 
 _SIGN = "[-+\u2212]"
 _CURRENCY = r"(?:[A-Z]{3}|[A-Z]{0,2}\$|[€£¥₹])"

@@ -489,4 +489,7 @@ def test_limits_read_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Limits(max_columns=2000).max_columns == 2000
     with pytest.raises(LimitExceeded, match="4 columns"):
         read_file(b"a,b,c,d\n1,2,3,4\n", "x.csv")
-    assert Limits.__dataclass_fields__["max_field_mb"].default_factory() == 1  # type: ignore[misc]
+    monkeypatch.delenv("WORKBENCH_MAX_FIELD_MB", raising=False)
+    monkeypatch.setenv("WORKBENCH_MAX_UNPACKED_MB", "not a number")
+    assert Limits().max_field_mb == 1
+    assert Limits().max_unpacked_mb == 1000
