@@ -136,9 +136,7 @@ def mask_frame(
         elif col in kinds:
             kind = kinds[col]
             df[col] = series.map(lambda v, k=kind: mask_value(v, k), na_action="ignore")
-        elif not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(
-            series
-        ):
+        elif not pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             if pd.api.types.is_datetime64_any_dtype(series):
                 continue
             df[col] = series.map(
