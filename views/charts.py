@@ -8,6 +8,7 @@ aggregates (one row per stage, period, rep...), never raw deal rows.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import altair as alt
@@ -26,6 +27,14 @@ GOOD, WARN, BAD, NEUTRAL, BAND = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#c
 SMALL_SAMPLE = 30
 
 
+def _safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with ``datetime.date`` values as ISO strings (JSON cannot carry them)."""
+    dates = [c for c in frame.columns if frame[c].map(lambda v: isinstance(v, dt.date)).any()]
+    return frame.assign(
+        **{c: frame[c].map(lambda v: v.isoformat() if isinstance(v, dt.date) else v) for c in dates}
+    )
+
+
 def _position(value: str, low: str = "datum.band_low", high: str = "datum.band_high") -> str:
     return (
         f"!isValid({low}) || !isValid({value}) ? 'no band' : {value} < {low} ? 'below band' : "
@@ -41,7 +50,7 @@ def _position_color(higher_is_better: bool) -> alt.Scale:
 def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart:
     """Each transition's conversion as a dot beside its benchmark band (grey range), coloured
     below / inside / above, labelled with the rate and the deal count behind it."""
-    base = alt.Chart(frame).transform_calculate(
+    base = alt.Chart(_safe(frame)).transform_calculate(
         transition="datum.from_stage + ' → ' + datum.to_stage",
         position=_position("datum.rate"),
         label="isValid(datum.rate) ? format(datum.rate, '.1%') + '  n=' + "
@@ -91,7 +100,7 @@ def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart
 def time_in_stage_vs_band(frame: pd.DataFrame) -> alt.Chart:
     """Median days in each stage (dot), its interquartile range (line) and the band (grey);
     above the band is slow (red)."""
-    base = alt.Chart(frame).transform_calculate(
+    base = alt.Chart(_safe(frame)).transform_calculate(
         position=_position("datum.median"),
         label="format(datum.median, '.1f') + ' d  n=' + format(datum.n, ',')",
     )
@@ -128,7 +137,7 @@ def time_in_stage_vs_band(frame: pd.DataFrame) -> alt.Chart:
 def leakage_bars(frame: pd.DataFrame) -> alt.Chart:
     """Deals lost after reaching each stage and open deals stalled in it, stacked."""
     return (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_fold(["lost", "stalled"], as_=["outcome", "deals"])
         .mark_bar()
         .encode(
@@ -154,7 +163,7 @@ def leakage_bars(frame: pd.DataFrame) -> alt.Chart:
 
 def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     """Conversion per transition (columns) and ``dim`` value (rows), with the deal count."""
-    base = alt.Chart(frame).transform_calculate(
+    base = alt.Chart(_safe(frame)).transform_calculate(
         transition="datum.from_stage + ' → ' + datum.to_stage",
         n_label="'n=' + format(datum.reached_from, ',')",
     )
@@ -195,7 +204,7 @@ def trend_lines(
         + " : datum.key"
     }
     return (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_fold(list(fields), as_=["key", "value"])
         .transform_calculate(**calc)
         .mark_line(point=True)
@@ -226,7 +235,7 @@ LEVERS: tuple[tuple[str, str, str], ...] = (
 def velocity_levers(frame: pd.DataFrame) -> alt.ConcatChart:
     """Sales velocity and its four levers, one small line chart each, per period."""
     charts = [
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_line(point=True, color=GOOD if field == "value" else NEUTRAL)
         .encode(
             x=alt.X("period_start:T", title=None),
@@ -249,7 +258,7 @@ def histogram(
 ) -> alt.LayerChart:
     """Pre-binned counts (bin_start, bin_end, deals) with mean and median as labelled rules."""
     bars = (
-        alt.Chart(bins)
+        alt.Chart(_safe(bins))
         .mark_bar(color=NEUTRAL)
         .encode(
             x=alt.X("bin_start:Q", title="Days from created to won", bin="binned"),
@@ -303,7 +312,7 @@ def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
     )
     offset = alt.YOffset("size_band:N", sort=order)
     bars = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_bar(opacity=0.8)
         .encode(
             x=alt.X("median:Q", title="Median days to win"),
@@ -314,12 +323,12 @@ def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
         )
     )
     iqr = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_rule(color="#263238")
         .encode(x="p25:Q", x2="p75:Q", y=y, yOffset=offset, tooltip=tips)
     )
     n = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_text(align="left", dx=4, fontSize=10)
         .encode(x="p75:Q", y=y, yOffset=offset, text=alt.Text("n:Q", format=","), tooltip=tips)
     )
@@ -331,7 +340,7 @@ def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
 def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
     """Per created-month cohort, the share won, lost and still open after ``days`` days."""
     base = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_fold(["won", "lost", "open_after"], as_=["outcome_key", "count"])
         .transform_calculate(
             share="datum.deals ? datum.count / datum.deals : null",
@@ -371,7 +380,7 @@ def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChar
     """Coverage per ``level`` value for one period ('current'/'next'), with the 3x and 4x
     reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber."""
     base = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_filter(alt.datum.period == period)
         .transform_calculate(
             status="!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
@@ -425,7 +434,7 @@ def pipeline_by_month(frame: pd.DataFrame) -> alt.LayerChart:
     """Open pipeline per expected close month stacked by stage, weighted pipeline as a line."""
     x = alt.X("yearmonth(close_month):O", title="Expected close month")
     bars = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_bar()
         .encode(
             x=x,
@@ -442,7 +451,7 @@ def pipeline_by_month(frame: pd.DataFrame) -> alt.LayerChart:
         )
     )
     weighted = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_line(point=True, color="#263238")
         .encode(
             x=x,
@@ -465,7 +474,7 @@ def pipeline_by_month(frame: pd.DataFrame) -> alt.LayerChart:
 def share_bars(frame: pd.DataFrame, category: str, limit: float, title: str) -> alt.LayerChart:
     """A share per category (``value``, with ``numerator``/``denominator``) and a limit rule."""
     bars = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_calculate(over=f"datum.value > {limit}")
         .mark_bar()
         .encode(
@@ -493,7 +502,7 @@ def share_bars(frame: pd.DataFrame, category: str, limit: float, title: str) -> 
 def attainment_distribution(frame: pd.DataFrame, field: str = "value") -> alt.LayerChart:
     """One dot per rep on the attainment axis (not an average), with the 100% line."""
     dots = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_calculate(at=f"datum.{field} >= 1")
         .mark_circle(size=160, opacity=0.85)
         .encode(
@@ -531,7 +540,7 @@ def value_vs_reference(
         .encode(x="low:Q", x2="high:Q")
     )
     bars = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_bar(color=NEUTRAL, height=16)
         .encode(
             x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt)),
@@ -558,7 +567,7 @@ QUADRANTS = (
 def activity_quadrants(frame: pd.DataFrame) -> alt.LayerChart:
     """Activities per opportunity against stage conversion per rep, split at the medians; the
     busy-but-not-converting and the quiet high converter get their own colours and labels."""
-    base = alt.Chart(frame).transform_calculate(
+    base = alt.Chart(_safe(frame)).transform_calculate(
         quadrant="datum.activities_per_opportunity >= datum.activity_median ? "
         f"(datum.conversion < datum.conversion_median ? '{QUADRANTS[0]}' : '{QUADRANTS[2]}') : "
         f"(datum.conversion >= datum.conversion_median ? '{QUADRANTS[1]}' : '{QUADRANTS[3]}')"
@@ -596,7 +605,7 @@ def activity_quadrants(frame: pd.DataFrame) -> alt.LayerChart:
 def score_grid(frame: pd.DataFrame, categories: Sequence[str]) -> alt.LayerChart:
     """Scorecard: reps (rows) by category (columns), 1-5 colour, 'missing' where no data."""
     base = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .transform_fold([*categories, "total"], as_=["category", "score"])
         .transform_calculate(label="isValid(datum.score) ? format(datum.score, '.1f') : 'missing'")
     )
@@ -635,7 +644,7 @@ def rep_vs_peers(frame: pd.DataFrame) -> alt.LayerChart:
         alt.Tooltip("index:Q", title="Rep / peer median", format=".0%"),
     ]
     bars = (
-        alt.Chart(frame)
+        alt.Chart(_safe(frame))
         .mark_bar(height=14)
         .encode(
             x=alt.X(
