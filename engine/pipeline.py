@@ -205,28 +205,30 @@ def prepare(
             + "\n".join(lines)
             + "\nMap the columns (or remove the file) and try again."
         )
-    steps: list[tuple[FilePlan, str, str, pl.DataFrame, list[str]]] = []
+    steps: list[tuple[FilePlan, str, str, pl.DataFrame, list[str], pa.Table]] = []
     for i, plan in enumerate(plans):
         if progress:
             progress(f"Parsing {plan.filename}", i / max(len(plans), 1) * 0.5)
         frame, notes = _typed_frame(plan, plan.table, plan.mapping.columns)
-        steps.append((plan, plan.table, plan.filename, frame, notes))
+        steps.append((plan, plan.table, plan.filename, frame, notes, plan.raw.table))
         if plan.mapping.stage_columns:
             with_lines = plan.raw.table.append_column("_line", pa.array(plan.raw.lines, pa.int64()))
             wide = stage_history_from_wide(with_lines, plan.mapping)
             frame2, notes2 = _wide_history_frame(plan, wide)
-            steps.append((plan, "stage_history", f"{plan.filename} (stage dates)", frame2, notes2))
+            source = f"{plan.filename} (stage dates)"
+            body = wide.select(["opportunity_id", "stage", "entered_at"])
+            steps.append((plan, "stage_history", source, frame2, notes2, body))
     opp_ids = pl.concat(
-        [f["opportunity_id"] for _, t, _, f, _ in steps if t == "opportunities"]
+        [f["opportunity_id"] for _, t, _, f, _, _ in steps if t == "opportunities"]
         or [pl.Series("opportunity_id", [], pl.Utf8)]
     ).drop_nulls()
-    has_opps = any(t == "opportunities" for _, t, _, _, _ in steps)
+    has_opps = any(step[1] == "opportunities" for step in steps)
     prepared = []
-    for i, (plan, table, source, frame, notes) in enumerate(steps):
+    for i, (plan, table, source, frame, notes, src) in enumerate(steps):
         if progress:
             progress(f"Validating {source}", 0.5 + i / max(len(steps), 1) * 0.4)
         frame = _derive(frame, table, stage_map, as_of, opp_ids if has_opps else None)
-        prepared.append(_split(plan, table, source, frame, notes))
+        prepared.append(_split(plan, table, source, frame, notes, src))
     return Prepared(prepared, stage_map, as_of)
 
 
@@ -279,7 +281,7 @@ def _typed_frame_from(
         if note:
             notes.append(f"{col.name} ({header}): {note}")
         out[col.name] = result.values.alias(col.name)
-        if col.kind != "text":
+        if col.kind != "text" and result.n_failed:
             bad = _bad_messages(values, result.failed, col.name, col.kind)
             out[bad.name] = bad
             errors.append(pl.col(bad.name))
@@ -287,12 +289,10 @@ def _typed_frame_from(
     parse_errors = (
         pl.concat_list(errors).list.drop_nulls() if errors else pl.lit([], dtype=pl.List(pl.Utf8))
     )
-    original = src.select(pl.struct(pl.all()).struct.json_encode().alias("__original__"))
     frame = frame.with_columns(parse_errors.alias(PARSE_ERRORS)).drop(
         [c for c in frame.columns if c.startswith("_bad_")]
     )
     frame = frame.with_columns(
-        original["__original__"],
         pl.Series(SOURCE_LINE, lines[:n] if len(lines) >= n else list(range(2, n + 2)), pl.Int64),
     )
     return frame, notes
@@ -422,14 +422,26 @@ def stage_map_frame(stage_map: StageMap) -> pl.DataFrame:
 
 
 def _split(
-    plan: FilePlan, table: str, source: str, frame: pl.DataFrame, notes: list[str]
+    plan: FilePlan,
+    table: str,
+    source: str,
+    frame: pl.DataFrame,
+    notes: list[str],
+    src: pa.Table,
 ) -> PreparedFile:
+    """Rows that load, rows quarantined (with the original values as read) and warnings."""
     verdicts = validate(table, frame)
     indexed = frame.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     reasons = verdicts.reasons()
-    bad = indexed.join(reasons, on=ROW, how="inner")
-    quarantine = bad.select(
-        pl.col(SOURCE_LINE).alias("line"), pl.col("__original__").alias("original"), "reasons"
+    bad = indexed.join(reasons, on=ROW, how="inner").select(ROW, SOURCE_LINE, "reasons")
+    # The original row, exactly as read, only for quarantined rows (rows align with src).
+    src_rows = src.take(pa.array(bad[ROW].to_list(), pa.int64()))
+    src_frame = pl.from_arrow(src_rows)
+    assert isinstance(src_frame, pl.DataFrame)
+    original = src_frame.select(pl.struct(pl.all()).struct.json_encode().alias("original"))
+    quarantine = pl.concat(
+        [bad.select(pl.col(SOURCE_LINE).alias("line")), original, bad.select("reasons")],
+        how="horizontal",
     )
     good = indexed.join(reasons.select(ROW), on=ROW, how="anti")
     warn = (
@@ -505,15 +517,16 @@ def load(
 
 
 def _insert(con: duckdb.DuckDBPyConnection, f: PreparedFile) -> None:
-    loaded = f.loaded.to_arrow()
-    con.register("__batch__", loaded)
+    # DuckDB scans a polars frame directly; converting to Arrow first costs more than twice
+    # the insert time (string views).
+    con.register("__batch__", f.loaded)
     cols = ", ".join(f'"{c}"' for c, _ in table_columns(f.table))
     con.execute(f'INSERT INTO "{f.table}" ({cols}) SELECT {cols} FROM __batch__')
     con.unregister("__batch__")
     q = f.quarantine.with_columns(
         pl.lit(f.source_name).alias("file"), pl.lit(f.table).alias("table_name")
     )
-    con.register("__q__", q.select("file", "table_name", "line", "original", "reasons").to_arrow())
+    con.register("__q__", q.select("file", "table_name", "line", "original", "reasons"))
     con.execute(
         "INSERT INTO _quarantine SELECT file, table_name, line, original::JSON, reasons FROM __q__"
     )
@@ -521,7 +534,7 @@ def _insert(con: duckdb.DuckDBPyConnection, f: PreparedFile) -> None:
     w = f.warnings.with_columns(
         pl.lit(f.source_name).alias("file"), pl.lit(f.table).alias("table_name")
     )
-    con.register("__w__", w.select("file", "table_name", "line", "rule", "message").to_arrow())
+    con.register("__w__", w.select("file", "table_name", "line", "rule", "message"))
     con.execute("INSERT INTO _warnings SELECT file, table_name, line, rule, message FROM __w__")
     con.unregister("__w__")
     con.execute(
