@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 import streamlit as st
+import vl_convert as vlc
 
 from engine import export, privacy
 from engine.errors import WorkbenchError
@@ -155,23 +156,28 @@ def how_computed(sql: str, params: Any = None) -> None:
 
 
 def chart(chart: alt.TopLevelMixin, name: str, key: str) -> None:
-    """An Altair chart with its toolbar (Download as PNG) and an SVG or spec download."""
+    """An Altair chart with PNG and SVG downloads, rendered only when clicked."""
     st.altair_chart(chart, width="stretch", key=f"chart_{key}")
-    try:
-        import vl_convert as vlc  # type: ignore[import-not-found]
-
-        svg = vlc.vegalite_to_svg(chart.to_json())
-        st.download_button(
-            f"Save {name} as SVG", svg, f"{name}.svg", "image/svg+xml", key=f"svg_{key}"
-        )
-    except ImportError:
-        st.download_button(
-            f"Save {name} as Vega-Lite spec",
-            chart.to_json(),
-            f"{name}.vl.json",
-            "application/json",
-            key=f"spec_{key}",
-        )
+    spec = chart.to_json()
+    left, right = st.columns(2)
+    left.download_button(
+        f"Save {name} as PNG",
+        lambda: vlc.vegalite_to_png(spec, scale=2),
+        f"{name}.png",
+        "image/png",
+        key=f"png_{key}",
+        icon=":material/image:",
+        on_click="ignore",
+    )
+    right.download_button(
+        f"Save {name} as SVG",
+        lambda: vlc.vegalite_to_svg(spec),
+        f"{name}.svg",
+        "image/svg+xml",
+        key=f"svg_{key}",
+        icon=":material/image:",
+        on_click="ignore",
+    )
 
 
 def notices() -> None:
