@@ -57,7 +57,9 @@ def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart
         f"format(datum.reached_from, ',') + (datum.reached_from < {SMALL_SAMPLE} ? ' (small)' : '')"
         " : 'no data'",
     )
-    y = alt.Y("transition:N", sort=list(TRANSITION_ORDER), title=None)
+    y = alt.Y(
+        "transition:N", sort=list(TRANSITION_ORDER), title=None, axis=alt.Axis(labelLimit=220)
+    )
     tips = [
         alt.Tooltip("transition:N", title="Transition"),
         alt.Tooltip("rate:Q", title="Conversion", format=".2%"),
@@ -408,25 +410,27 @@ def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChar
             alt.Tooltip("period_end:T", title="Period end (excl.)"),
         ],
     )
-    lines = pd.DataFrame({"x": COVERAGE_LINES, "label": ["2.5x alert", "3x", "4x"]})
-    rules = (
-        alt.Chart(lines)
-        .mark_rule(strokeDash=[5, 3])
-        .encode(
-            x="x:Q",
-            color=alt.Color(
-                "label:N",
-                scale=alt.Scale(
-                    domain=["2.5x alert", "3x", "4x"], range=[BAD, "#455a64", "#455a64"]
-                ),
-                legend=None,
-            ),
-            tooltip=[alt.Tooltip("label:N", title="Reference")],
-        )
+    lines = pd.DataFrame(
+        {"x": COVERAGE_LINES, "label": ["2.5x alert", "3x", "4x"], "dy": [-14, -4, -4]}
     )
-    marks = alt.Chart(lines).mark_text(align="left", dx=3, y=-6).encode(x="x:Q", text="label:N")
+    alert = (
+        alt.Chart(lines.head(1))
+        .mark_rule(strokeDash=[5, 3], color=BAD, strokeWidth=2)
+        .encode(x="x:Q", tooltip=[alt.Tooltip("label:N", title="Reference")])
+    )
+    refs = (
+        alt.Chart(lines.tail(2))
+        .mark_rule(strokeDash=[5, 3], color="#263238")
+        .encode(x="x:Q", tooltip=[alt.Tooltip("label:N", title="Reference")])
+    )
+    rules = alt.layer(alert, refs)
+    marks = (
+        alt.Chart(lines)
+        .mark_text(align="center", y=-8, fontSize=10)
+        .encode(x="x:Q", text="label:N")
+    )
     return alt.layer(bars, rules, marks).properties(
-        title=f"Coverage, {period} period", height=alt.Step(18)
+        title=f"Coverage, {period} period", height=alt.Step(26)
     )
 
 

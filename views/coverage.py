@@ -27,7 +27,7 @@ has_quotas = bool(info.row_counts.get("quotas"))
 with common.error_boundary(), common.cursor() as con:
     fc = coverage.forecast_next_days(con, req).parts
     aging = compute(con, req.with_(metrics=("pipeline_aging",)))
-    cols = st.columns(5)
+    cols = [*st.columns(3), *st.columns(3)]
     if has_quotas:
         now = compute(con, req.with_(period=cur))
         ahead = compute(con, req.with_(period=nxt))
@@ -43,13 +43,11 @@ with common.error_boundary(), common.cursor() as con:
             delta_color="inverse" if (ahead.value or 0) < COVERAGE_MIN else "normal",
         )
     cols[2].metric(
-        "Weighted forecast, next 90 days",
+        "Forecast, next 90 days",
         format_value(fc["weighted_pipeline"].value, "currency"),
         help=get_metric("weighted_pipeline").definition,
     )
-    cols[3].metric(
-        "Open pipeline, next 90 days", format_value(fc["open_pipeline"].value, "currency")
-    )
+    cols[3].metric("Open, next 90 days", format_value(fc["open_pipeline"].value, "currency"))
     cols[4].metric(
         "Pipeline aging",
         format_value(aging.value, "ratio"),

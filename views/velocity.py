@@ -34,13 +34,13 @@ with common.error_boundary(), common.cursor() as con:
     headline = compute(con, req.with_(grain=None))
     trend = velocity.velocity_trend(con, req)
     moves = lever_moves(trend.frame)
-    cols = st.columns(5)
+    cols = [*st.columns(3), *st.columns(3)]
     cols[0].metric(
         "Sales velocity",
         format_value(headline.value, "currency_per_day"),
         help=get_metric("sales_velocity").definition,
     )
-    for col, (lever, unit) in zip(cols[1:], UNITS.items(), strict=True):
+    for col, (lever, unit) in zip(cols[1:5], UNITS.items(), strict=True):
         col.metric(
             get_metric(lever).name if lever != "opportunities_created" else "Opportunities created",
             format_value(headline.extras.get(lever), unit),
