@@ -1,7 +1,8 @@
 """Command line: validate, load, list and delete datasets, and print metric reports.
 
 Exit codes: 0 loaded or valid, 1 rows quarantined, 2 unusable input (with a message that
-says what to do). A traceback is never the answer to bad input.
+says what to do), 3 an internal error (a bug: a one-line message, still no traceback).
+A traceback is never the answer to bad input.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any, TextIO
 
 from engine import pipeline
 from engine.errors import WorkbenchError
-from engine.store import Workspace, is_token
+from engine.store import RETENTION_ENV, Workspace, is_token, retention_days
 
-EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _read_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
@@ -91,7 +92,9 @@ def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
     info, prepared = pipeline.load_files(ws, _read_files(args.files), name=args.name)
     reports = prepared.reports()
     if args.json:
-        out.write(json.dumps({"token": info.token, "name": info.name, "files": reports}, indent=2) + "\n")
+        out.write(
+            json.dumps({"token": info.token, "name": info.name, "files": reports}, indent=2) + "\n"
+        )
     else:
         _print_reports(reports, out)
         _print_quarantine_examples(prepared, out)
@@ -118,6 +121,28 @@ def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
+    from engine.samples import apply_retention
+
+    ws = Workspace(args.workspace)
+    if args.days is not None:
+        if args.days <= 0:
+            raise WorkbenchError("--days must be a positive number of days.", "Bad retention")
+        gone = ws.purge_older_than(args.days)
+    elif retention_days() is None:
+        out.write(
+            f"No retention period is set ({RETENTION_ENV} is empty and no --days was given); "
+            "nothing was deleted.\n"
+        )
+        return EXIT_OK
+    else:
+        gone = apply_retention(ws)
+    for token in gone:
+        out.write(f"Deleted dataset {token}.\n")
+    out.write(f"Purged {len(gone)} dataset(s).\n")
+    return EXIT_OK
+
+
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     from engine.metrics.report import run_report
 
@@ -139,7 +164,9 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     parser.add_argument(
-        "--workspace", default=None, help="workspace folder (default $WORKBENCH_WORKSPACE or ./workspace)"
+        "--workspace",
+        default=None,
+        help="workspace folder (default $WORKBENCH_WORKSPACE or ./workspace)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -162,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("token")
     p.set_defaults(func=cmd_delete)
 
+    p = sub.add_parser("purge", help=f"delete datasets older than ${RETENTION_ENV} days")
+    p.add_argument("--days", type=float, default=None, help=f"overrides ${RETENTION_ENV}")
+    p.set_defaults(func=cmd_purge)
+
     p = sub.add_parser("report", help="metric report for a dataset token or files")
     p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
     try:
@@ -174,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
@@ -184,5 +217,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         err.write(f"{exc.title}: {exc.message}\n")
         return EXIT_UNUSABLE
     except MemoryError:
-        err.write("Out of memory: the file is too large for this machine. Split it and try again.\n")
+        err.write(
+            "Out of memory: the file is too large for this machine. Split it and try again.\n"
+        )
         return EXIT_UNUSABLE
+    except OSError as exc:
+        err.write(f"Could not read or write a file: {exc.strerror or exc} ({exc.filename}).\n")
+        return EXIT_UNUSABLE
+    except Exception as exc:  # the last boundary: a message, never a traceback
+        err.write(
+            f"Internal error ({type(exc).__name__}): {exc}. Please report "
+            "this with the file that caused it.\n"
+        )
+        return EXIT_INTERNAL

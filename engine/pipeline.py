@@ -47,7 +47,7 @@ from engine.mapping import (
     stage_history_from_wide,
 )
 from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
-from engine.store import DatasetInfo, Workspace
+from engine.store import DatasetInfo, Workspace, kill_point
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, STAGE_KNOWN
 from schemas.validate import ROW, validate
 
@@ -497,6 +497,7 @@ def load(
         for i, f in enumerate(prepared.files):
             if progress:
                 progress(f"Loading {f.source_name}", 0.9 + 0.1 * i / max(len(prepared.files), 1))
+            kill_point(f"insert:{i}")
             _insert(con, f)
         sm = [
             (e.stage, e.canonical, e.order, float(e.probability))
@@ -562,7 +563,9 @@ def load_files(
     if not files:
         raise InputError("No files were given.")
     plans = [inspect_file(data, fname) for fname, data in files]
+    kill_point("read")
     prepared = prepare(plans, as_of=as_of)
+    kill_point("prepared")
     info = load(workspace, prepared, name or ", ".join(f for f, _ in files))
     return info, prepared
 

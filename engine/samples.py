@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -43,12 +44,21 @@ def _generate(directory: Path) -> None:
     generate.main(["--out", str(directory)])
 
 
+def _marker(ws: Workspace) -> Path:
+    return ws.root / "sample.token"
+
+
 def find_sample(ws: Workspace) -> str | None:
-    """The token of the workspace's sample dataset, if it has one."""
-    for info in ws.list():
-        if info.name == SAMPLE_NAME:
-            return info.token
-    return None
+    """The token of the workspace's sample dataset, if it has one.
+
+    The sample is known by a marker file the server writes, never by its name: anybody can
+    call an upload "Sample data", and the sample is the one dataset every session is shown.
+    """
+    try:
+        token = _marker(ws).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return token if ws.exists(token) else None
 
 
 def ensure_sample_dataset(ws: Workspace) -> str:
@@ -58,4 +68,13 @@ def ensure_sample_dataset(ws: Workspace) -> str:
         if token is not None:
             return token
         info, _ = load_files(ws, sample_files(), name=SAMPLE_NAME)
+        tmp = _marker(ws).with_suffix(".tmp")
+        tmp.write_text(info.token, encoding="utf-8")
+        os.replace(tmp, _marker(ws))
         return info.token
+
+
+def apply_retention(ws: Workspace) -> list[str]:
+    """Delete datasets older than $WORKBENCH_RETENTION_DAYS, keeping the bundled sample."""
+    sample = find_sample(ws)
+    return ws.apply_retention(keep=[sample] if sample else [])

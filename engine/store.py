@@ -19,9 +19,10 @@ import json
 import os
 import re
 import secrets
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,10 +38,43 @@ TOKEN_BYTES = 24  # 192 bits of randomness
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 SUFFIX = ".duckdb"
 PARTIAL = ".partial"
+KILL_AT_ENV = "WORKBENCH_TEST_KILL_AT"
+RETENTION_ENV = "WORKBENCH_RETENTION_DAYS"
 
 
 def default_root() -> Path:
     return Path(os.environ.get("WORKBENCH_WORKSPACE", "workspace"))
+
+
+def kill_point(step: str) -> None:
+    """Crash-test hook: SIGKILL this process at ``step`` when $WORKBENCH_TEST_KILL_AT names it.
+
+    The load path calls it at each stage (read, prepared, insert:N, built, committed,
+    checkpointed, renamed) so a test can prove that a kill at any of them loses nothing.
+    """
+    if os.environ.get(KILL_AT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def retention_days() -> float | None:
+    """Days a dataset is kept ($WORKBENCH_RETENTION_DAYS); None (the default) keeps them all."""
+    raw = os.environ.get(RETENTION_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        days = float(raw)
+    except ValueError as exc:
+        raise WorkbenchError(
+            f"{RETENTION_ENV}={raw!r} is not a number of days. Set it to a number such as 30, "
+            "or leave it empty to keep datasets until they are deleted.",
+            "Bad retention setting",
+        ) from exc
+    if days <= 0:
+        raise WorkbenchError(
+            f"{RETENTION_ENV} must be a positive number of days (it is {raw!r}).",
+            "Bad retention setting",
+        )
+    return days
 
 
 def new_token() -> str:
@@ -115,7 +149,11 @@ class Workspace:
         build: Callable[[duckdb.DuckDBPyConnection], None],
         fingerprint: str = "",
     ) -> DatasetInfo:
-        """Build a dataset with ``build(con)`` and publish it atomically under a new token."""
+        """Build a dataset with ``build(con)`` and publish it atomically under a new token.
+
+        Writes are serialised within the process (one build at a time); readers are never
+        blocked because they only open published, immutable files.
+        """
         token = new_token()
         final = self.path(token)
         partial = self.dir / f"{token}{PARTIAL}{SUFFIX}"
@@ -136,13 +174,17 @@ class Workspace:
                     con.executemany(
                         "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]
                     )
+                    kill_point("built")
                     con.execute("COMMIT")
+                    kill_point("committed")
                     con.execute("CHECKPOINT")
                 finally:
                     con.close()
                 _fsync(partial)
+                kill_point("checkpointed")
                 os.replace(partial, final)
                 _fsync_dir(self.dir)
+                kill_point("renamed")
                 lock_path.unlink(missing_ok=True)
             except BaseException as exc:
                 for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
@@ -171,15 +213,36 @@ class Workspace:
         for extra in self.dir.glob(f"{token}{SUFFIX}.*"):
             extra.unlink(missing_ok=True)
 
-    def purge_older_than(self, days: float, now: float | None = None) -> list[str]:
-        """Delete datasets older than ``days`` (retention); returns the deleted tokens."""
+    def purge_older_than(
+        self, days: float, now: float | None = None, keep: Iterable[str] = ()
+    ) -> list[str]:
+        """Delete datasets older than ``days`` (retention); returns the deleted tokens.
+
+        Age is the time since the dataset file was published (its modification time; files
+        are never written after that). Tokens in ``keep`` are left alone.
+        """
         cutoff = (now if now is not None else time.time()) - days * 86400
+        kept = set(keep)
         gone = []
         for token in self.tokens():
-            if self.path(token).stat().st_mtime < cutoff:
-                self.delete(token)
+            if token in kept:
+                continue
+            try:
+                old = self.path(token).stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            if old:
+                try:
+                    self.delete(token)
+                except DatasetNotFound:
+                    continue
                 gone.append(token)
         return gone
+
+    def apply_retention(self, keep: Iterable[str] = ()) -> list[str]:
+        """Delete datasets older than $WORKBENCH_RETENTION_DAYS (nothing when it is unset)."""
+        days = retention_days()
+        return [] if days is None else self.purge_older_than(days, keep=keep)
 
     # --- reading ---------------------------------------------------------------------------
     def tokens(self) -> list[str]:
@@ -198,8 +261,13 @@ class Workspace:
         path = self.path(token)
         with self._lock:
             con = self._cons.get(token)
-            if con is not None:
+            if con is not None and path.exists():
                 return con
+            if con is not None:
+                # Deleted by another process (CLI delete or purge): stop serving it.
+                self._cons.pop(token, None)
+                self._info.pop(token, None)
+                con.close()
             if not path.exists():
                 raise DatasetNotFound(
                     "This dataset does not exist: it may have been deleted or the link is "
