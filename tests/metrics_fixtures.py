@@ -1,17 +1,13 @@
-"""Tiny hand-written datasets for the metric engine tests, and a sample-data loader.
+"""Tiny hand-written datasets for the metric engine tests.
 
 ``tiny_con()`` builds the dataset every per-metric test reads; its rows are written out below
-so each expected value can be checked by hand. ``sample_con()`` loads the generated sample CSVs
-into the stored layout directly with DuckDB (until the real loader is used in the tests).
+so each expected value can be checked by hand. Tests on the sample data use the
+``sample_dataset`` / ``sample_con`` fixtures of ``conftest.py`` (the app's own loader).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -323,84 +319,4 @@ def tiny_con() -> duckdb.DuckDBPyConnection:
     insert(con, "stage_history", TINY_HISTORY)
     insert(con, "activities", TINY_ACTIVITIES)
     insert(con, "leads", TINY_LEADS)
-    return con
-
-
-# -- sample data ------------------------------------------------------------------------------
-
-SAMPLE_AS_OF = "2026-11-20"
-_TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas", "leads")
-
-
-@functools.cache
-def sample_dir() -> Path:
-    """The generated sample CSVs (generated into a temporary directory when absent)."""
-    here = ROOT / "sample_data"
-    if all((here / f"{t}.csv").exists() for t in _TABLES):
-        return here
-    out = Path(tempfile.mkdtemp(prefix="sample_data_"))
-    subprocess.run(
-        [sys.executable, "-m", "sample_data.generate", "--out", str(out)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    return out
-
-
-def load_csvs(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
-    """Load canonical-header CSVs into the layout tables (stage columns via the SF map)."""
-    for table in _TABLES:
-        path = folder / f"{table}.csv"
-        if not path.exists():
-            continue
-        stored = table_columns(table)
-        types = {c: t for c, t in stored}
-        header = path.read_text(encoding="utf-8").split("\n", 1)[0].split(",")
-        spec = {c: types[c] for c in header if c in types}
-        src = f"read_csv(?, header = true, columns = {duckdb_struct(spec)})"
-        select = []
-        for c, _ in stored:
-            if c in spec:
-                select.append(f's."{c}"')
-            elif c == "stage_canonical":
-                select.append("m.canonical")
-            elif c == "stage_order":
-                select.append("m.stage_order")
-            elif c == "stage_probability":
-                select.append("m.probability")
-            elif c == "_file":
-                select.append(f"'{table}.csv'")
-            elif c == "_line":
-                select.append("row_number() OVER () + 1")
-            elif c == "_flagged":
-                select.append("false")
-            elif c == "is_closed":
-                select.append("m.canonical IN ('closed_won', 'closed_lost')")
-            elif c == "is_won":
-                select.append("m.canonical = 'closed_won'")
-            else:
-                select.append("NULL")
-        join = (
-            "LEFT JOIN stage_map m ON m.stage = s.stage"
-            if "stage" in spec and table in ("opportunities", "stage_history")
-            else ""
-        )
-        if not join:
-            select = [
-                x if not x.startswith("m.") and "m.canonical" not in x else "NULL" for x in select
-            ]
-        con.execute(
-            f'INSERT INTO "{table}" SELECT {", ".join(select)} FROM {src} s {join}', [str(path)]
-        )
-
-
-def duckdb_struct(spec: dict[str, str]) -> str:
-    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in spec.items()) + "}"
-
-
-def sample_con() -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory connection holding the sample dataset."""
-    con = new_con()
-    load_csvs(con, sample_dir())
     return con

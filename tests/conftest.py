@@ -1,0 +1,40 @@
+"""Shared fixtures: the committed sample dataset loaded through the app's own loader.
+
+``sample_dataset`` loads ``sample_data/*.csv`` once per test session with
+:func:`engine.pipeline.load_files` into a temporary :class:`engine.store.Workspace`, so tests
+that check numbers on the sample check them on exactly what the app loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from engine.pipeline import load_files
+from engine.store import Workspace
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas", "leads")
+SAMPLE_AS_OF = dt.date(2026, 11, 20)
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, str]]:
+    """(workspace, token) of the sample CSVs loaded through ``engine.pipeline.load_files``."""
+    ws = Workspace(tmp_path_factory.mktemp("sample_workspace"))
+    files = [(f"{t}.csv", (SAMPLE_DIR / f"{t}.csv").read_bytes()) for t in SAMPLE_TABLES]
+    info, _ = load_files(ws, files, name="sample", as_of=SAMPLE_AS_OF)
+    yield ws, info.token
+    ws.close()
+
+
+@pytest.fixture
+def sample_con(sample_dataset: tuple[Workspace, str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the loaded sample dataset (closed after the test)."""
+    ws, token = sample_dataset
+    with ws.cursor(token) as cur:
+        yield cur
