@@ -92,13 +92,9 @@ with common.error_boundary(), common.cursor() as con:
                 or "team"
             )
             cov = coverage.coverage(con, req, level=lvl)
-            left, right = st.columns(2)
-            with left:
-                common.chart(
-                    charts.coverage_bars(cov.frame, lvl, "current"), "coverage current", "covc"
-                )
-            with right:
-                common.chart(charts.coverage_bars(cov.frame, lvl, "next"), "coverage next", "covn")
+            for which in ("current", "next"):
+                chart = charts.coverage_bars(cov.frame, lvl, which)
+                common.chart(chart, f"coverage {which}", f"cov{which}")
             st.caption(
                 f"Current period {cur.label}, next {nxt.label}. Healthy: 3x (early) to 4x (mature)."
             )

@@ -31,14 +31,15 @@ def test_shared_link_opens_the_page(server: str, tmp_path: Path, page_name: str)
     token = ensure_sample_dataset(ws)
     ws.close()
     ARTIFACTS.mkdir(exist_ok=True)
-    url = f"{server}/?dataset={token}&page={page_name}&{LINKS[page_name]}"
+    path = "" if page_name == "funnel" else page_name
+    url = f"{server}/{path}?dataset={token}&page={page_name}&{LINKS[page_name]}"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         page = browser.new_context(viewport={"width": 1500, "height": 1100}).new_page()
         page.set_default_timeout(60_000)
         page.goto(url)
-        expect(page.get_by_test_id("stMetric").first).to_be_visible()
-        expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible()
+        expect(page.get_by_test_id("stMetric").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_test_id("stVegaLiteChart").first).to_be_visible(timeout=60_000)
         time.sleep(2.5)
         page.screenshot(path=str(ARTIFACTS / f"e2e_view_{page_name}.png"), full_page=True)
         assert f"dataset={token}" in page.url

@@ -1,0 +1,147 @@
+"""Chart builders checked on their Vega-Lite spec: encodings, bands, reference lines, tooltips."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+
+from views import charts
+
+
+def _spec(chart: object) -> str:
+    return json.dumps(chart.to_dict())  # type: ignore[attr-defined]
+
+
+CONV = pd.DataFrame(
+    {
+        "from_stage": ["opportunity", "proposal"],
+        "to_stage": ["proposal", "closed_won"],
+        "reached_from": [100, 12],
+        "reached_to": [55, 5],
+        "rate": [0.55, 5 / 12],
+        "band_low": [0.60, 0.25],
+        "band_high": [0.80, 0.40],
+    }
+)
+
+
+def test_conversion_band_layers_band_dot_and_count() -> None:
+    spec = charts.conversion_vs_band(CONV).to_dict()
+    band, dot, text = spec["layer"]
+    assert band["mark"]["type"] == "bar"
+    assert (
+        band["encoding"]["x"]["field"] == "band_low"
+        and band["encoding"]["x2"]["field"] == "band_high"
+    )
+    assert dot["encoding"]["x"]["field"] == "rate"
+    assert dot["encoding"]["color"]["scale"]["domain"] == list(charts.POSITIONS)
+    assert dot["encoding"]["color"]["scale"]["range"][:3] == [
+        charts.BAD,
+        charts.NEUTRAL,
+        charts.GOOD,
+    ]
+    assert text["encoding"]["text"]["field"] == "label"
+    calc = json.dumps(spec)
+    assert "reached_from" in calc and "below band" in calc and "(small)" in calc
+    tips = {t["field"] for t in dot["encoding"]["tooltip"]}
+    assert {"rate", "reached_from", "band_low", "band_high"} <= tips
+
+
+def test_conversion_band_facets_by_segment() -> None:
+    spec = charts.conversion_vs_band(CONV.assign(segment="SMB"), "segment").to_dict()
+    assert spec["facet"]["row"]["field"] == "segment"
+
+
+def test_time_in_stage_slow_is_red() -> None:
+    f = pd.DataFrame(
+        {
+            "stage": ["opportunity"],
+            "median": [25.0],
+            "mean": [30.0],
+            "p25": [10.0],
+            "p75": [40.0],
+            "n": [9],
+            "band_low": [10],
+            "band_high": [20],
+        }
+    )
+    spec = charts.time_in_stage_vs_band(f).to_dict()
+    dot = spec["layer"][2]
+    assert dot["encoding"]["color"]["scale"]["range"][2] == charts.BAD
+    assert spec["layer"][1]["encoding"]["x2"]["field"] == "p75"
+
+
+def test_coverage_reference_lines_and_alert() -> None:
+    f = pd.DataFrame(
+        {
+            "team": ["A", "B"],
+            "value": [2.0, 3.5],
+            "numerator": [2, 7],
+            "denominator": [1, 2],
+            "period": ["next", "next"],
+            "period_start": [dt.date(2027, 1, 1)] * 2,
+            "period_end": [dt.date(2027, 4, 1)] * 2,
+        }
+    )
+    spec = charts.coverage_bars(f, "team", "next").to_dict()
+    text = _spec(charts.coverage_bars(f, "team", "next"))
+    assert "2027-01-01" in text
+    datasets = spec["datasets"].values()
+    xs = {r["x"] for d in datasets for r in d if "label" in r}
+    assert xs == {2.5, 3.0, 4.0}
+    assert "datum.value < 2.5" in text
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["range"][0] == charts.BAD
+
+
+def test_activity_quadrants_split_at_medians() -> None:
+    f = pd.DataFrame(
+        {
+            "owner": ["busy", "quiet"],
+            "activities": [300, 30],
+            "opportunities_created": [10, 10],
+            "activities_per_opportunity": [30.0, 3.0],
+            "conversion": [0.05, 0.5],
+            "activity_median": [7.0, 7.0],
+            "conversion_median": [0.2, 0.2],
+        }
+    )
+    spec = charts.activity_quadrants(f).to_dict()
+    vline, hline, dots, names = spec["layer"]
+    assert vline["encoding"]["x"]["field"] == "activity_median"
+    assert hline["encoding"]["y"]["field"] == "conversion_median"
+    assert dots["encoding"]["color"]["scale"]["domain"][:2] == [
+        "busy, not converting",
+        "quiet high converter",
+    ]
+    assert names["encoding"]["text"]["field"] == "owner"
+
+
+def test_histogram_marks_mean_and_median() -> None:
+    bins = pd.DataFrame({"bin_start": [0.0, 10.0], "bin_end": [10.0, 20.0], "deals": [3, 4]})
+    spec = charts.histogram(bins, 12.0, 11.0, "t").to_dict()
+    stats = [d for d in spec["datasets"].values() if d and "stat" in d[0]][0]
+    assert {s["stat"]: s["days"] for s in stats} == {"mean": 12.0, "median": 11.0}
+    assert spec["layer"][0]["encoding"]["x"]["bin"] == "binned"
+
+
+def test_scorecard_shows_missing() -> None:
+    f = pd.DataFrame({"owner": ["a"], "discovery": [4.0], "conversion": [None], "total": [4.0]})
+    text = _spec(charts.score_grid(f, ["discovery", "conversion"]))
+    assert "'missing'" in text
+
+
+def test_charts_stay_under_the_row_limit_with_aggregates() -> None:
+    f = pd.DataFrame(
+        {
+            "period_start": pd.date_range("2024-01-01", periods=24, freq="MS"),
+            "value": 1.0,
+            "opportunities_created": 1.0,
+            "win_rate": 0.2,
+            "avg_deal_size": 1.0,
+            "sales_cycle_days": 1.0,
+        }
+    )
+    spec = charts.velocity_levers(f).to_dict()
+    assert len(spec["concat"]) == 5
