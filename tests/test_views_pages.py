@@ -1,0 +1,153 @@
+"""The four analysis pages under AppTest: they render on the sample, show their charts, react
+to filters and page choices (kept in the URL), show the engine's numbers, and name the file to
+upload when an optional table is missing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.metrics import compute, coverage, funnel, make_request
+from engine.pipeline import load_files
+from engine.quality import format_value
+from engine.samples import sample_files
+from engine.store import Workspace
+from tests.test_app_helpers import app, problems
+
+
+def _open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str, **params: str) -> AppTest:
+    at = app(tmp_path, monkeypatch).run()
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.switch_page(f"views/{page}.py").run()
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _charts(at: AppTest) -> int:
+    return len(at.get("vega_lite_chart"))
+
+
+def _engine(tmp_path: Path, at: AppTest) -> tuple[Workspace, str]:
+    return Workspace(tmp_path / "ws"), at.query_params["dataset"]
+
+
+def test_funnel_numbers_equal_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(tmp_path, monkeypatch, "funnel", period="2026")
+    assert problems(at) == []
+    assert _charts(at) >= 4
+    ws, token = _engine(tmp_path, at)
+    with ws.cursor(token) as con:
+        req = make_request("stage_conversion", period="2026", grain="month", as_of=dt.date.today())
+        f = funnel.conversion(con, req).frame.set_index("to_stage")
+    shown = _metrics(at)
+    assert shown["Opportunity → proposal"] == format_value(f.loc["proposal", "rate"], "ratio")
+    assert shown["Lead → SAL"] == format_value(f.loc["sal", "rate"], "ratio")
+    deltas = {m.label: m.delta for m in at.metric}
+    assert deltas["Proposal → won"] == f"n={int(f.loc['closed_won', 'reached_from']):,} deals"
+
+
+def test_funnel_segment_choice_goes_to_the_url_and_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open(tmp_path, monkeypatch, "funnel")
+    before = _metrics(at)["Opportunity → proposal"]
+    at.button_group(key="w_seg").set_value("Enterprise").run()
+    assert problems(at) == []
+    assert at.query_params["seg"] == "Enterprise"
+    after = _metrics(at)["Opportunity → proposal"]
+    ws, token = _engine(tmp_path, at)
+    with ws.cursor(token) as con:
+        req = make_request(
+            "stage_conversion", filters={"segment": ["Enterprise"]}, as_of=dt.date.today()
+        )
+        f = funnel.conversion(con, req).frame.set_index("to_stage")
+    assert after == format_value(f.loc["proposal", "rate"], "ratio") != before
+    assert f.loc["proposal", "band_low"] == 0.40
+
+
+def test_velocity_reacts_to_the_segment_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open(tmp_path, monkeypatch, "velocity", period="2026")
+    assert problems(at) == []
+    assert _charts(at) >= 4
+    at.sidebar.multiselect(key="w_segment").set_value(["SMB"]).run()
+    assert at.query_params["segment"] == "SMB"
+    ws, token = _engine(tmp_path, at)
+    with ws.cursor(token) as con:
+        r = compute(
+            con,
+            make_request(
+                "sales_velocity", period="2026", filters={"segment": ["SMB"]}, as_of=dt.date.today()
+            ),
+        )
+    shown = _metrics(at)
+    assert shown["Sales velocity"] == format_value(r.value, "currency_per_day")
+    assert shown["Win rate"] == format_value(r.extras["win_rate"], "ratio")
+    at.toggle(key="w_outliers").set_value(True).run()
+    assert at.query_params["outliers"] == "exclude"
+    assert [m.delta for m in at.metric if m.label == "Outliers"] == ["left out"]
+
+
+def test_coverage_numbers_equal_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _open(tmp_path, monkeypatch, "coverage", period="2026-Q4")
+    assert problems(at) == []
+    assert _charts(at) >= 4
+    ws, token = _engine(tmp_path, at)
+    with ws.cursor(token) as con:
+        req = make_request("pipeline_coverage", period="2026-Q4", as_of=dt.date.today())
+        now = compute(con, req).value
+        nxt = compute(con, req.with_(period=req.period.shifted(1))).value
+        stale = len(coverage.stale_deals(con, req).frame)
+    shown = _metrics(at)
+    assert shown["Coverage 2026-Q4"] == format_value(now, "multiple")
+    assert shown["Coverage next period"] == format_value(nxt, "multiple")
+    assert any(f"{stale} open deals have been over 60 days" in w.value for w in at.warning)
+    at.button_group(key="w_level").set_value("owner").run()
+    assert at.query_params["level"] == "owner"
+    assert problems(at) == []
+
+
+def test_coaching_flags_the_busy_rep_and_keeps_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _open(tmp_path, monkeypatch, "coaching", period="2026")
+    assert problems(at) == []
+    assert _charts(at) >= 4
+    assert any("Derek Holloway" in w.value for w in at.warning)
+    at.number_input(key="w_w_discovery").set_value(50).run()
+    assert at.query_params["w_discovery"] == "50"
+    at.selectbox(key="w_rep").set_value("Priya Raman").run()
+    assert at.query_params["rep"] == "Priya Raman"
+    assert problems(at) == []
+    assert any("Peers" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(
+    ("missing", "page", "message"),
+    [
+        ("stage_history.csv", "funnel", "upload stage_history.csv"),
+        ("leads.csv", "funnel", "upload leads.csv"),
+        ("quotas.csv", "coverage", "upload quotas.csv"),
+        ("activities.csv", "coaching", "activities.csv"),
+    ],
+)
+def test_missing_table_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str, page: str, message: str
+) -> None:
+    ws = Workspace(tmp_path / "ws")
+    files = [(n, b) for n, b in sample_files() if n != missing]
+    info, _ = load_files(ws, files, name="partial")
+    ws.close()
+    at = app(tmp_path, monkeypatch, sample=False)
+    at.query_params["dataset"] = info.token
+    at.run().switch_page(f"views/{page}.py").run()
+    assert problems(at) == []
+    assert any(message.lower() in i.value.lower() for i in at.info)
+    assert _charts(at) >= 1
