@@ -28,6 +28,7 @@ import csv
 import io
 import os
 import zipfile
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -720,6 +721,7 @@ def _check_zip(data: bytes, limits: Limits) -> None:
             f"{limits.max_unpacked_mb:g} MB. Export fewer rows or as CSV, or raise the limit "
             "with the WORKBENCH_MAX_UNPACKED_MB environment variable."
         )
+    _check_members(data, limits)
     names = {i.filename for i in infos}
     if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
         if "content.xml" in names and "mimetype" in names:
@@ -730,6 +732,45 @@ def _check_zip(data: bytes, limits: Limits) -> None:
             + (f" (it contains {inner})" if inner else "")
             + ". Unzip it and upload the CSV or XLSX inside."
         )
+
+
+def _check_members(data: bytes, limits: Limits) -> None:
+    """Decompress every member once, in 1 MB steps, without keeping anything.
+
+    The sizes checked above come from the zip directory, which a crafted file can understate;
+    the spreadsheet reader would then inflate far more than the limit. Python's zip reader
+    stops at the declared size and checks the CRC, so this pass does bounded work and fails
+    on any member whose real content differs from what the directory declares.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    while member.read(MB):
+                        pass
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        OSError,
+        ValueError,
+        EOFError,
+    ) as e:
+        raise InputError(
+            "The spreadsheet is damaged or incomplete: its contents do not match its zip "
+            "directory (it may have been cut off during download, or crafted). Open it in "
+            "Excel and save it again, or export the report as CSV."
+        ) from e
+    except RuntimeError as e:  # an encrypted zip member
+        raise InputError(
+            "The spreadsheet is encrypted. Remove the password in Excel (or export the report "
+            "as CSV) and try again."
+        ) from e
+    except NotImplementedError as e:
+        raise InputError(
+            "The spreadsheet uses a compression method the workbench cannot read. Open it in "
+            "Excel and save it again as XLSX, or export the report as CSV."
+        ) from e
 
 
 def _read_xlsx(data: bytes, limits: Limits) -> RawTable:
