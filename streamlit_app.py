@@ -14,9 +14,10 @@ import streamlit as st
 
 from engine.errors import WorkbenchError
 from engine.samples import ensure_sample_dataset
-from views import common, sidebar, state
+from views import auth, common, sidebar, state
 
 st.set_page_config(page_title="RevOps Metrics Workbench", page_icon=":material/insights:")
+auth.require_sign_in()
 
 ICONS = {
     "upload": ":material/upload:",
