@@ -21,7 +21,7 @@ import polars as pl
 import streamlit as st
 import vl_convert as vlc
 
-from engine import export, privacy
+from engine import export, privacy, samples
 from engine.errors import WorkbenchError
 from engine.quality import Profile, dataset_profile
 from engine.store import DatasetInfo, Workspace, default_root
@@ -37,7 +37,9 @@ def escape(text: object) -> str:
 
 @st.cache_resource(show_spinner=False)
 def _workspace(root: str) -> Workspace:
-    return Workspace(root)
+    ws = Workspace(root)
+    samples.apply_retention(ws)  # $WORKBENCH_RETENTION_DAYS; off when unset
+    return ws
 
 
 def workspace() -> Workspace:
