@@ -194,6 +194,7 @@ def set_param(key: str, value: str | list[str] | None) -> None:
 # --- transient session state ---------------------------------------------------------------
 _CURRENT = "_view_state"
 _OPENED = "_opened_datasets"
+_CREATED = "_created_datasets"
 _PLANS = "_upload_plans"
 _LOAD = "_last_load"
 _REVEAL = "_reveal_personal"
@@ -253,8 +254,25 @@ def set_last_load(value: dict[str, Any] | None) -> None:
     st.session_state[_LOAD] = value
 
 
+def created_datasets() -> list[str]:
+    """Tokens of the datasets this browser session uploaded (not merely opened)."""
+    value = st.session_state.get(_CREATED)
+    return list(value) if isinstance(value, list) else []
+
+
+def remember_created(token: str) -> None:
+    st.session_state[_CREATED] = [token, *[t for t in created_datasets() if t != token]]
+
+
+def can_reveal(token: str | None = None) -> bool:
+    """Only the session that uploaded a dataset may unmask its personal data."""
+    token = token if token is not None else current().dataset
+    return token is not None and token in created_datasets()
+
+
 def reveal_personal() -> bool:
-    return bool(st.session_state.get(_REVEAL, False))
+    """True when this session switched unmasking on and uploaded the current dataset."""
+    return bool(st.session_state.get(_REVEAL, False)) and can_reveal()
 
 
 def notices() -> list[str]:
