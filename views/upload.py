@@ -34,7 +34,7 @@ def _on_column(name: str, col: str) -> None:
 
 
 def file_section(name: str, plan: FilePlan) -> None:
-    st.subheader(name, divider="gray")
+    st.subheader(common.escape(name), divider="gray")
     state.bind_widget(f"table::{name}", plan.table)
     st.selectbox(
         "Recognised as table", list(TABLES), key=f"table::{name}", on_change=_on_table, args=(name,)
@@ -101,6 +101,7 @@ def run_load(chosen: list[FilePlan], stage_map: StageMap, name: str) -> None:
     for plan in chosen:
         store.save(plan.mapping)
     state.remember_dataset(info.token)
+    state.remember_created(info.token)
     state.set_last_load({"token": info.token, "name": info.name, "reports": prepared.reports()})
     state.set_param("dataset", info.token)
     for dim in state.FILTER_DIMS:
