@@ -17,7 +17,9 @@ view = state.current()
 st.toggle(
     "Reveal personal data (emails, phone numbers) in this session",
     key=state.REVEAL_KEY,
-    help="Masked by default. Never part of a shared link.",
+    disabled=not state.can_reveal(),
+    help="Masked by default. Only the session that uploaded this dataset can reveal it; "
+    "never part of a shared link.",
 )
 
 with common.error_boundary(), common.cursor() as con:
