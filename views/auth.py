@@ -63,7 +63,7 @@ def password_matches(given: str, expected: str) -> bool:
 
 
 def _oidc(auth: Mapping[str, Any]) -> None:
-    if st.user.is_logged_in:
+    if st.user.get("is_logged_in", False):
         with st.sidebar:
             name = st.user.get("email") or st.user.get("name") or "signed in"
             st.caption("Signed in as")
