@@ -249,10 +249,10 @@ def velocity_levers(frame: pd.DataFrame) -> alt.ConcatChart:
                 alt.Tooltip(f"{field}:Q", title=title, format=fmt),
             ],
         )
-        .properties(title=title, width=210, height=150)
+        .properties(title=title, width=260, height=140)
         for field, title, fmt in LEVERS
     ]
-    return alt.concat(*charts, columns=3)
+    return alt.concat(*charts, columns=2)
 
 
 def histogram(
