@@ -13,6 +13,7 @@ Ratios are against the floor and the pandas path measured in the same run.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -53,7 +54,9 @@ def _child(variant: str, files: list[str], workdir: str) -> dict[str, float]:
 def measure(variant: str, files: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         cmd = [sys.executable, "-m", "benchmarks.ingest", "--child", variant, tmp, *files]
-        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        # The generated files are larger than the default upload limit.
+        env = {**os.environ, "WORKBENCH_MAX_UPLOAD_MB": "4000"}
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
         if out.returncode != 0:
             raise RuntimeError(f"{variant} failed:\n{out.stderr[-3000:]}")
         return json.loads(out.stdout.strip().splitlines()[-1])

@@ -13,7 +13,9 @@ import pandera.pandas as pa
 def _opportunity_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
-            "opportunity_id": pa.Column(str, nullable=True, unique=True, report_duplicates="exclude_first"),
+            "opportunity_id": pa.Column(
+                str, nullable=True, unique=True, report_duplicates="exclude_first"
+            ),
             "owner": pa.Column(str, nullable=True),
             "stage": pa.Column(str, nullable=False),
             "amount": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
@@ -26,7 +28,9 @@ def _opportunity_schema() -> pa.DataFrameSchema:
                 lambda df: ~(df["close_date"] < df["created_date"]), name="close_before_created"
             ),
             pa.Check(
-                lambda df: ~(df["is_closed"].astype(str).str.lower().eq("true") & df["close_date"].isna()),
+                lambda df: (
+                    ~(df["is_closed"].astype(str).str.lower().eq("true") & df["close_date"].isna())
+                ),
                 name="closed_without_close_date",
             ),
             pa.Check(lambda df: df["created_date"].notna(), name="missing_created_date"),
@@ -39,12 +43,18 @@ def _opportunity_schema() -> pa.DataFrameSchema:
 def _activity_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
-            "activity_id": pa.Column(str, nullable=True, unique=True, report_duplicates="exclude_first"),
+            "activity_id": pa.Column(
+                str, nullable=True, unique=True, report_duplicates="exclude_first"
+            ),
             "owner": pa.Column(str, nullable=True),
-            "activity_type": pa.Column(str, pa.Check.isin(["call", "email", "meeting", "demo", "other"])),
+            "activity_type": pa.Column(
+                str, pa.Check.isin(["call", "email", "meeting", "demo", "other"])
+            ),
             "activity_date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
             "duration_minutes": pa.Column(float, pa.Check.ge(0), nullable=True, coerce=True),
-            "discovery_score": pa.Column(float, pa.Check.in_range(0, 5), nullable=True, coerce=True),
+            "discovery_score": pa.Column(
+                float, pa.Check.in_range(0, 5), nullable=True, coerce=True
+            ),
         },
         strict=False,
     )

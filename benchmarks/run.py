@@ -27,8 +27,15 @@ def ensure_data(opportunities: int, activities: int) -> tuple[Path, Path]:
     if not (opp.exists() and act.exists()):
         out.mkdir(parents=True, exist_ok=True)
         cmd = [
-            sys.executable, "-m", "sample_data.generate", "--out", str(out),
-            "--opportunities", str(opportunities), "--activities", str(activities),
+            sys.executable,
+            "-m",
+            "sample_data.generate",
+            "--out",
+            str(out),
+            "--opportunities",
+            str(opportunities),
+            "--activities",
+            str(activities),
         ]
         subprocess.run(cmd, cwd=ROOT, check=True)
     return opp, act
@@ -51,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", choices=["ingest", "metrics", "all"], default="all")
     args = ap.parse_args(argv)
-    command = "make bench" if argv is None and len(sys.argv) == 1 else "python -m benchmarks.run " + " ".join(sys.argv[1:])
+    command = (
+        "make bench"
+        if argv is None and len(sys.argv) == 1
+        else "python -m benchmarks.run " + " ".join(sys.argv[1:])
+    )
     sections: list[str] = []
 
     if args.only in ("ingest", "all"):
@@ -59,8 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         sizes = {p.name: p.stat().st_size / 1e6 for p in (opp, act)}
         rows = []
         for label, files in (
-            (f"opportunities ({args.opportunities:,} rows, {sizes['opportunities.csv']:.0f} MB)", [str(opp)]),
-            (f"activities ({args.activities:,} rows, {sizes['activities.csv']:.0f} MB)", [str(act)]),
+            (
+                f"opportunities ({args.opportunities:,} rows, {sizes['opportunities.csv']:.0f} MB)",
+                [str(opp)],
+            ),
+            (
+                f"activities ({args.activities:,} rows, {sizes['activities.csv']:.0f} MB)",
+                [str(act)],
+            ),
             ("both files together", [str(opp), str(act)]),
         ):
             res = {v: median_of(v, files, args.repeat) for v in ("floor", "workbench", "pandas")}

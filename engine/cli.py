@@ -68,7 +68,11 @@ def _print_quarantine_examples(prepared: pipeline.Prepared, out: TextIO, limit: 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     files = _read_files(args.files)
     plans = [pipeline.inspect_file(data, name) for name, data in files]
-    prepared = pipeline.prepare(plans)
+    # A load into a throw-away workspace: the same batched path, memory bounded, nothing kept.
+    with tempfile.TemporaryDirectory(prefix="workbench-validate-") as tmp:
+        scratch = Workspace(tmp)
+        _, prepared = pipeline.load_plans(scratch, plans, "validate")
+        scratch.close()
     reports = prepared.reports()
     if args.json:
         payload = {"files": [_plan_summary(p) for p in plans], "reports": reports}

@@ -16,7 +16,7 @@ and the bookkeeping tables below. The metric engine reads only this layout.
 - ``stage_map``: stage, canonical, stage_order, probability.
 - ``_meta``: key/value (name, created_at, fingerprint, tables loaded, ...).
 - ``_load_report``: one row per file.
-- ``_quarantine``: rejected rows with their original values and every reason.
+- ``_quarantine``: rejected rows with their original values, every reason and its rule id.
 - ``_warnings``: one row per (row, rule) for rows that loaded with a warning.
 """
 
@@ -45,7 +45,8 @@ BOOKKEEPING_DDL = {
         "rows_quarantined BIGINT, warnings JSON, mapping JSON, parse_notes JSON"
     ),
     "_quarantine": (
-        "file VARCHAR, table_name VARCHAR, line BIGINT, original JSON, reasons VARCHAR[]"
+        "file VARCHAR, table_name VARCHAR, line BIGINT, original JSON, reasons VARCHAR[], "
+        "rules VARCHAR[]"
     ),
     "_warnings": "file VARCHAR, table_name VARCHAR, line BIGINT, rule VARCHAR, message VARCHAR",
 }

@@ -6,7 +6,9 @@ stage map) and let the user change them before anything is written:
 1. :func:`inspect_file` reads bytes into a string table and proposes a mapping.
 2. :func:`prepare` types every mapped column, applies the stage map and validates every row
    of every file, with cross-file rules (an activity's opportunity must exist).
-3. :func:`load` writes the prepared files into a new dataset in one transaction.
+3. :func:`load_plans` does step 2 batch by batch while writing a new dataset in one
+   transaction, so memory is bounded by the batch, not the file; :func:`load` writes what
+   :func:`prepare` kept in memory.
 
 Nothing is dropped: every data record of a file is either loaded or quarantined with its
 reasons, so ``rows_in == rows_loaded + rows_quarantined`` holds per file.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +50,7 @@ from engine.mapping import (
 )
 from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
 from engine.store import DatasetInfo, Workspace, kill_point
-from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, STAGE_KNOWN
+from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import ROW, validate
 
 # Salesforce writes this id for an empty lookup field.
@@ -56,6 +58,22 @@ SALESFORCE_NULL_ID = "000000000000000AAA"
 Progress = Callable[[str, float], None]
 # Below this, a recognised mapping is a guess the user must confirm before the file loads.
 MIN_CONFIDENCE = 0.5
+# Rows typed, validated and written at a time: bounds memory for large files.
+BATCH_ROWS = 250_000
+# Values sampled per column to choose its date order or decimal mark.
+FORMAT_SAMPLE = 200_000
+# Quarantined and flagged rows kept in memory per file by load_plans (all are stored).
+EXAMPLES = 200
+
+QUARANTINE_SCHEMA = {
+    "line": pl.Int64,
+    "original": pl.Utf8,
+    "reasons": pl.List(pl.Utf8),
+    "rules": pl.List(pl.Utf8),
+}
+_EMPTY_FRAME = pl.DataFrame()
+_EMPTY_QUARANTINE = pl.DataFrame(schema=QUARANTINE_SCHEMA)
+_EMPTY_WARNINGS = pl.DataFrame(schema={"line": pl.Int64, "rule": pl.Utf8, "message": pl.Utf8})
 
 
 @dataclass
@@ -93,28 +111,28 @@ class FilePlan:
 
 @dataclass
 class PreparedFile:
+    """The outcome for one source of rows (a file, or a HubSpot file's stage-date columns).
+
+    From :func:`prepare` the frames hold every row; from :func:`load_plans`, which streams
+    rows into the store batch by batch, ``loaded`` is empty and ``quarantine``/``warnings``
+    keep only the first examples. The counts are always complete.
+    """
+
     plan: FilePlan
     table: str
     source_name: str  # file name, or "<file> (stage dates)" for HubSpot's wide columns
     loaded: pl.DataFrame  # typed rows that load, canonical columns + provenance
-    quarantine: pl.DataFrame  # line, original (JSON), reasons (list[str])
+    quarantine: pl.DataFrame  # line, original (JSON), reasons (list[str]), rules (list[str])
     warnings: pl.DataFrame  # line, rule, message
-    rows_in: int
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    warning_rows: dict[str, int] = field(default_factory=dict)
+    error_rows: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def rows_loaded(self) -> int:
-        return self.loaded.height
-
-    @property
-    def rows_quarantined(self) -> int:
-        return self.quarantine.height
-
     def warning_counts(self) -> dict[str, int]:
-        if self.warnings.height == 0:
-            return {}
-        g = self.warnings.group_by("rule").agg(pl.col("line").n_unique().alias("n")).sort("rule")
-        return dict(zip(g["rule"].to_list(), g["n"].to_list(), strict=True))
+        return dict(sorted(self.warning_rows.items()))
 
     def report(self) -> dict[str, Any]:
         return {
@@ -124,9 +142,43 @@ class PreparedFile:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
             "warnings": self.warning_counts(),
-            "errors": _count_reasons(self.quarantine),
+            "errors": dict(sorted(self.error_rows.items())),
             "notes": self.notes,
         }
+
+    def add(self, batch: Batch, keep: int | None) -> None:
+        """Fold one batch's outcome in; ``keep`` bounds the example rows kept (None: all)."""
+        self.rows_in += batch.rows_in
+        self.rows_loaded += batch.loaded.height
+        self.rows_quarantined += batch.quarantine.height
+        for target, counts in (
+            (self.warning_rows, batch.warning_rows),
+            (self.error_rows, batch.error_rows),
+        ):
+            for rule, n in counts.items():
+                target[rule] = target.get(rule, 0) + n
+        if keep is None and batch.loaded.width:
+            parts = [self.loaded, batch.loaded] if self.loaded.width else [batch.loaded]
+            self.loaded = pl.concat(parts)
+        for name in ("quarantine", "warnings"):
+            have: pl.DataFrame = getattr(self, name)
+            new: pl.DataFrame = getattr(batch, name)
+            if keep is not None:
+                new = new.head(max(keep - have.height, 0))
+            if new.height:
+                setattr(self, name, pl.concat([have, new]) if have.height else new)
+
+
+@dataclass
+class Batch:
+    """The outcome of validating one slice of a source's rows."""
+
+    loaded: pl.DataFrame
+    quarantine: pl.DataFrame
+    warnings: pl.DataFrame
+    rows_in: int
+    warning_rows: dict[str, int]
+    error_rows: dict[str, int]
 
 
 @dataclass
@@ -187,15 +239,7 @@ def default_stage_map(plans: Sequence[FilePlan]) -> StageMap:
     return guess_stage_map(stages_in(plans), presets[0] if presets else None)
 
 
-def prepare(
-    plans: Sequence[FilePlan],
-    stage_map: StageMap | None = None,
-    as_of: dt.date | None = None,
-    progress: Progress | None = None,
-) -> Prepared:
-    """Type and validate every row of every file. Raises MappingError for unusable files."""
-    as_of = as_of or dt.date.today()
-    stage_map = stage_map if stage_map is not None else default_stage_map(plans)
+def _check_usable(plans: Sequence[FilePlan]) -> None:
     blocked = [(p.filename, p.blocking_problems()) for p in plans]
     blocked = [(f, probs) for f, probs in blocked if probs]
     if blocked:
@@ -205,81 +249,220 @@ def prepare(
             + "\n".join(lines)
             + "\nMap the columns (or remove the file) and try again."
         )
-    steps: list[tuple[FilePlan, str, str, pl.DataFrame, list[str], pa.Table]] = []
-    for i, plan in enumerate(plans):
-        if progress:
-            progress(f"Parsing {plan.filename}", i / max(len(plans), 1) * 0.5)
-        frame, notes = _typed_frame(plan, plan.table, plan.mapping.columns)
-        steps.append((plan, plan.table, plan.filename, frame, notes, plan.raw.table))
+
+
+@dataclass
+class Source:
+    """Rows of one canonical table from one file: the string columns and how they map."""
+
+    plan: FilePlan
+    table: str
+    name: str
+    src: pa.Table  # string columns as read (or HubSpot's unpivoted stage dates)
+    columns: dict[str, str]  # canonical column -> column of ``src``
+    lines: pa.Array  # physical line of each row
+    fallbacks: dict[str, list[str]]
+    notes: list[str] = field(default_factory=list)
+    hints: dict[str, str | None] = field(default_factory=dict)
+
+
+def _sources(plans: Sequence[FilePlan]) -> list[Source]:
+    """Every source of rows, opportunities first (other tables are checked against them)."""
+    out = []
+    for plan in plans:
+        out.append(
+            Source(
+                plan,
+                plan.table,
+                plan.filename,
+                plan.raw.table,
+                dict(plan.mapping.columns),
+                pa.array(plan.raw.lines, pa.int64()),
+                dict(plan.mapping.fallbacks),
+                list(plan.raw.notes),
+            )
+        )
         if plan.mapping.stage_columns:
             with_lines = plan.raw.table.append_column("_line", pa.array(plan.raw.lines, pa.int64()))
             wide = stage_history_from_wide(with_lines, plan.mapping)
-            frame2, notes2 = _wide_history_frame(plan, wide)
-            source = f"{plan.filename} (stage dates)"
             body = wide.select(["opportunity_id", "stage", "entered_at"])
-            steps.append((plan, "stage_history", source, frame2, notes2, body))
-    opp_ids = pl.concat(
-        [f["opportunity_id"] for _, t, _, f, _, _ in steps if t == "opportunities"]
-        or [pl.Series("opportunity_id", [], pl.Utf8)]
-    ).drop_nulls()
-    has_opps = any(step[1] == "opportunities" for step in steps)
-    prepared = []
-    for i, (plan, table, source, frame, notes, src) in enumerate(steps):
-        if progress:
-            progress(f"Validating {source}", 0.5 + i / max(len(steps), 1) * 0.4)
-        frame = _derive(frame, table, stage_map, as_of, opp_ids if has_opps else None)
-        prepared.append(_split(plan, table, source, frame, notes, src))
-    return Prepared(prepared, stage_map, as_of)
+            cols = {c: c for c in body.column_names}
+            lines = wide.column("_line").combine_chunks()
+            name = f"{plan.filename} (stage dates)"
+            out.append(Source(plan, "stage_history", name, body, cols, lines, {}))
+    return sorted(out, key=lambda s: s.table != "opportunities")
 
 
-def _wide_history_frame(plan: FilePlan, wide: pa.Table) -> tuple[pl.DataFrame, list[str]]:
-    """HubSpot's Date entered "<stage>" cells, unpivoted, typed like a history file."""
-    lines = [int(x) for x in wide.column("_line").to_pylist()]
-    body = wide.select(["opportunity_id", "stage", "entered_at"])
-    cols = {c: c for c in body.column_names}
-    return _typed_frame_from(body, cols, "stage_history", lines=lines)
+def _resolve_formats(source: Source) -> None:
+    """Choose each column's date order / decimal mark once, over the whole column.
 
-
-def _typed_frame(
-    plan: FilePlan, table: str, columns: dict[str, str]
-) -> tuple[pl.DataFrame, list[str]]:
-    return _typed_frame_from(plan.raw.table, columns, table, lines=list(plan.raw.lines), plan=plan)
-
-
-def _typed_frame_from(
-    raw: pa.Table,
-    columns: dict[str, str],
-    table: str,
-    lines: list[int],
-    plan: FilePlan | None = None,
-) -> tuple[pl.DataFrame, list[str]]:
-    """Canonical typed frame + per-row parse errors + the original row (for quarantine)."""
-    spec = TABLES[table]
-    src = pl.from_arrow(raw)
-    assert isinstance(src, pl.DataFrame)
-    n = src.height
-    notes: list[str] = []
-    out: dict[str, pl.Series] = {}
-    errors: list[pl.Expr] = []
-    fallbacks = getattr(plan.mapping, "fallbacks", {}) if plan is not None else {}
-    for col in spec.columns:
-        header = columns.get(col.name)
-        if header is None or header not in src.columns:
-            out[col.name] = pl.Series(col.name, [None] * n, dtype=_pl_type(col.kind))
+    Batches are typed with these choices as hints, so every row of a column is read the same
+    way. The choice is made on an evenly spaced sample of up to ``FORMAT_SAMPLE`` values.
+    """
+    n = source.src.num_rows
+    step = max(n // FORMAT_SAMPLE, 1)
+    idx = pa.array(range(0, n, step), pa.int64())
+    for col in TABLES[source.table].columns:
+        header = source.columns.get(col.name)
+        if col.kind == "text" or header is None or header not in source.src.column_names:
             continue
-        values = src[header].cast(pl.Utf8)
-        for fb in fallbacks.get(col.name, []):
-            if fb in src.columns:
-                values = values.fill_null(src[fb].cast(pl.Utf8))
-        if col.name.endswith("_id") or col.name == "opportunity_id":
-            values = values.replace(SALESFORCE_NULL_ID, None)
-        result = typeparse.parse_column(values, col.kind)
+        sample = pl.from_arrow(source.src.column(header).take(idx))
+        assert isinstance(sample, pl.Series)
+        result = typeparse.parse_column(sample.cast(pl.Utf8), col.kind)
+        source.hints[col.name] = _hint(col.kind, result.fmt)
         note = result.note
         if note is None and col.kind in ("date", "timestamp") and result.fmt:
             if not result.fmt.startswith("%Y-%m-%d"):
                 note = f"dates read as {result.fmt}"
         if note:
-            notes.append(f"{col.name} ({header}): {note}")
+            source.notes.append(f"{col.name} ({header}): {note}")
+
+
+def _hint(kind: str, fmt: str | None) -> str | None:
+    if fmt is None:
+        return None
+    if kind in ("amount", "number"):
+        return "decimal-comma" if fmt.startswith("1.") else "decimal-point"
+    if kind in ("date", "timestamp"):
+        return fmt
+    return None
+
+
+def _batches(
+    source: Source,
+    stage_map: StageMap,
+    as_of: dt.date,
+    opp_ids: pl.Series | None,
+    progress: Progress | None,
+    share: tuple[float, float],
+) -> Iterator[tuple[Batch, pl.Series | None]]:
+    """Type and validate a source ``BATCH_ROWS`` rows at a time.
+
+    Yields each batch's outcome and, for opportunities, the ids it saw (for the cross-file
+    rule). Duplicate ids are caught across batches: an id seen in an earlier batch marks
+    the row as a repeat.
+    """
+    id_col = TABLES[source.table].id_column
+    seen = pl.Series("seen", [], pl.Utf8)
+    n = source.src.num_rows
+    starts = list(range(0, n, BATCH_ROWS)) or [0]
+    for k, start in enumerate(starts):
+        if progress:
+            lo, hi = share
+            progress(f"Validating {source.name}", lo + (hi - lo) * k / len(starts))
+        src = source.src.slice(start, BATCH_ROWS)
+        lines = source.lines.slice(start, BATCH_ROWS)
+        frame = _typed_frame(source, src, lines)
+        if id_col is not None:
+            frame = frame.with_columns(pl.col(id_col).is_in(seen.implode()).alias(SEEN_BEFORE))
+            seen = pl.concat([seen, frame[id_col].drop_nulls().unique()]).unique()
+        else:
+            frame = frame.with_columns(pl.lit(False).alias(SEEN_BEFORE))
+        frame = _derive(frame, source.table, stage_map, as_of, opp_ids)
+        ids = frame["opportunity_id"].drop_nulls() if source.table == "opportunities" else None
+        yield _split(source.table, source.name, frame, src), ids
+    if source.src.num_rows == 0 and progress:
+        progress(f"Validating {source.name}", share[1])
+
+
+def _bad_row_batch(plan: FilePlan) -> Batch:
+    """Records the reader could not split into the header's columns, quarantined as they are."""
+    quarantine = pl.DataFrame(
+        {
+            "line": [int(r[0]) for r in plan.raw.bad_rows],
+            "original": [json.dumps({"raw": r[1]}) for r in plan.raw.bad_rows],
+            "reasons": [[r[2]] for r in plan.raw.bad_rows],
+            "rules": [["unreadable_record"] for _ in plan.raw.bad_rows],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    n = quarantine.height
+    return Batch(_EMPTY_FRAME, quarantine, _EMPTY_WARNINGS, n, {}, {"unreadable_record": n})
+
+
+def _process(
+    plans: Sequence[FilePlan],
+    stage_map: StageMap,
+    as_of: dt.date,
+    on_batch: Callable[[PreparedFile, Batch], None],
+    keep: int | None,
+    progress: Progress | None,
+) -> list[PreparedFile]:
+    """Run every source batch by batch; ``on_batch`` sees each batch before it is folded."""
+    _check_usable(plans)
+    sources = _sources(plans)
+    has_opps = any(s.table == "opportunities" for s in sources)
+    opp_ids: pl.Series | None = pl.Series("opportunity_id", [], pl.Utf8) if has_opps else None
+    results = []
+    for i, source in enumerate(sources):
+        share = (i / len(sources) * 0.9, (i + 1) / len(sources) * 0.9)
+        if progress:
+            progress(f"Parsing {source.name}", share[0])
+        _resolve_formats(source)
+        result = PreparedFile(
+            source.plan,
+            source.table,
+            source.name,
+            _EMPTY_FRAME,
+            _EMPTY_QUARANTINE,
+            _EMPTY_WARNINGS,
+            notes=source.notes,
+        )
+        check_against = None if source.table == "opportunities" else opp_ids
+        ids_here = []
+        for batch, ids in _batches(source, stage_map, as_of, check_against, progress, share):
+            on_batch(result, batch)
+            result.add(batch, keep)
+            if ids is not None:
+                ids_here.append(ids)
+        if source.name == source.plan.filename and source.plan.raw.bad_rows:
+            extra = _bad_row_batch(source.plan)
+            on_batch(result, extra)
+            result.add(extra, keep)
+        if ids_here and opp_ids is not None:
+            opp_ids = pl.concat([opp_ids, *ids_here]).unique()
+        results.append(result)
+    return results
+
+
+def prepare(
+    plans: Sequence[FilePlan],
+    stage_map: StageMap | None = None,
+    as_of: dt.date | None = None,
+    progress: Progress | None = None,
+) -> Prepared:
+    """Type and validate every row of every file, keeping every row in memory.
+
+    For checking files without loading them (and for tests). :func:`load_plans` does the
+    same work while writing batch by batch, so memory stays bounded for large files.
+    Raises MappingError for files that cannot load as mapped.
+    """
+    as_of = as_of or dt.date.today()
+    stage_map = stage_map if stage_map is not None else default_stage_map(plans)
+    files = _process(plans, stage_map, as_of, lambda _f, _b: None, None, progress)
+    return Prepared(files, stage_map, as_of)
+
+
+def _typed_frame(source: Source, src: pa.Table, lines: pa.Array) -> pl.DataFrame:
+    """Canonical typed frame of one batch, with per-row parse errors and source lines."""
+    spec = TABLES[source.table]
+    raw = pl.from_arrow(src)
+    assert isinstance(raw, pl.DataFrame)
+    n = raw.height
+    out: dict[str, pl.Series] = {}
+    errors: list[pl.Expr] = []
+    for col in spec.columns:
+        header = source.columns.get(col.name)
+        if header is None or header not in raw.columns:
+            out[col.name] = pl.Series(col.name, [None] * n, dtype=_pl_type(col.kind))
+            continue
+        values = raw[header].cast(pl.Utf8)
+        for fb in source.fallbacks.get(col.name, []):
+            if fb in raw.columns:
+                values = values.fill_null(raw[fb].cast(pl.Utf8))
+        if col.name.endswith("_id"):
+            values = values.replace(SALESFORCE_NULL_ID, None)
+        result = typeparse.parse_column(values, col.kind, source.hints.get(col.name))
         out[col.name] = result.values.alias(col.name)
         if col.kind != "text" and result.n_failed:
             bad = _bad_messages(values, result.failed, col.name, col.kind)
@@ -292,10 +475,9 @@ def _typed_frame_from(
     frame = frame.with_columns(parse_errors.alias(PARSE_ERRORS)).drop(
         [c for c in frame.columns if c.startswith("_bad_")]
     )
-    frame = frame.with_columns(
-        pl.Series(SOURCE_LINE, lines[:n] if len(lines) >= n else list(range(2, n + 2)), pl.Int64),
-    )
-    return frame, notes
+    line_series = pl.from_arrow(lines)
+    assert isinstance(line_series, pl.Series)
+    return frame.with_columns(line_series.cast(pl.Int64).alias(SOURCE_LINE))
 
 
 def _bad_messages(values: pl.Series, failed: pl.Series, name: str, kind: str) -> pl.Series:
@@ -421,36 +603,26 @@ def stage_map_frame(stage_map: StageMap) -> pl.DataFrame:
     ).unique("__stage_key__", keep="first")
 
 
-def _split(
-    plan: FilePlan,
-    table: str,
-    source: str,
-    frame: pl.DataFrame,
-    notes: list[str],
-    src: pa.Table,
-) -> PreparedFile:
+def _split(table: str, source: str, frame: pl.DataFrame, src: pa.Table) -> Batch:
     """Rows that load, rows quarantined (with the original values as read) and warnings."""
     verdicts = validate(table, frame)
     indexed = frame.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     reasons = verdicts.reasons()
-    bad = indexed.join(reasons, on=ROW, how="inner").select(ROW, SOURCE_LINE, "reasons")
+    bad = indexed.join(reasons, on=ROW, how="inner").select(ROW, SOURCE_LINE, "reasons", "rules")
     # The original row, exactly as read, only for quarantined rows (rows align with src).
-    src_rows = src.take(pa.array(bad[ROW].to_list(), pa.int64()))
-    src_frame = pl.from_arrow(src_rows)
+    src_frame = pl.from_arrow(src.take(pa.array(bad[ROW].to_list(), pa.int64())))
     assert isinstance(src_frame, pl.DataFrame)
     original = src_frame.select(pl.struct(pl.all()).struct.json_encode().alias("original"))
     quarantine = pl.concat(
-        [bad.select(pl.col(SOURCE_LINE).alias("line")), original, bad.select("reasons")],
+        [bad.select(pl.col(SOURCE_LINE).alias("line")), original, bad.select("reasons", "rules")],
         how="horizontal",
     )
-    good = indexed.join(reasons.select(ROW), on=ROW, how="anti")
-    warn = (
-        verdicts.warnings()
-        .join(indexed.select(ROW, SOURCE_LINE), on=ROW)
-        .select(pl.col(SOURCE_LINE).alias("line"), "rule", "message")
+    warned = verdicts.warnings()
+    warn = warned.join(indexed.select(ROW, SOURCE_LINE), on=ROW).select(
+        pl.col(SOURCE_LINE).alias("line"), "rule", "message"
     )
-    flagged_rows = verdicts.warnings()[ROW].unique()
-    good = good.with_columns(pl.col(ROW).is_in(flagged_rows.implode()).alias(FLAGGED))
+    good = indexed.join(reasons.select(ROW), on=ROW, how="anti")
+    good = good.with_columns(pl.col(ROW).is_in(warned[ROW].unique().implode()).alias(FLAGGED))
     if "owner" in good.columns:
         blank = pl.col("owner").is_null() | (pl.col("owner").str.strip_chars() == "")
         good = good.with_columns(
@@ -463,81 +635,127 @@ def _split(
             pl.when(known).then(kind).otherwise(pl.lit("other")).alias("activity_type")
         )
     good = good.with_columns(pl.lit(source).alias(SOURCE_FILE))
-    stored = [name for name, _ in table_columns(table)]
-    loaded = good.select(stored)
-    # Records the reader could not split into the header's columns: quarantined as they are.
-    if plan.raw.bad_rows and source == plan.filename:
-        extra = pl.DataFrame(
-            {
-                "line": [int(r[0]) for r in plan.raw.bad_rows],
-                "original": [json.dumps({"raw": r[1]}) for r in plan.raw.bad_rows],
-                "reasons": [[r[2]] for r in plan.raw.bad_rows],
-            },
-            schema={"line": pl.Int64, "original": pl.Utf8, "reasons": pl.List(pl.Utf8)},
-        )
-        quarantine = pl.concat([quarantine, extra]).sort("line")
-    rows_in = frame.height + (len(plan.raw.bad_rows) if source == plan.filename else 0)
-    file_notes = list(plan.raw.notes) + notes if source == plan.filename else notes
-    return PreparedFile(plan, table, source, loaded, quarantine, warn, rows_in, file_notes)
+    loaded = good.select([name for name, _ in table_columns(table)])
+    return Batch(
+        loaded,
+        quarantine,
+        warn,
+        frame.height,
+        _rows_per_rule(warn),
+        _rows_per_rule(quarantine.select("line", pl.col("rules").alias("rule")).explode("rule")),
+    )
 
 
-def _count_reasons(quarantine: pl.DataFrame) -> dict[str, int]:
-    if quarantine.height == 0:
+def _rows_per_rule(findings: pl.DataFrame) -> dict[str, int]:
+    if findings.height == 0:
         return {}
-    return {"rows": quarantine.height}
+    g = findings.group_by("rule").agg(pl.col("line").n_unique().alias("n"))
+    return dict(zip(g["rule"].to_list(), g["n"].to_list(), strict=True))
 
 
 # --- step 3 -------------------------------------------------------------------------------
+def _write_meta(
+    con: duckdb.DuckDBPyConnection, stage_map: StageMap, as_of: dt.date, tables: set[str]
+) -> None:
+    rows = [(e.stage, e.canonical, e.order, float(e.probability)) for e in stage_map.entries]
+    if rows:
+        con.executemany("INSERT INTO stage_map VALUES (?, ?, ?, ?)", rows)
+    con.execute(
+        "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?)",
+        [stage_map.to_json(), as_of.isoformat(), json.dumps(sorted(tables))],
+    )
+
+
 def load(
     workspace: Workspace, prepared: Prepared, name: str, progress: Progress | None = None
 ) -> DatasetInfo:
-    """Write a prepared batch as one new dataset, all or nothing."""
+    """Write a prepared batch (every row in memory) as one new dataset, all or nothing."""
 
     def build(con: duckdb.DuckDBPyConnection) -> None:
         for i, f in enumerate(prepared.files):
             if progress:
                 progress(f"Loading {f.source_name}", 0.9 + 0.1 * i / max(len(prepared.files), 1))
             kill_point(f"insert:{i}")
-            _insert(con, f)
-        sm = [
-            (e.stage, e.canonical, e.order, float(e.probability))
-            for e in prepared.stage_map.entries
-        ]
-        if sm:
-            con.executemany("INSERT INTO stage_map VALUES (?, ?, ?, ?)", sm)
-        con.execute(
-            "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?)",
-            [
-                prepared.stage_map.to_json(),
-                prepared.as_of.isoformat(),
-                json.dumps(sorted({f.table for f in prepared.files})),
-            ],
-        )
+            _insert_rows(con, f.table, f.source_name, f.loaded, f.quarantine, f.warnings)
+            _insert_report(con, f)
+        _write_meta(con, prepared.stage_map, prepared.as_of, {f.table for f in prepared.files})
 
     return workspace.create(name, build, fingerprint=prepared.fingerprint())
 
 
-def _insert(con: duckdb.DuckDBPyConnection, f: PreparedFile) -> None:
-    # DuckDB scans a polars frame directly; converting to Arrow first costs more than twice
-    # the insert time (string views).
-    con.register("__batch__", f.loaded)
-    cols = ", ".join(f'"{c}"' for c, _ in table_columns(f.table))
-    con.execute(f'INSERT INTO "{f.table}" ({cols}) SELECT {cols} FROM __batch__')
-    con.unregister("__batch__")
-    q = f.quarantine.with_columns(
-        pl.lit(f.source_name).alias("file"), pl.lit(f.table).alias("table_name")
-    )
-    con.register("__q__", q.select("file", "table_name", "line", "original", "reasons"))
-    con.execute(
-        "INSERT INTO _quarantine SELECT file, table_name, line, original::JSON, reasons FROM __q__"
-    )
-    con.unregister("__q__")
-    w = f.warnings.with_columns(
-        pl.lit(f.source_name).alias("file"), pl.lit(f.table).alias("table_name")
-    )
-    con.register("__w__", w.select("file", "table_name", "line", "rule", "message"))
-    con.execute("INSERT INTO _warnings SELECT file, table_name, line, rule, message FROM __w__")
-    con.unregister("__w__")
+def load_plans(
+    workspace: Workspace,
+    plans: Sequence[FilePlan],
+    name: str,
+    stage_map: StageMap | None = None,
+    as_of: dt.date | None = None,
+    progress: Progress | None = None,
+) -> tuple[DatasetInfo, Prepared]:
+    """Validate and write files batch by batch into one new dataset, all or nothing.
+
+    Memory stays bounded by the batch size rather than the file size. The returned
+    :class:`Prepared` has complete counts and the first ``EXAMPLES`` quarantined and flagged
+    rows per file; the full lists are in the dataset's ``_quarantine`` and ``_warnings``.
+    """
+    as_of = as_of or dt.date.today()
+    stage_map = stage_map if stage_map is not None else default_stage_map(plans)
+    _check_usable(plans)
+    done: list[PreparedFile] = []
+    batches = 0
+
+    def build(con: duckdb.DuckDBPyConnection) -> None:
+        def on_batch(f: PreparedFile, b: Batch) -> None:
+            nonlocal batches
+            kill_point(f"insert:{batches}")
+            batches += 1
+            _insert_rows(con, f.table, f.source_name, b.loaded, b.quarantine, b.warnings)
+
+        done.extend(_process(plans, stage_map, as_of, on_batch, EXAMPLES, progress))
+        for f in done:
+            _insert_report(con, f)
+        _write_meta(con, stage_map, as_of, {f.table for f in done})
+        if progress:
+            progress("Saving the dataset", 0.95)
+
+    digest = hashlib.sha256(stage_map.to_json().encode())
+    for p in plans:
+        digest.update(p.filename.encode() + p.mapping.to_json().encode())
+        digest.update(str(p.raw.records).encode())
+    info = workspace.create(name, build, fingerprint=digest.hexdigest()[:12])
+    return info, Prepared(done, stage_map, as_of)
+
+
+def _insert_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    source: str,
+    loaded: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    warnings: pl.DataFrame,
+) -> None:
+    if loaded.height:
+        # DuckDB scans a polars frame directly; converting to Arrow first costs more than
+        # twice the insert time (string views).
+        con.register("__batch__", loaded)
+        cols = ", ".join(f'"{c}"' for c, _ in table_columns(table))
+        con.execute(f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM __batch__')
+        con.unregister("__batch__")
+    if quarantine.height:
+        con.register("__q__", quarantine)
+        con.execute(
+            "INSERT INTO _quarantine SELECT ?, ?, line, original::JSON, reasons, rules FROM __q__",
+            [source, table],
+        )
+        con.unregister("__q__")
+    if warnings.height:
+        con.register("__w__", warnings)
+        con.execute(
+            "INSERT INTO _warnings SELECT ?, ?, line, rule, message FROM __w__", [source, table]
+        )
+        con.unregister("__w__")
+
+
+def _insert_report(con: duckdb.DuckDBPyConnection, f: PreparedFile) -> None:
     con.execute(
         "INSERT INTO _load_report VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -558,16 +776,16 @@ def load_files(
     files: Sequence[tuple[str, bytes]],
     name: str | None = None,
     as_of: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> tuple[DatasetInfo, Prepared]:
-    """Inspect, prepare and load files with the proposed mappings (command line, tests)."""
+    """Inspect and load files with the proposed mappings (command line, tests, sample)."""
     if not files:
         raise InputError("No files were given.")
     plans = [inspect_file(data, fname) for fname, data in files]
     kill_point("read")
-    prepared = prepare(plans, as_of=as_of)
     kill_point("prepared")
-    info = load(workspace, prepared, name or ", ".join(f for f, _ in files))
-    return info, prepared
+    label = name or ", ".join(f for f, _ in files)
+    return load_plans(workspace, plans, label, as_of=as_of, progress=progress)
 
 
 RULE_IDS = tuple(RULES)

@@ -15,7 +15,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, STAGE_KNOWN
+from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 
 
 def _ok(data: PolarsData, expr: pl.Expr) -> pl.LazyFrame:
@@ -35,7 +35,9 @@ def _id_present(data: PolarsData, col: str) -> pl.LazyFrame:
 
 
 def _id_first(data: PolarsData, col: str) -> pl.LazyFrame:
-    return _ok(data, _blank(col) | pl.col(col).is_first_distinct())
+    """The first occurrence of an id passes; repeats, here or in an earlier batch, fail."""
+    first = pl.col(col).is_first_distinct() & ~pl.col(SEEN_BEFORE).fill_null(False)
+    return _ok(data, _blank(col) | first)
 
 
 def _not_negative(data: PolarsData, col: str) -> pl.LazyFrame:

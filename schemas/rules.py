@@ -23,7 +23,8 @@ PARSE_ERRORS = "_parse_errors"  # list[str]: one message per value that could no
 STAGE_KNOWN = "_stage_known"  # bool: the stage is in the stage map
 OPP_KNOWN = "_opp_known"  # bool|null: the row's opportunity_id exists in opportunities
 AS_OF = "_as_of"  # date: the day of the load, for "already in the past"
-HELPER_COLUMNS = (PARSE_ERRORS, STAGE_KNOWN, OPP_KNOWN, AS_OF)
+SEEN_BEFORE = "_seen_before"  # bool: the id appeared in an earlier batch of the same file
+HELPER_COLUMNS = (PARSE_ERRORS, STAGE_KNOWN, OPP_KNOWN, AS_OF, SEEN_BEFORE)
 
 
 def _s(col: str) -> pl.Expr:
@@ -58,6 +59,12 @@ RULES: dict[str, Rule] = {
             "error",
             "A value cannot be parsed as its type",
             lambda: pl.col(PARSE_ERRORS).list.join("; "),
+        ),
+        Rule(
+            "unreadable_record",
+            "error",
+            "The record has more fields than the header and cannot be split into columns",
+            _lit("the record has more fields than the header"),
         ),
         Rule("empty_id", "error", "The id is empty", _lit("id is empty")),
         Rule(

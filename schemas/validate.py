@@ -31,11 +31,11 @@ class Verdicts:
         return self.findings.filter(pl.col("severity") == "error")[ROW].unique().sort()
 
     def reasons(self) -> pl.DataFrame:
-        """__row__ -> list of error messages, for quarantined rows."""
+        """__row__ -> error messages and their rule ids, for quarantined rows."""
         return (
             self.findings.filter(pl.col("severity") == "error")
             .group_by(ROW, maintain_order=True)
-            .agg(pl.col("message").alias("reasons"))
+            .agg(pl.col("message").alias("reasons"), pl.col("rule").alias("rules"))
             .sort(ROW)
         )
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from engine.canonical import TABLES
-from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, STAGE_KNOWN
+from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import validate
 
 D = dt.date
@@ -75,10 +75,19 @@ def frame(table: str, *rows: dict[str, Any]) -> pl.DataFrame:
     schema[STAGE_KNOWN] = pl.Boolean
     schema[OPP_KNOWN] = pl.Boolean
     schema[AS_OF] = pl.Date
+    schema[SEEN_BEFORE] = pl.Boolean
     data = []
     for r in rows:
         base = {c: None for c in schema}
-        base.update({PARSE_ERRORS: [], STAGE_KNOWN: True, OPP_KNOWN: True, AS_OF: D(2026, 6, 1)})
+        base.update(
+            {
+                PARSE_ERRORS: [],
+                STAGE_KNOWN: True,
+                OPP_KNOWN: True,
+                AS_OF: D(2026, 6, 1),
+                SEEN_BEFORE: False,
+            }
+        )
         base.update(GOOD[table])
         base.update(r)
         data.append(base)
@@ -146,8 +155,13 @@ def test_each_error_rule_quarantines(table: str, row: dict[str, Any], rule: str)
         ("opportunities", {"owner": ""}, "missing_owner"),
         (
             "opportunities",
-            {"stage_canonical": "proposal", "amount": 0.0, "is_closed": False, "is_won": False,
-             "close_date": D(2026, 7, 1)},
+            {
+                "stage_canonical": "proposal",
+                "amount": 0.0,
+                "is_closed": False,
+                "is_won": False,
+                "close_date": D(2026, 7, 1),
+            },
             "zero_amount_proposal",
         ),
         ("stage_history", {OPP_KNOWN: False}, "unknown_opportunity"),
@@ -174,8 +188,13 @@ def test_open_deal_due_today_is_not_slipped() -> None:
 def test_duplicate_ids_first_occurrence_loads() -> None:
     verdicts = validate(
         "opportunities",
-        frame("opportunities", {"opportunity_id": "A"}, {"opportunity_id": "B"},
-              {"opportunity_id": "A"}, {"opportunity_id": "A"}),
+        frame(
+            "opportunities",
+            {"opportunity_id": "A"},
+            {"opportunity_id": "B"},
+            {"opportunity_id": "A"},
+            {"opportunity_id": "A"},
+        ),
     )
     # rows 2 and 3 repeat row 0's id
     assert verdicts.error_rows.to_list() == [2, 3]

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.canonical import CANONICAL_STAGES, TABLES
 from engine.mapping import MappingStore, recognise
-from engine.pipeline import FilePlan, default_stage_map, inspect_file, load, prepare
+from engine.pipeline import FilePlan, default_stage_map, inspect_file, load_plans
 from engine.samples import ensure_sample_dataset
 from engine.stagemap import StageMap
 from views import common, state
@@ -94,8 +94,7 @@ def run_load(chosen: list[FilePlan], stage_map: StageMap, name: str) -> None:
             st.text(message)
             bar.progress(min(max(fraction, 0.0), 1.0), text=common.escape(message))
 
-        prepared = prepare(chosen, stage_map, progress=progress)
-        info = load(ws, prepared, name, progress=progress)
+        info, prepared = load_plans(ws, chosen, name, stage_map=stage_map, progress=progress)
         bar.progress(1.0, text="Done")
         status.update(label="Loaded", state="complete")
     for plan in chosen:
