@@ -339,16 +339,15 @@ def _aging(q: Sql, m: Metric) -> str:
 
 
 def _stale(q: Sql, m: Metric) -> str:
-    q.stage_age()
+    # no stage medians needed: the days in stage alone decide
+    q.open_age()
     days = q.p(q.req.stale_days)
     aggs = [
         f"CAST(count(*) FILTER (WHERE days_in_stage > {days}) AS DOUBLE) AS value",
         f"CAST(sum(amount) FILTER (WHERE days_in_stage > {days}) AS DOUBLE) AS amount",
         "count(*) AS n",
     ]
-    return (
-        f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM stage_age{q.group_by()}{q.order_by()}"
-    )
+    return f"SELECT {', '.join(q.key_cols(None) + aggs)}\nFROM open_age{q.group_by()}{q.order_by()}"
 
 
 def _forecast(q: Sql, m: Metric) -> str:

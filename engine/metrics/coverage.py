@@ -72,10 +72,10 @@ def _deal_list(
     con: duckdb.DuckDBPyConnection, request: Request, where: Callable[[Sql], str], order: str
 ) -> Result:
     q = Sql(request.with_(grain=None))
-    q.stage_age()
+    src = q.open_age()
     select = f"""SELECT opportunity_id, opportunity_name, owner, {qi("segment")}, stage, days_in_stage,
        amount, created_date, close_date
-FROM stage_age
+FROM {src}
 WHERE {where(q)}
 ORDER BY {order}"""
     return run_built(con, q, select)

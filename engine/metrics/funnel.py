@@ -120,7 +120,7 @@ def leakage(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
     as their furthest stage, and open deals stalled in it (more than ``stale_days`` in stage)."""
     q = Sql(request.with_(grain=None))
     reach_cte(q)
-    q.stage_age()
+    src = q.open_age()
     days = q.p(request.stale_days)
     select = f"""SELECT stage, sum(lost) AS lost, sum(stalled) AS stalled, sum(open) AS open
 FROM (
@@ -130,7 +130,7 @@ FROM (
     WHERE stage_canonical = 'closed_lost' AND {q.period("created_date")}
     UNION ALL
     SELECT stage_canonical, 0, CASE WHEN days_in_stage > {days} THEN 1 ELSE 0 END, 1
-    FROM stage_age
+    FROM {src}
     WHERE {q.period("created_date")}
 ) x
 GROUP BY stage

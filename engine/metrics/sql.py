@@ -36,6 +36,11 @@ SOURCE_LABEL = {
     "quota": "quotas",
 }
 
+# Thin views over one stored table: re-scanning them is cheaper than materialising millions of
+# rows with every column when several CTEs read them (DuckDB materialises a CTE referenced
+# twice), and inlining lets projections and filters reach the table scan.
+INLINE_CTES = frozenset({"hist", "opp_all"})
+
 _IDENTIFIERS = frozenset(DIMENSIONS) | {"period_start", "stage_canonical"}
 
 GRAIN_STEP = {
@@ -91,7 +96,10 @@ class Sql:
     def render(self, select: str) -> str:
         if not self.ctes:
             return select.strip() + "\n"
-        body = ",\n".join(f"{n} AS (\n{b.strip()}\n)" for n, b in self.ctes.items())
+        body = ",\n".join(
+            f"{n} AS {'NOT MATERIALIZED ' if n in INLINE_CTES else ''}(\n{b.strip()}\n)"
+            for n, b in self.ctes.items()
+        )
         return f"WITH\n{body}\n{select.strip()}\n"
 
     # -- request pieces -------------------------------------------------------------------
@@ -288,13 +296,51 @@ FROM stage_history h
 WHERE {self.flag("h")} AND h.entered_at IS NOT NULL""",
         )
 
+    def open_entry(self) -> str:
+        """Open deals with days in their current CRM stage, unfiltered by the request.
+
+        The stage was entered at the latest history row for it, else at created_date. History
+        is joined to the open deals on (deal, stage) before it is grouped, so only the rows of
+        open deals' current stages are aggregated (not every (deal, stage) pair).
+        """
+        self.opp_all()
+        self.hist()
+        as_of = self.p(self.req.as_of)
+        self.cte(
+            "open_entry",
+            """SELECT o.opportunity_id, max(h.entered_at) AS entered
+FROM opp_all o
+JOIN hist h ON h.opportunity_id = o.opportunity_id AND h.stage = o.stage
+WHERE NOT o.is_closed
+GROUP BY o.opportunity_id""",
+        )
+        return self.cte(
+            "open_age_all",
+            f"""SELECT o.opportunity_id, o.stage,
+       date_diff('day', coalesce(CAST(e.entered AS DATE), o.created_date), {as_of}) AS days_in_stage
+FROM opp_all o
+LEFT JOIN open_entry e ON e.opportunity_id = o.opportunity_id
+WHERE NOT o.is_closed""",
+        )
+
+    def open_age(self) -> str:
+        """Open deals (request filters applied) with days in their current CRM stage."""
+        self.opp()
+        self.open_entry()
+        return self.cte(
+            "open_age",
+            """SELECT o.*, a.days_in_stage
+FROM opp o
+JOIN open_age_all a ON a.opportunity_id = o.opportunity_id
+WHERE a.days_in_stage IS NOT NULL""",
+        )
+
     def stage_age(self) -> str:
         """Open deals with days in their current CRM stage and that stage's median."""
-        self.opp()
-        self.hist()
+        self.open_age()
         self.cte(
             "hist_next",
-            """SELECT opportunity_id, stage, entered_at,
+            """SELECT stage, entered_at,
        lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
 FROM hist""",
         )
@@ -304,16 +350,6 @@ FROM hist""",
 FROM hist_next
 WHERE next_at IS NOT NULL
 GROUP BY stage""",
-        )
-        as_of = self.p(self.req.as_of)
-        self.cte(
-            "open_age_all",
-            f"""SELECT o.opportunity_id, o.stage,
-       date_diff('day', coalesce(CAST(he.entered AS DATE), o.created_date), {as_of}) AS days_in_stage
-FROM opp_all o
-LEFT JOIN (SELECT opportunity_id, stage, max(entered_at) AS entered FROM hist GROUP BY ALL) he
-  ON he.opportunity_id = o.opportunity_id AND he.stage = o.stage
-WHERE NOT o.is_closed""",
         )
         self.cte(
             "stage_norm",
@@ -325,9 +361,7 @@ GROUP BY a.stage""",
         )
         return self.cte(
             "stage_age",
-            """SELECT o.*, a.days_in_stage, n.stage_median
-FROM opp o
-JOIN open_age_all a ON a.opportunity_id = o.opportunity_id
-LEFT JOIN stage_norm n ON n.stage = o.stage
-WHERE a.days_in_stage IS NOT NULL""",
+            """SELECT a.*, n.stage_median
+FROM open_age a
+LEFT JOIN stage_norm n ON n.stage = a.stage""",
         )

@@ -7,7 +7,7 @@ FROM reps r
 WHERE TRUE
 GROUP BY owner
 ),
-opp_all AS (
+opp_all AS NOT MATERIALIZED (
 SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
        coalesce(o.segment, r.segment) AS segment, r.segment AS rep_segment, r.role, r.manager,
        o.region, o.lead_source, o.opportunity_type, o.product, o.stage,

@@ -31,7 +31,7 @@ SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
 FROM quota_c
 GROUP BY owner, period_start
 ),
-opp_all AS (
+opp_all AS NOT MATERIALIZED (
 SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
        coalesce(o.segment, r.segment) AS segment, r.segment AS rep_segment, r.role, r.manager,
        o.region, o.lead_source, o.opportunity_type, o.product, o.stage,

@@ -7,7 +7,7 @@ FROM reps r
 WHERE TRUE
 GROUP BY owner
 ),
-opp_all AS (
+opp_all AS NOT MATERIALIZED (
 SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
        coalesce(o.segment, r.segment) AS segment, r.segment AS rep_segment, r.role, r.manager,
        o.region, o.lead_source, o.opportunity_type, o.product, o.stage,
@@ -22,7 +22,7 @@ opp AS (
 SELECT * FROM opp_all
 WHERE "segment" IN ($1)
 ),
-hist AS (
+hist AS NOT MATERIALIZED (
 SELECT h.opportunity_id, h.stage, coalesce(h.stage_canonical, 'opportunity') AS stage_canonical,
        h.stage_order, h.entered_at, h.amount, h.probability, h.stage_probability
 FROM stage_history h

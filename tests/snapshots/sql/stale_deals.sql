@@ -7,7 +7,7 @@ FROM reps r
 WHERE TRUE
 GROUP BY owner
 ),
-opp_all AS (
+opp_all AS NOT MATERIALIZED (
 SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
        coalesce(o.segment, r.segment) AS segment, r.segment AS rep_segment, r.role, r.manager,
        o.region, o.lead_source, o.opportunity_type, o.product, o.stage,
@@ -22,46 +22,33 @@ opp AS (
 SELECT * FROM opp_all
 WHERE "segment" IN ($1)
 ),
-hist AS (
+hist AS NOT MATERIALIZED (
 SELECT h.opportunity_id, h.stage, coalesce(h.stage_canonical, 'opportunity') AS stage_canonical,
        h.stage_order, h.entered_at, h.amount, h.probability, h.stage_probability
 FROM stage_history h
 WHERE TRUE AND h.entered_at IS NOT NULL
 ),
-hist_next AS (
-SELECT opportunity_id, stage, entered_at,
-       lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
-FROM hist
-),
-stage_median AS (
-SELECT stage, median(date_diff('second', entered_at, next_at) / 86400.0) AS med
-FROM hist_next
-WHERE next_at IS NOT NULL
-GROUP BY stage
+open_entry AS (
+SELECT o.opportunity_id, max(h.entered_at) AS entered
+FROM opp_all o
+JOIN hist h ON h.opportunity_id = o.opportunity_id AND h.stage = o.stage
+WHERE NOT o.is_closed
+GROUP BY o.opportunity_id
 ),
 open_age_all AS (
 SELECT o.opportunity_id, o.stage,
-       date_diff('day', coalesce(CAST(he.entered AS DATE), o.created_date), $2) AS days_in_stage
+       date_diff('day', coalesce(CAST(e.entered AS DATE), o.created_date), $2) AS days_in_stage
 FROM opp_all o
-LEFT JOIN (SELECT opportunity_id, stage, max(entered_at) AS entered FROM hist GROUP BY ALL) he
-  ON he.opportunity_id = o.opportunity_id AND he.stage = o.stage
+LEFT JOIN open_entry e ON e.opportunity_id = o.opportunity_id
 WHERE NOT o.is_closed
 ),
-stage_norm AS (
-SELECT a.stage, coalesce(any_value(m.med), median(a.days_in_stage)) AS stage_median
-FROM open_age_all a
-LEFT JOIN stage_median m ON m.stage = a.stage
-WHERE a.days_in_stage IS NOT NULL
-GROUP BY a.stage
-),
-stage_age AS (
-SELECT o.*, a.days_in_stage, n.stage_median
+open_age AS (
+SELECT o.*, a.days_in_stage
 FROM opp o
 JOIN open_age_all a ON a.opportunity_id = o.opportunity_id
-LEFT JOIN stage_norm n ON n.stage = o.stage
 WHERE a.days_in_stage IS NOT NULL
 )
 SELECT "owner", NULL::DATE AS period_start, CAST(count(*) FILTER (WHERE days_in_stage > $3) AS DOUBLE) AS value, CAST(sum(amount) FILTER (WHERE days_in_stage > $3) AS DOUBLE) AS amount, count(*) AS n
-FROM stage_age
+FROM open_age
 GROUP BY ALL
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST
