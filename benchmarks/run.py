@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opportunities", type=int, default=1_000_000)
     ap.add_argument("--activities", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=["ingest", "metrics", "all"], default="all")
+    ap.add_argument("--only", choices=["ingest", "metrics", "loadtest", "all"], default="all")
     args = ap.parse_args(argv)
     command = (
         "make bench"
@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         else "python -m benchmarks.run " + " ".join(sys.argv[1:])
     )
     sections: list[str] = []
+    if args.only == "loadtest":  # its own section of RESULTS.md; the others stay as they are
+        from benchmarks.loadtest import main as loadtest
+
+        return loadtest([])
 
     if args.only in ("ingest", "all"):
         opp, act = ensure_data(args.opportunities, args.activities)
@@ -110,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
             run_metrics = None
         if run_metrics is not None:
             sections.append(run_metrics(args.opportunities, args.repeat))
+
+    if args.only == "all":
+        from benchmarks.loadtest import run as run_loadtest
+
+        sections.append(run_loadtest()[0])
 
     header = [
         "# Benchmark results",
