@@ -282,13 +282,28 @@ FROM (
 
 
 def visits_cte(q: Sql) -> str:
-    """Completed canonical stage visits with their length in days, joined to deal dimensions."""
+    """Completed canonical stage visits with their length in days, joined to deal dimensions.
+
+    Callers keep only visits entered in the request's period, so for a bounded period the
+    history is first narrowed to deals with an entry in it: the two windows then sort only
+    those deals' rows (each deal's partition is whole, so its visits are unchanged).
+    """
     src = q.opp()
     q.hist()
+    per = q.req.period
+    narrowed = "hist"
+    if per.start is not None and per.end is not None:
+        narrowed = q.cte(
+            "hist_p",
+            f"""SELECT *
+FROM hist
+WHERE opportunity_id IN (SELECT opportunity_id FROM hist WHERE {q.period("entered_at")})""",
+        )
     q.cte(
         "hist_runs",
-        """SELECT *, lag(stage_canonical) OVER w AS prev_stage
-FROM hist
+        f"""SELECT opportunity_id, stage_canonical, stage_order, entered_at,
+       lag(stage_canonical) OVER w AS prev_stage
+FROM {narrowed}
 WINDOW w AS (PARTITION BY opportunity_id ORDER BY entered_at, stage_order)""",
     )
     q.cte(

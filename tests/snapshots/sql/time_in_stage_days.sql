@@ -28,9 +28,15 @@ SELECT h.opportunity_id, h.stage, coalesce(h.stage_canonical, 'opportunity') AS 
 FROM stage_history h
 WHERE TRUE AND h.entered_at IS NOT NULL
 ),
-hist_runs AS (
-SELECT *, lag(stage_canonical) OVER w AS prev_stage
+hist_p AS (
+SELECT *
 FROM hist
+WHERE opportunity_id IN (SELECT opportunity_id FROM hist WHERE entered_at >= $2 AND entered_at < $3)
+),
+hist_runs AS (
+SELECT opportunity_id, stage_canonical, stage_order, entered_at,
+       lag(stage_canonical) OVER w AS prev_stage
+FROM hist_p
 WINDOW w AS (PARTITION BY opportunity_id ORDER BY entered_at, stage_order)
 ),
 hist_visits AS (
