@@ -12,7 +12,7 @@ show a foreign owner name or a wrong "rows in" count. Checked on every page view
 
 Page time is measured from the click on a page link to the header being visible and the
 app idle. Run with ``python -m benchmarks.loadtest`` or ``make bench`` (``--only loadtest``);
-it stops by itself after ``--seconds`` (default 90) and writes its section of
+it stops by itself after ``--seconds`` of browsing (default 60, about two minutes in all) and writes its section of
 ``benchmarks/RESULTS.md``.
 """
 
@@ -246,7 +246,8 @@ def summarise(results: list[SessionResult], n: int, seconds: float, server_log: 
         f"{n} Chromium contexts against one `streamlit run` on 127.0.0.1 for {seconds:.0f} s: "
         "each uploads its own deals file at the same moment, then browses Data quality, "
         "Funnel, Velocity, Coverage and Coaching in a loop. Page time: click on the page link "
-        "to header visible and app idle.",
+        f"to header visible and app idle. The server and all {n} browsers share this "
+        f"machine's {os.cpu_count()} CPU(s), so page times include the browsers' own rendering.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -282,7 +283,7 @@ def write_section(section: str, path: Path = ROOT / "benchmarks" / "RESULTS.md")
     path.write_text(text)
 
 
-def run(sessions: int = 8, seconds: float = 90) -> tuple[str, list[SessionResult]]:
+def run(sessions: int = 8, seconds: float = 60) -> tuple[str, list[SessionResult]]:
     if not Path(CHROMIUM).exists():
         return f"{SECTION}\n\nSkipped: {CHROMIUM} is not installed.", []
     with tempfile.TemporaryDirectory(prefix="workbench-loadtest-") as tmp:
@@ -303,7 +304,7 @@ def run(sessions: int = 8, seconds: float = 90) -> tuple[str, list[SessionResult
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=90)
+    ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     args = ap.parse_args(argv)
     section, results = run(args.sessions, args.seconds)
