@@ -54,8 +54,14 @@ def file_section(name: str, plan: FilePlan) -> None:
             args=(name, col.name),
         )
     st.text("Unmapped columns: " + (", ".join(plan.mapping.unmapped) or "none"))
-    for problem in plan.blocking_problems():
+    problems = plan.blocking_problems()
+    for problem in problems:
         st.error(common.escape(problem))
+    if problems:
+        st.caption(
+            "To load this file, choose the matching header in each box marked * above "
+            "(or pick the right table), or remove the file from the uploader."
+        )
     common.table(plan.raw.table.slice(0, 10).to_pandas(), f"{name} preview", f"pv_{name}")
 
 
