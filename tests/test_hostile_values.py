@@ -131,8 +131,8 @@ def test_csv_downloads_neutralise_formulas(tmp_path: Path, hostile: str) -> None
 # --------------------------------------------------------------------------- the corpus
 
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
-# Words that say what to do next; every refusal must contain one.
-ACTIONS = ("export", "upload", "map", "open it", "try again", "save it", "fix", "remove", "check")
+# Words that say what to do next; every refusal must contain one (or the page's fix-it hint).
+ACTIONS = ("export", "upload it", "open it", "try again", "save it", "choose", "remove", "check")
 
 
 @pytest.mark.parametrize(
@@ -150,8 +150,15 @@ def test_dropping_each_corpus_file_on_the_upload_page(
     errors = [e.value for e in at.error]
     sections = [s.value for s in at.subheader]
     assert errors or sections, "neither a message nor a file section"
+    hints = " ".join(c.value for c in at.caption).lower()
     for message in errors:
-        assert len(message) > 40 and any(a in message.lower() for a in ACTIONS), message
+        said = message.lower() + " " + hints
+        assert len(message) > 40 and any(a in said for a in ACTIONS), message
         assert "Traceback" not in message
+    load = [b for b in at.button if b.label == "Load"]
     if not sections:
-        assert errors  # refused at ingest: the message is all the user sees
+        assert errors and not load  # refused at ingest: the message is all the user sees
+    elif errors:
+        assert load and load[0].disabled  # blocked, with the reason and the fix on the page
+    else:
+        assert load and not load[0].disabled
