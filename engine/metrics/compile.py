@@ -73,16 +73,59 @@ def _count(q: Sql, m: Metric) -> str:
     )
 
 
-def _quantile(q: Sql, m: Metric) -> str:
-    assert m.value_side is not None
-    x = m.value_side.expr
-    aggs = (
+def _quantile_aggs(x: str) -> str:
+    return (
         f"CAST(avg({x}) AS DOUBLE) AS value, CAST(median({x}) AS DOUBLE) AS median, "
         f"CAST(quantile_cont({x}, 0.25) AS DOUBLE) AS p25, "
         f"CAST(quantile_cont({x}, 0.75) AS DOUBLE) AS p75, "
         f"CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
     )
-    return _side_select(q, m.value_side, aggs) + q.order_by()
+
+
+# Tukey's fences: a value below p25 - 1.5 IQR or above p75 + 1.5 IQR of its group is an outlier.
+IQR_K = 1.5
+# Duration metrics that honour Request.exclude_outliers (their catalog notes say how).
+OUTLIER_METRICS = frozenset({"sales_cycle_days", "time_in_stage_days"})
+
+
+def _without_outliers(q: Sql, cols: list[str], value: str, frm: str, where: str) -> str:
+    """Aggregates of ``value`` per group with IQR outliers left out, and how many were."""
+    keys = q.keys()
+    part = f"PARTITION BY {', '.join(keys)}" if keys else ""
+    inner = ", ".join(cols + [f"{value} AS v"])
+    aggs = _quantile_aggs("CASE WHEN NOT outlier THEN v END")
+    return f"""SELECT {_select_keys(q)}{aggs},
+       count(*) FILTER (WHERE outlier) AS outliers_excluded
+FROM (
+    SELECT *, v < q1 - {IQR_K} * (q3 - q1) OR v > q3 + {IQR_K} * (q3 - q1) AS outlier
+    FROM (
+        SELECT *, quantile_cont(v, 0.25) OVER w AS q1, quantile_cont(v, 0.75) OVER w AS q3
+        FROM (
+            SELECT {inner}
+            FROM {frm}
+            WHERE {where}
+        ) b
+        WINDOW w AS ({part})
+    ) f
+    WHERE v IS NOT NULL
+) t{q.group_by()}{q.order_by()}"""
+
+
+def _outlier_note(q: Sql) -> None:
+    q.note(
+        f"Outliers excluded: values outside p25 - {IQR_K} IQR .. p75 + {IQR_K} IQR of each group "
+        "(Tukey's fences) are left out; outliers_excluded counts them."
+    )
+
+
+def _quantile(q: Sql, m: Metric) -> str:
+    s = m.value_side
+    assert s is not None
+    if q.req.exclude_outliers and m.id in OUTLIER_METRICS:
+        _outlier_note(q)
+        where = f"({s.where}) AND {q.period(s.date)}"
+        return _without_outliers(q, q.key_cols(s.date), s.expr, _src(q, s.source), where)
+    return _side_select(q, s, _quantile_aggs(s.expr)) + q.order_by()
 
 
 def _ratio(q: Sql, m: Metric) -> str:
@@ -325,6 +368,11 @@ WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_
 
 def _time_in_stage(q: Sql, m: Metric) -> str:
     visits_cte(q)
+    if q.req.exclude_outliers and m.id in OUTLIER_METRICS:
+        _outlier_note(q)
+        return _without_outliers(
+            q, q.key_cols("entered_at"), "days", "visits", q.period("entered_at")
+        )
     aggs = [
         "CAST(avg(days) AS DOUBLE) AS value",
         "CAST(median(days) AS DOUBLE) AS median",

@@ -46,6 +46,12 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default="", help="comma-separated metric ids (default: all)")
     parser.add_argument("--fiscal-start-month", dest="fiscal_start_month", type=int, default=1)
     parser.add_argument("--exclude-flagged", dest="exclude_flagged", action="store_true")
+    parser.add_argument(
+        "--exclude-outliers",
+        dest="exclude_outliers",
+        action="store_true",
+        help="leave IQR outliers out of sales_cycle_days and time_in_stage_days",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -61,6 +67,7 @@ def request_from_args(args: argparse.Namespace) -> Request:
         as_of=getattr(args, "as_of", None),
         fiscal_start_month=getattr(args, "fiscal_start_month", 1) or 1,
         exclude_flagged=bool(getattr(args, "exclude_flagged", False)),
+        exclude_outliers=bool(getattr(args, "exclude_outliers", False)),
     )
 
 

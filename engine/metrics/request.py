@@ -148,6 +148,7 @@ class Request:
     ramp_months: int = 12
     stale_days: int = 60
     aging_multiple: float = 1.5
+    exclude_outliers: bool = False
 
     @property
     def filter_map(self) -> dict[str, tuple[str, ...]]:
@@ -182,6 +183,7 @@ def make_request(
     ramp_months: int = 12,
     stale_days: int = 60,
     aging_multiple: float = 1.5,
+    exclude_outliers: bool = False,
 ) -> Request:
     """Validate and build a :class:`Request`; unknown metric/dimension/grain raise with hints."""
     from engine.metrics.catalog import CATALOG, get_metric
@@ -238,4 +240,5 @@ def make_request(
         ramp_months=int(ramp_months),
         stale_days=int(stale_days),
         aging_multiple=float(aging_multiple),
+        exclude_outliers=bool(exclude_outliers),
     )
