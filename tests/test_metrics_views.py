@@ -50,6 +50,25 @@ def test_time_in_stage_per_stage(con, req):
     assert f.loc["proposal", "n"] == 1
 
 
+def test_time_in_stage_lead_stages(con, req):
+    f = funnel.time_in_stage(con, req).frame.set_index("stage")
+    # lead: L1 07-01 08:00 -> sal 07-02 = 16 h = 2/3 d; L2 07-02 09:00 -> 07-04 = 39 h = 1.625 d
+    # (L4 was created in June: not in Q3)
+    assert f.loc["lead", "n"] == 2
+    assert f.loc["lead", "mean"] == pytest.approx((2 / 3 + 1.625) / 2)
+    # sal: L1 07-02 -> 07-05 = 3 d, L2 07-04 -> 07-08 = 4 d
+    assert f.loc["sal", "median"] == pytest.approx(3.5)
+    # sql: L1 07-05 -> converted 07-10 = 5 d; L2 has no converted_date (still open)
+    assert (f.loc["sql", "n"], f.loc["sql", "mean"]) == (1, pytest.approx(5.0))
+    # the funnel order: lead stages first
+    assert list(f.index) == ["lead", "sal", "sql", "opportunity", "proposal"]
+    # no segment in the request: no band; by segment, SMB lead -> sal is 3-7 d (section 7)
+    assert f.loc["lead", "band_low"] is None
+    seg = funnel.time_in_stage(con, req.with_(by=("segment",))).frame
+    smb = seg[(seg["segment"] == "SMB") & (seg["stage"] == "lead")].iloc[0]
+    assert (smb["band_low"], smb["band_high"]) == (3, 7)
+
+
 def test_leakage(con, req):
     f = funnel.leakage(con, req).frame.set_index("stage")
     # lost in the Q3 cohort: o3 (reached proposal), o7 (opportunity)

@@ -42,6 +42,32 @@ FROM {src}""",
     )
 
 
+def _lead_visits(q: Sql) -> str:
+    """Completed lead-stage visits from the leads table: lead = created_date -> sal_date,
+    sal = sal_date -> sql_date, sql = sql_date -> converted_date. A visit counts when both
+    dates are present and the later is not before the earlier (a negative gap is a data error
+    left out); a skipped stage has no visit."""
+    src = q.lead()
+    dims = [qi(d) if d in LEAD_DIMS else f"CAST(NULL AS VARCHAR) AS {qi(d)}" for d in q.req.by]
+    for d in q.req.by:
+        if d not in LEAD_DIMS:
+            q.note(f"Leads have no {d}: lead stages are shown under an empty {d}.")
+    cols = "".join(f"{c}, " for c in dims)
+    steps = (
+        ("lead", "created_date", "sal_date"),
+        ("sal", "sal_date", "sql_date"),
+        ("sql", "sql_date", "converted_date"),
+    )
+    parts = "\nUNION ALL\n".join(
+        f"""SELECT {cols}'{stage}' AS stage_canonical, CAST({a} AS TIMESTAMP) AS entered_at,
+       date_diff('second', CAST({a} AS TIMESTAMP), CAST({b} AS TIMESTAMP)) / 86400.0 AS days
+FROM {src}
+WHERE {a} IS NOT NULL AND {b} IS NOT NULL AND CAST({b} AS TIMESTAMP) >= CAST({a} AS TIMESTAMP)"""
+        for stage, a, b in steps
+    )
+    return q.cte("lead_visits", parts)
+
+
 def conversion(
     con: duckdb.DuckDBPyConnection, request: Request, benchmarks: Benchmarks = DEFAULT_BENCHMARKS
 ) -> Result:
@@ -89,13 +115,19 @@ def time_in_stage(
     con: duckdb.DuckDBPyConnection, request: Request, benchmarks: Benchmarks = DEFAULT_BENCHMARKS
 ) -> Result:
     """Per canonical stage: mean, median, p25, p75 and n days (completed visits entered in the
-    period), with the section 7 band. Needs stage_history (empty frame without it)."""
+    period), with the section 7 band. Deal stages come from stage_history; the lead stages
+    (lead, sal, sql) from the leads table's dates (see :func:`_lead_visits`)."""
     q = Sql(request.with_(grain=None))
     visits_cte(q)
+    _lead_visits(q)
     keys = "".join(f"{qi(d)}, " for d in request.by)
     select = f"""SELECT {keys}stage_canonical AS stage, avg(days) AS mean, median(days) AS median,
        quantile_cont(days, 0.25) AS p25, quantile_cont(days, 0.75) AS p75, count(*) AS n
-FROM visits
+FROM (
+    SELECT {keys}stage_canonical, entered_at, days FROM visits
+    UNION ALL
+    SELECT {keys}stage_canonical, entered_at, days FROM lead_visits
+) v
 WHERE {q.period("entered_at")}
 GROUP BY ALL
 ORDER BY {keys}min({_rank_sql("stage_canonical")})"""
