@@ -40,7 +40,7 @@ def _child(variant: str, files: list[str], workdir: str) -> dict[str, float]:
         from engine.store import Workspace
 
         ws = Workspace(Path(workdir) / "ws")
-        load_files(ws, [(Path(f).name, Path(f).read_bytes()) for f in files], name="bench")
+        load_files(ws, [(Path(f).name, Path(f)) for f in files], name="bench")
     elif variant == "pandas":
         from benchmarks.pandas_baseline import validate_with_pandas
 

@@ -22,13 +22,14 @@ from engine.store import RETENTION_ENV, Workspace, is_token, retention_days
 EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
-def _read_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
+def _read_files(paths: Sequence[str]) -> list[tuple[str, Path]]:
+    """The files to load, checked to exist; each is read when its turn comes."""
     out = []
     for p in paths:
         path = Path(p)
         if not path.is_file():
             raise WorkbenchError(f"{p}: no such file.", "File not found")
-        out.append((path.name, path.read_bytes()))
+        out.append((path.name, path))
     return out
 
 
@@ -67,7 +68,7 @@ def _print_quarantine_examples(prepared: pipeline.Prepared, out: TextIO, limit: 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     files = _read_files(args.files)
-    plans = [pipeline.inspect_file(data, name) for name, data in files]
+    plans = [pipeline.inspect_file(path.read_bytes(), name) for name, path in files]
     # A load into a throw-away workspace: the same batched path, memory bounded, nothing kept.
     with tempfile.TemporaryDirectory(prefix="workbench-validate-") as tmp:
         scratch = Workspace(tmp)

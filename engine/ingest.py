@@ -54,6 +54,8 @@ DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 _SNIFF_CHARS = 64 * 1024
 _SNIFF_RECORDS = 50
 _BINARY_SAMPLE = 8 * 1024
+# Files from this size try the lean byte-level reader first (see _read_large_csv).
+LARGE_CSV_BYTES = 16 * MB
 _EXCERPT_CHARS = 200
 _XLSX_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm")
 _PARQUET_EXTS = (".parquet", ".pq", ".parq")
@@ -605,7 +607,114 @@ def _delim_name(delim: str) -> str:
     return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(delim, repr(delim))
 
 
+def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | None:
+    """Lean path for large, clean UTF-8 files: parse the bytes in place, no text copies.
+
+    Decoding a file to ``str`` and encoding it back costs several times its size in memory.
+    This path hands the bytes to pyarrow directly and counts lines with numpy. It declines
+    (returns None) for anything unusual, which then takes the careful path: another
+    encoding, NUL bytes, lone CR line ends, ragged rows, very long lines, or quoted fields
+    holding line breaks (each adds a non-blank physical line, so the row count and the
+    non-blank line count stop matching).
+    """
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if b"\x00" in data:
+        return None
+    head = data[bom : bom + _SNIFF_CHARS]
+    text = None
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None or text.count("\r") != text.count("\r\n"):
+        return None
+    delim = _sniff_delimiter(text)
+    header, header_line, first_line, offset = _read_header(text, delim)
+    if header_line != 1 or not header:
+        return None
+    _check_columns(len(header), limits)
+    headers = _unique_headers(header)
+    body_start = bom + len(text[:offset].encode("utf-8"))
+    arr = np.frombuffer(data, dtype=np.uint8)[body_start:]
+    newline_pos = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], newline_pos + 1))
+    ends = np.concatenate((newline_pos, [len(arr)]))
+    if len(starts) and starts[-1] >= len(arr):
+        starts, ends = starts[:-1], ends[:-1]
+    lengths = ends - starts
+    if len(lengths) and int(lengths.max()) > limits.max_field_bytes:
+        return None  # a very long line: the careful path checks field sizes properly
+    # A line holding only "\r" (CRLF files) is blank too.
+    last = max(len(arr) - 1, 0)
+    blank = (lengths == 0) | ((lengths == 1) & (arr[np.minimum(starts, last)] == 13))
+    nonblank = np.flatnonzero(~blank)
+    blanks = len(lengths) - len(nonblank)
+    del newline_pos, starts, ends, lengths, blank
+    invalid: list[int] = []
+
+    def on_invalid(_row: Any) -> str:
+        invalid.append(1)
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(data)[body_start:]),
+            read_options=pacsv.ReadOptions(
+                column_names=headers, block_size=16 * MB, use_threads=True
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delim,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=True,
+                ignore_empty_lines=True,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in headers},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowException:
+        return None
+    if invalid or table.num_rows != len(nonblank):
+        return None
+    # Clean one column at a time, releasing each original: peak memory stays near one copy.
+    columns = list(table.columns)
+    del table
+    for i, column in enumerate(columns):
+        columns[i] = _clean_strings(column)
+        del column
+    table = pa.table(columns, names=headers)
+    del columns
+    _check_field_sizes(table, limits)
+    notes: list[str] = []
+    if blanks:
+        notes.append(f"Skipped {blanks} blank line(s).")
+    if delim != ",":
+        notes.append(f"Columns are separated by {_delim_name(delim)}s.")
+    if filename.lower().endswith(_XLSX_EXTS):
+        notes.append("The file has an Excel name but contains text; it was read as CSV.")
+    return RawTable(
+        table=table,
+        headers=headers,
+        # numpy, not a list: a Python list of millions of line numbers costs 36 B each
+        lines=nonblank + first_line,  # type: ignore[arg-type]
+        format="csv",
+        encoding="utf-8-sig" if bom else "utf-8",
+        delimiter=delim,
+        notes=notes,
+    )
+
+
 def _read_csv(data: bytes, limits: Limits, filename: str) -> RawTable:
+    if len(data) >= LARGE_CSV_BYTES:
+        lean = _read_large_csv(data, limits, filename)
+        if lean is not None:
+            return lean
     text, encoding, notes = _decode(data)
     if "\x00" in text:
         count = text.count("\x00")

@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -65,9 +66,9 @@ FORMAT_SAMPLE = 200_000
 # Quarantined and flagged rows kept in memory per file by load_plans (all are stored).
 EXAMPLES = 200
 
-QUARANTINE_SCHEMA = {
-    "line": pl.Int64,
-    "original": pl.Utf8,
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "line": pl.Int64(),
+    "original": pl.Utf8(),
     "reasons": pl.List(pl.Utf8),
     "rules": pl.List(pl.Utf8),
 }
@@ -339,11 +340,10 @@ def _batches(
     """Type and validate a source ``BATCH_ROWS`` rows at a time.
 
     Yields each batch's outcome and, for opportunities, the ids it saw (for the cross-file
-    rule). Duplicate ids are caught across batches: an id seen in an earlier batch marks
-    the row as a repeat.
+    rule). Duplicate ids are found over the whole file first, so a repeat is caught whichever
+    batch its first occurrence fell in.
     """
-    id_col = TABLES[source.table].id_column
-    seen = pl.Series("seen", [], pl.Utf8)
+    repeats = _repeated_ids(source)
     n = source.src.num_rows
     starts = list(range(0, n, BATCH_ROWS)) or [0]
     for k, start in enumerate(starts):
@@ -353,16 +353,26 @@ def _batches(
         src = source.src.slice(start, BATCH_ROWS)
         lines = source.lines.slice(start, BATCH_ROWS)
         frame = _typed_frame(source, src, lines)
-        if id_col is not None:
-            frame = frame.with_columns(pl.col(id_col).is_in(seen.implode()).alias(SEEN_BEFORE))
-            seen = pl.concat([seen, frame[id_col].drop_nulls().unique()]).unique()
-        else:
-            frame = frame.with_columns(pl.lit(False).alias(SEEN_BEFORE))
+        frame = frame.with_columns(repeats.slice(start, BATCH_ROWS).alias(SEEN_BEFORE))
         frame = _derive(frame, source.table, stage_map, as_of, opp_ids)
         ids = frame["opportunity_id"].drop_nulls() if source.table == "opportunities" else None
         yield _split(source.table, source.name, frame, src), ids
     if source.src.num_rows == 0 and progress:
         progress(f"Validating {source.name}", share[1])
+
+
+def _repeated_ids(source: Source) -> pl.Series:
+    """True where the row's id already appeared on an earlier row of the same source."""
+    n = source.src.num_rows
+    id_col = TABLES[source.table].id_column
+    header = source.columns.get(id_col) if id_col else None
+    if header is None or header not in source.src.column_names:
+        return pl.Series(SEEN_BEFORE, [False] * n, pl.Boolean)
+    ids = pl.from_arrow(source.src.column(header))
+    assert isinstance(ids, pl.Series)
+    ids = ids.cast(pl.Utf8).str.strip_chars().replace(SALESFORCE_NULL_ID, None)
+    blank = ids.is_null() | (ids == "")
+    return (~ids.is_first_distinct() & ~blank).alias(SEEN_BEFORE)
 
 
 def _bad_row_batch(plan: FilePlan) -> Batch:
@@ -773,15 +783,22 @@ def _insert_report(con: duckdb.DuckDBPyConnection, f: PreparedFile) -> None:
 
 def load_files(
     workspace: Workspace,
-    files: Sequence[tuple[str, bytes]],
+    files: Sequence[tuple[str, bytes | Path]],
     name: str | None = None,
     as_of: dt.date | None = None,
     progress: Progress | None = None,
 ) -> tuple[DatasetInfo, Prepared]:
-    """Inspect and load files with the proposed mappings (command line, tests, sample)."""
+    """Inspect and load files with the proposed mappings (command line, tests, sample).
+
+    A file given as a path is read only while it is inspected, so its bytes are not held
+    while the next file is read.
+    """
     if not files:
         raise InputError("No files were given.")
-    plans = [inspect_file(data, fname) for fname, data in files]
+    plans = [
+        inspect_file(src.read_bytes() if isinstance(src, Path) else src, fname)
+        for fname, src in files
+    ]
     kill_point("read")
     kill_point("prepared")
     label = name or ", ".join(f for f, _ in files)

@@ -35,6 +35,7 @@ from engine.errors import DatasetNotFound, WorkbenchError
 from engine.layout import create_tables
 
 TOKEN_BYTES = 24  # 192 bits of randomness
+WRITE_MEMORY_LIMIT = os.environ.get("WORKBENCH_WRITE_MEMORY", "512MB")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 SUFFIX = ".duckdb"
 PARTIAL = ".partial"
@@ -161,7 +162,8 @@ class Workspace:
         with self._write_lock, open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                con = duckdb.connect(str(partial))
+                # A bounded buffer: a large load spills to disk instead of growing memory.
+                con = duckdb.connect(str(partial), config={"memory_limit": WRITE_MEMORY_LIMIT})
                 try:
                     con.execute("BEGIN")
                     create_tables(con)
