@@ -16,7 +16,9 @@ from engine.errors import WorkbenchError
 from engine.samples import ensure_sample_dataset
 from views import auth, common, sidebar, state
 
-st.set_page_config(page_title="RevOps Metrics Workbench", page_icon=":material/insights:")
+st.set_page_config(
+    page_title="RevOps Metrics Workbench", page_icon=":material/insights:", layout="wide"
+)
 auth.require_sign_in()
 
 ICONS = {
