@@ -296,3 +296,28 @@ def test_deleting_removes_the_data_from_disk_and_from_a_running_reader(tmp_path:
             cur.execute("SELECT count(*) FROM opportunities").fetchone()
     for path in (tmp_path / "datasets").iterdir():
         assert b"ann.buyer@acme.com" not in path.read_bytes()
+
+
+def test_the_uploader_can_delete_a_dataset_from_disk_and_nobody_else_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _upload_deals(tmp_path, monkeypatch)
+    token = at.query_params["dataset"]
+    ws = Workspace(tmp_path / "ws")
+    assert ws.path(token).exists()
+
+    other = app(tmp_path, monkeypatch, sample=False)
+    other.query_params = {"dataset": token}
+    other.run()
+    assert not [b for b in other.sidebar.button if b.label == "Delete dataset"]
+
+    delete = next(b for b in at.sidebar.button if b.label == "Delete dataset")
+    assert delete.disabled  # needs the confirmation first
+    at.sidebar.checkbox(key="w_confirm_delete").check().run()
+    next(b for b in at.sidebar.button if b.label == "Delete dataset").click().run()
+    assert problems(at) == []
+    assert not list((tmp_path / "ws" / "datasets").glob(f"{token}*"))
+    assert "dataset" not in at.query_params
+    other.run()
+    assert any("Dataset not found" in e.value for e in other.error)
+    ws.close()
