@@ -11,7 +11,7 @@ import streamlit as st
 from engine.metrics.request import GRAINS
 from engine.quality import Profile
 from engine.store import DatasetInfo
-from views import common, state
+from views import common, manage, state
 
 W_DATASET = "w_dataset"
 W_PERIOD = "w_period"
@@ -100,5 +100,6 @@ def render(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
             _dataset_card(info)
             with common.error_boundary():
                 _filters(view, common.profile(info.token))
+            manage.delete_control(info)
         st.divider()
         common.copy_link(view)
