@@ -8,6 +8,8 @@ Masks keep just enough to recognise a value: ``j***@example.com``, ``***-***-123
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -83,6 +85,17 @@ def mask_value(value: Any, kind: Kind) -> Any:
     return mask_email(value) if kind == "email" else mask_phone(value)
 
 
+def mask_if_personal(value: Any) -> Any:
+    """A single value masked when it looks like an email or a phone number (labels, options)."""
+    if not isinstance(value, str):
+        return value
+    if looks_like_email(value):
+        return mask_email(value)
+    if looks_like_phone(value):
+        return mask_phone(value)
+    return value
+
+
 def mask_emails_in_text(text: str) -> str:
     """Mask every email address inside free text (reasons, notes, JSON)."""
     return EMAIL_ANYWHERE.sub(lambda m: mask_email(m.group(0)), text)
@@ -143,3 +156,29 @@ def mask_frame(
                 lambda v: mask_emails_in_text(v) if isinstance(v, str) else v, na_action="ignore"
             )
     return df, kinds
+
+
+ALIAS_PREFIX = "~"
+
+
+def link_alias(value: str, key: str) -> str:
+    """How a link carries a filter value: an email or phone as a keyed digest, else as is.
+
+    ``domain.md`` section 10: the raw value never appears in a shared link. The key is the
+    dataset token, so the digest means nothing without the dataset and cannot be looked up
+    in a list of known addresses.
+    """
+    if not (looks_like_email(value) or looks_like_phone(value)):
+        return value
+    digest = hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:20]
+    return ALIAS_PREFIX + digest
+
+
+def resolve_alias(value: str, key: str, known: Iterable[str]) -> str:
+    """The known value a link's alias stands for (the value itself when it is not an alias)."""
+    if not value.startswith(ALIAS_PREFIX):
+        return value
+    for candidate in known:
+        if link_alias(candidate, key) == value:
+            return candidate
+    return value

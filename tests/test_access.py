@@ -321,3 +321,43 @@ def test_the_uploader_can_delete_a_dataset_from_disk_and_nobody_else_can(
     other.run()
     assert any("Dataset not found" in e.value for e in other.error)
     ws.close()
+
+
+def test_an_email_owner_never_appears_in_the_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deals = (
+        b"Deal ID,Owner,Stage,Amount,Created Date,Close Date\n"
+        b"D1,ann@acme.com,Closed Won,1000,2026-01-05,2026-02-10\n"
+        b"D2,bob@acme.com,Closed Lost,700,2026-01-09,2026-03-01\n"
+    )
+    ws = Workspace(tmp_path / "ws")
+    info, _ = load_files(ws, [("deals.csv", deals)], name="emails")
+    ws.close()
+    at = app(tmp_path, monkeypatch, sample=False)
+    at.query_params = {"dataset": info.token, "page": "quality"}
+    at.run()
+    owner = at.sidebar.multiselect(key="w_owner")
+    assert sorted(owner.options) == ["a***@acme.com", "b***@acme.com"]  # masked labels
+    owner.set_value(["ann@acme.com"]).run()
+    assert problems(at) == []
+    link = str(at.query_params)
+    assert "ann@acme.com" not in link and "acme" not in link
+    alias = at.query_params["owner"]
+    alias = alias[0] if isinstance(alias, list) else alias
+    assert alias.startswith("~") and len(alias) == 21
+
+    # The link reopens the same filter in another session, still without the address.
+    other = app(tmp_path, monkeypatch, sample=False)
+    other.query_params = {"dataset": info.token, "page": "quality", "owner": alias}
+    other.run()
+    assert problems(other) == [] and other.warning.len == 0
+    assert other.sidebar.multiselect(key="w_owner").value == ["ann@acme.com"]
+    assert "acme" not in str(other.query_params)
+    # An alias made with another dataset's key does not resolve.
+    from engine.privacy import link_alias
+
+    forged = link_alias("ann@acme.com", new_token())
+    other.query_params = {"dataset": info.token, "owner": forged}
+    other.run()
+    assert any("not in this dataset" in w.value for w in other.warning)
