@@ -16,6 +16,7 @@ from typing import Any
 
 import streamlit as st
 
+from engine import privacy
 from engine.errors import WorkbenchError
 from engine.metrics.request import GRAINS, parse_period
 from engine.store import is_token
@@ -66,7 +67,7 @@ class ViewState:
         for dim in FILTER_DIMS:
             values = self.filters.get(dim)
             if values:
-                out[dim] = list(values)
+                out[dim] = [privacy.link_alias(v, self.dataset or "") for v in values]
         return out
 
     def params(self) -> Params:
@@ -146,6 +147,7 @@ def check_filters(
     kept: dict[str, list[str]] = {}
     for dim, values in state.filters.items():
         known = set(options.get(dim, ()))
+        values = [privacy.resolve_alias(v, state.dataset or "", known) for v in values]
         good = [v for v in values if v in known]
         bad = [v for v in values if v not in known]
         if bad:
@@ -308,7 +310,11 @@ def on_change_param(param: str, widget_key: str) -> Callable[[], None]:
     """A callback writing a widget's new value into the URL."""
 
     def callback() -> None:
-        set_param(param, st.session_state.get(widget_key))
+        value = st.session_state.get(widget_key)
+        if param in FILTER_DIMS and isinstance(value, list):
+            key = current().dataset or ""
+            value = [privacy.link_alias(str(v), key) for v in value]
+        set_param(param, value)
 
     return callback
 
