@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from engine import privacy
 from engine.metrics.request import GRAINS
 from engine.quality import Profile
 from engine.store import DatasetInfo
@@ -77,6 +78,7 @@ def _filters(view: state.ViewState, prof: Profile) -> None:
             prof.options.get(dim, []),
             key=key,
             on_change=state.on_change_param(dim, key),
+            format_func=lambda v: v if state.reveal_personal() else privacy.mask_if_personal(v),
             placeholder=f"All {dim}s",
         )
 
