@@ -47,23 +47,23 @@ def sample_token() -> str | None:
 
 
 pages = {
-    section: [
-        st.Page(
-            f"views/{p}.py", title=state.PAGES[p], icon=ICONS[p], default=p == state.DEFAULT_PAGE
-        )
-        for p in names
-    ]
+    section: [st.Page(f"views/{p}.py", title=state.PAGES[p], icon=ICONS[p]) for p in names]
     for section, names in state.SECTIONS.items()
 }
 by_name = {p.url_path: p for group in pages.values() for p in group}
-current = st.navigation(pages, position="hidden")
+# The root URL is a hidden start page that forwards to the page the link names (or the
+# default), so every page keeps its own path: /funnel works like /velocity.
+start = st.Page(lambda: None, title="Start", url_path="start", default=True, visibility="hidden")
+current = st.navigation({**pages, "": [start]}, position="hidden")
 
 view, notes = state.parse_params(state.url_params())
-page = current.url_path or state.DEFAULT_PAGE
 first_run = state.first_run()
-if first_run and "page" in state.url_params() and view.page != page and view.page in by_name:
+linked = first_run and "page" in state.url_params() and view.page in by_name
+if current is start or (linked and view.page != current.url_path):
+    target = view.page if view.page in by_name else state.DEFAULT_PAGE
     state.carry_notices(notes)
-    st.switch_page(by_name[view.page], query_params=view.params())
+    st.switch_page(by_name[target], query_params=view.with_(page=target).params())
+page = current.url_path
 notes = state.carried_notices() + notes
 view = view.with_(page=page, extras=view.extras if view.page == page else {})
 
