@@ -29,11 +29,12 @@ import io
 import os
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ import pyarrow.parquet as pq
 
 from engine.errors import InputError, LimitExceeded
 
-__all__ = ["Limits", "RawTable", "read_file", "DELIMITERS"]
+__all__ = ["Limits", "RawTable", "CsvStream", "read_file", "DELIMITERS"]
 
 MB = 1024 * 1024
 
@@ -56,6 +57,10 @@ _SNIFF_RECORDS = 50
 _BINARY_SAMPLE = 8 * 1024
 # Files from this size try the lean byte-level reader first (see _read_large_csv).
 LARGE_CSV_BYTES = 16 * MB
+# Rows a streamed file keeps in memory for preview and mapping.
+HEAD_ROWS = 1000
+# Bytes read at a time by the streamed file's checking pass.
+_SCAN_BYTES = 64 * MB
 _EXCERPT_CHARS = 200
 _XLSX_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm")
 _PARQUET_EXTS = (".parquet", ".pq", ".parq")
@@ -119,6 +124,9 @@ class RawTable:
     sheet: str | None = None
     ragged_rows: list[tuple[int, str]] = field(default_factory=list)
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
+    # Set for a large clean CSV read with ``stream=True``: ``table`` and ``lines`` then hold
+    # only the first ``HEAD_ROWS`` rows (preview, mapping) and the stream reads the rest.
+    stream: CsvStream | None = None
 
     @property
     def num_rows(self) -> int:
@@ -127,23 +135,45 @@ class RawTable:
     @property
     def records(self) -> int:
         """Data records found in the file: rows in the table plus rows in ``bad_rows``."""
+        if self.stream is not None:
+            return self.stream.rows + len(self.bad_rows)
         return self.table.num_rows + len(self.bad_rows)
 
 
-def read_file(data: bytes, filename: str, limits: Limits | None = None) -> RawTable:
-    """Read ``data`` (the bytes of an upload named ``filename``) into a :class:`RawTable`.
+def read_file(
+    data: bytes | Path,
+    filename: str,
+    limits: Limits | None = None,
+    *,
+    stream: bool = False,
+) -> RawTable:
+    """Read ``data`` (the bytes of an upload named ``filename``, or a path) into a :class:`RawTable`.
+
+    With ``stream=True`` a large clean UTF-8 CSV (see :class:`CsvStream`) is checked in one
+    pass but not held: the result has the first ``HEAD_ROWS`` rows and a ``stream`` that reads
+    the rest in batches, with the same values, lines and notes as the whole-file read. Other
+    files are read whole either way.
 
     Raises ``InputError`` for a file that is empty, binary or damaged, and ``LimitExceeded``
     when a limit in ``limits`` (default: ``Limits()``) is exceeded.
     """
     limits = limits or Limits()
-    if len(data) > limits.max_upload_bytes:
+    size = data.stat().st_size if isinstance(data, Path) else len(data)
+    if size > limits.max_upload_bytes:
         raise LimitExceeded(
-            f"The file is {len(data) / MB:.1f} MB, over the upload limit of "
+            f"The file is {size / MB:.1f} MB, over the upload limit of "
             f"{limits.max_upload_mb:g} MB. Upload a smaller export (for example one year or "
             "one team at a time), or raise the limit with the WORKBENCH_MAX_UPLOAD_MB "
             "environment variable."
         )
+    if stream and size >= LARGE_CSV_BYTES:
+        head = _head_bytes(data, _SNIFF_CHARS + len(codecs.BOM_UTF8))
+        if _detect_format(head, filename) == "csv":
+            streamed = _open_stream(data, head, limits, filename)
+            if streamed is not None:
+                return streamed
+    if isinstance(data, Path):
+        data = data.read_bytes()
     if not data:
         raise InputError(
             "The file is empty (0 bytes). Check that the export finished and upload it again."
@@ -607,6 +637,31 @@ def _delim_name(delim: str) -> str:
     return {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(delim, repr(delim))
 
 
+def _lean_head(head: bytes, bom: int, limits: Limits) -> tuple[str, list[str], int, int] | None:
+    """Delimiter, headers, body offset and first body line of a lean-path file.
+
+    ``head`` is the file's first ``bom + _SNIFF_CHARS`` bytes. None when the file needs the
+    careful path: the sample is not UTF-8, line ends are mixed, or the header is not line 1.
+    """
+    sample = head[bom : bom + _SNIFF_CHARS]
+    text = None
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            text = sample[: len(sample) - cut].decode("utf-8")
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None or text.count("\r") != text.count("\r\n"):
+        return None
+    delim = _sniff_delimiter(text)
+    header, header_line, first_line, offset = _read_header(text, delim)
+    if header_line != 1 or not header:
+        return None
+    _check_columns(len(header), limits)
+    body_start = bom + len(text[:offset].encode("utf-8"))
+    return delim, _unique_headers(header), body_start, first_line
+
+
 def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | None:
     """Lean path for large, clean UTF-8 files: parse the bytes in place, no text copies.
 
@@ -620,23 +675,10 @@ def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | No
     bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     if b"\x00" in data:
         return None
-    head = data[bom : bom + _SNIFF_CHARS]
-    text = None
-    for cut in range(4):  # the sample may end inside a multi-byte character
-        try:
-            text = head[: len(head) - cut].decode("utf-8")
-            break
-        except UnicodeDecodeError:
-            continue
-    if text is None or text.count("\r") != text.count("\r\n"):
+    found = _lean_head(data[: bom + _SNIFF_CHARS], bom, limits)
+    if found is None:
         return None
-    delim = _sniff_delimiter(text)
-    header, header_line, first_line, offset = _read_header(text, delim)
-    if header_line != 1 or not header:
-        return None
-    _check_columns(len(header), limits)
-    headers = _unique_headers(header)
-    body_start = bom + len(text[:offset].encode("utf-8"))
+    delim, headers, body_start, first_line = found
     arr = np.frombuffer(data, dtype=np.uint8)[body_start:]
     newline_pos = np.flatnonzero(arr == 10)
     starts = np.concatenate(([0], newline_pos + 1))
@@ -707,6 +749,251 @@ def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | No
         encoding="utf-8-sig" if bom else "utf-8",
         delimiter=delim,
         notes=notes,
+    )
+
+
+# --------------------------------------------------------------------------- CSV: streaming
+
+
+def _head_bytes(data: bytes | Path, n: int) -> bytes:
+    if isinstance(data, bytes):
+        return data[:n]
+    with data.open("rb") as fh:
+        return fh.read(n)
+
+
+def _lean_options(
+    headers: list[str],
+    delim: str,
+    on_invalid: Callable[[Any], str],
+    include: list[str] | None = None,
+    block_size: int = 16 * MB,
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """The lean path's reader options, so a streamed file tokenises exactly as a whole one."""
+    return (
+        pacsv.ReadOptions(column_names=headers, block_size=block_size, use_threads=True),
+        pacsv.ParseOptions(
+            delimiter=delim,
+            quote_char='"',
+            double_quote=True,
+            newlines_in_values=True,
+            ignore_empty_lines=True,
+            invalid_row_handler=on_invalid,
+        ),
+        pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in headers},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            include_columns=include or [],
+        ),
+    )
+
+
+def _refuse_invalid(_row: Any) -> str:
+    return "error"
+
+
+@dataclass
+class CsvStream:
+    """A large clean UTF-8 CSV read in record batches instead of held whole.
+
+    Holding a file as Arrow strings costs about twice its size for as long as the load runs;
+    a stream costs one batch. Only files the lean whole-file path (``_read_large_csv``) would
+    accept are streamed, and they are checked for that in full before anything is read
+    (see ``_open_stream``), so each record is one non-blank physical line and the values,
+    line numbers and notes are those of the whole-file read.
+    """
+
+    source: bytes | Path
+    body_start: int
+    headers: list[str]
+    delimiter: str
+    rows: int
+    first_line: int
+    # Body line (0-based) of each record, kept only when blank lines shift them.
+    nonblank: np.ndarray | None = None
+    size: int = 0
+
+    def _input(self) -> pa.NativeFile:
+        if isinstance(self.source, bytes):
+            return pa.BufferReader(pa.py_buffer(self.source)[self.body_start :])
+        if self.source.stat().st_size != self.size:
+            raise InputError(
+                f"{self.source.name} changed while it was being loaded. Load it again."
+            )
+        f = pa.OSFile(str(self.source), "r")
+        f.seek(self.body_start)
+        return f
+
+    def lines(self, start: int, stop: int) -> np.ndarray:
+        """Physical line numbers of records ``start`` to ``stop`` (exclusive)."""
+        if self.nonblank is None:
+            return np.arange(start + self.first_line, stop + self.first_line, dtype=np.int64)
+        return self.nonblank[start:stop] + self.first_line
+
+    def tables(
+        self, columns: Sequence[str] | None = None, batch_rows: int = 250_000
+    ) -> Iterator[pa.Table]:
+        """Consecutive tables of ``batch_rows`` records (the last may be shorter), cleaned as
+        the whole-file read cleans them; ``columns`` limits the columns read."""
+        names = list(columns) if columns is not None else list(self.headers)
+        opts = _lean_options(self.headers, self.delimiter, _refuse_invalid, names)
+        seen = 0
+        with self._input() as f:
+            reader = pacsv.open_csv(
+                f, read_options=opts[0], parse_options=opts[1], convert_options=opts[2]
+            )
+            schema = reader.schema
+            pending: list[pa.RecordBatch] = []
+            have = 0
+            for rb in reader:
+                pending.append(rb)
+                have += rb.num_rows
+                while have >= batch_rows:
+                    table = pa.Table.from_batches(pending, schema)
+                    out = table.slice(0, batch_rows)
+                    rest = table.slice(batch_rows)
+                    pending, have = rest.to_batches(), rest.num_rows
+                    seen += out.num_rows
+                    yield self._clean(out, names)
+            if have:
+                seen += have
+                yield self._clean(pa.Table.from_batches(pending, schema), names)
+        if seen != self.rows:
+            raise InputError(
+                f"The file changed while it was being loaded ({seen:,} records instead of "
+                f"{self.rows:,}). Load it again."
+            )
+
+    @staticmethod
+    def _clean(table: pa.Table, names: list[str]) -> pa.Table:
+        return pa.table([_clean_strings(c) for c in table.columns], names=names)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One whole column, cleaned (a pre-pass reads only what it needs)."""
+        chunks: list[pa.Array] = []
+        for t in self.tables([name], batch_rows=1 << 62):
+            chunks.extend(t.column(0).chunks)
+        return pa.chunked_array(chunks, pa.string())
+
+    def read_all(self) -> pa.Table:
+        """The whole file as one table, as the whole-file read returns it."""
+        parts = list(self.tables(batch_rows=1 << 62))
+        if not parts:
+            return pa.table([pa.array([], pa.string()) for _ in self.headers], names=self.headers)
+        return pa.concat_tables(parts)
+
+
+def _scan_body(
+    data: bytes | Path, body_start: int, limits: Limits
+) -> tuple[int, np.ndarray] | None:
+    """Check a body the way the lean path does, a piece at a time; (lines, blank lines).
+
+    None when the file needs the careful path: a NUL byte, bytes that are not UTF-8 or a
+    line longer than the field limit. Pieces end on a line break, so blank lines and line
+    numbers come out as over the whole body.
+    """
+    # BytesIO shares the bytes of an upload rather than copying them.
+    fh: io.BufferedIOBase = io.BytesIO(data) if isinstance(data, bytes) else data.open("rb")
+    fh.seek(body_start)
+    read = fh.read
+    blanks: list[np.ndarray] = []
+    total = 0
+    carry = b""
+    try:
+        while True:
+            chunk = read(_SCAN_BYTES)
+            if chunk:
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    carry += chunk
+                    if len(carry) > limits.max_field_bytes:
+                        return None
+                    continue
+                piece, carry = carry + chunk[: cut + 1], chunk[cut + 1 :]
+            else:
+                piece, carry = carry, b""
+            if not piece:
+                break
+            if b"\x00" in piece:
+                return None
+            arr = np.frombuffer(piece, dtype=np.uint8)
+            if (arr >= 0x80).any():
+                try:
+                    piece.decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+            newline_pos = np.flatnonzero(arr == 10)
+            starts = np.concatenate(([0], newline_pos + 1))
+            ends = np.concatenate((newline_pos, [len(arr)]))
+            if starts[-1] >= len(arr):
+                starts, ends = starts[:-1], ends[:-1]
+            lengths = ends - starts
+            if len(lengths) and int(lengths.max()) > limits.max_field_bytes:
+                return None
+            blank = (lengths == 0) | ((lengths == 1) & (arr[starts] == 13))
+            blanks.append(np.flatnonzero(blank) + total)
+            total += len(lengths)
+            if not chunk:
+                break
+    finally:
+        fh.close()
+    return total, np.concatenate(blanks) if blanks else np.zeros(0, np.int64)
+
+
+def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str) -> RawTable | None:
+    """A streamed :class:`RawTable` for a file the lean path would read whole, else None.
+
+    The whole file is checked here, before any of it is used: the byte checks of the lean
+    path (``_scan_body``) and one tokenising pass with the lean path's options that converts
+    no columns but fails on ragged rows and counts records, which must equal the non-blank
+    lines (a quoted line break would make them differ).
+    """
+    bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    found = _lean_head(head, bom, limits)
+    if found is None:
+        return None
+    delim, headers, body_start, first_line = found
+    scanned = _scan_body(data, body_start, limits)
+    if scanned is None:
+        return None
+    total, blank = scanned
+    rows = total - len(blank)
+    nonblank = np.delete(np.arange(total, dtype=np.int64), blank) if len(blank) else None
+    size = data.stat().st_size if isinstance(data, Path) else len(data)
+    stream = CsvStream(data, body_start, headers, delim, rows, first_line, nonblank, size)
+    opts = _lean_options(headers, delim, _refuse_invalid)
+    counted = 0
+    try:
+        with stream._input() as f:
+            reader = pacsv.open_csv(
+                f, read_options=opts[0], parse_options=opts[1], convert_options=opts[2]
+            )
+            for rb in reader:
+                counted += rb.num_rows
+    except pa.ArrowException:
+        return None
+    if counted != rows:
+        return None
+    head_table = next(stream.tables(batch_rows=HEAD_ROWS), None) if rows else None
+    if head_table is None:
+        head_table = pa.table([pa.array([], pa.string()) for _ in headers], names=headers)
+    notes: list[str] = []
+    if len(blank):
+        notes.append(f"Skipped {len(blank)} blank line(s).")
+    if delim != ",":
+        notes.append(f"Columns are separated by {_delim_name(delim)}s.")
+    if filename.lower().endswith(_XLSX_EXTS):
+        notes.append("The file has an Excel name but contains text; it was read as CSV.")
+    return RawTable(
+        table=head_table,
+        headers=headers,
+        lines=stream.lines(0, head_table.num_rows),  # type: ignore[arg-type]
+        format="csv",
+        encoding="utf-8-sig" if bom else "utf-8",
+        delimiter=delim,
+        notes=notes,
+        stream=stream,
     )
 
 

@@ -207,18 +207,23 @@ class Prepared:
 
 # --- step 1 -------------------------------------------------------------------------------
 def inspect_file(
-    data: bytes,
+    data: bytes | Path,
     filename: str,
     remembered: MappingStore | None = None,
     limits: ingest.Limits | None = None,
 ) -> FilePlan:
-    """Read a file and propose its table and column mapping (nothing is written)."""
-    raw = ingest.read_file(data, filename, limits)
+    """Read a file and propose its table and column mapping (nothing is written).
+
+    A large clean CSV is streamed (``ingest.CsvStream``): the plan keeps its source (the path,
+    or the upload's bytes) and its first rows, and the load reads it batch by batch.
+    """
+    raw = ingest.read_file(data, filename, limits, stream=True)
     if remembered is not None:
         mapping = apply_remembered(raw.headers, remembered, filename)
     else:
         mapping = recognise(raw.headers, filename)
-    return FilePlan(filename, raw, mapping, len(data), remembered=mapping.origin == "remembered")
+    size = data.stat().st_size if isinstance(data, Path) else len(data)
+    return FilePlan(filename, raw, mapping, size, remembered=mapping.origin == "remembered")
 
 
 # --- step 2 -------------------------------------------------------------------------------
@@ -227,7 +232,9 @@ def stages_in(plans: Sequence[FilePlan]) -> list[str]:
     seen: dict[str, None] = {}
     for plan in plans:
         if plan.table in STAGED_TABLES and "stage" in plan.mapping.columns:
-            col = plan.raw.table.column(plan.mapping.columns["stage"])
+            header = plan.mapping.columns["stage"]
+            stream = plan.raw.stream
+            col = stream.column(header) if stream else plan.raw.table.column(header)
             for v in pl.from_arrow(col).drop_nulls().unique(maintain_order=True).to_list():  # type: ignore[union-attr]
                 seen.setdefault(str(v).strip(), None)
         for stage in plan.mapping.stage_columns:
@@ -259,12 +266,51 @@ class Source:
     plan: FilePlan
     table: str
     name: str
-    src: pa.Table  # string columns as read (or HubSpot's unpivoted stage dates)
+    src: pa.Table  # string columns as read (or HubSpot's unpivoted stage dates); a stream's head
     columns: dict[str, str]  # canonical column -> column of ``src``
-    lines: pa.Array  # physical line of each row
+    lines: pa.Array  # physical line of each row (a stream's head only)
     fallbacks: dict[str, list[str]]
     notes: list[str] = field(default_factory=list)
     hints: dict[str, str | None] = field(default_factory=dict)
+    stream: ingest.CsvStream | None = None  # rows come from here when set
+
+    @property
+    def rows(self) -> int:
+        return self.stream.rows if self.stream is not None else self.src.num_rows
+
+    def column(self, header: str) -> pa.ChunkedArray:
+        """One whole column; a stream reads only that column."""
+        if self.stream is not None:
+            return self.stream.column(header)
+        return self.src.column(header)
+
+    def sample(self, headers: list[str], step: int) -> pa.Table:
+        """Rows 0, step, 2*step, ... of ``headers``."""
+        if self.stream is None:
+            idx = pa.array(range(0, self.src.num_rows, step), pa.int64())
+            return self.src.select(headers).take(idx)
+        parts = []
+        start = 0
+        for t in self.stream.tables(headers, BATCH_ROWS):
+            first = -start % step
+            parts.append(t.take(pa.array(range(first, t.num_rows, step), pa.int64())))
+            start += t.num_rows
+        if not parts:
+            return pa.table([pa.array([], pa.string()) for _ in headers], names=headers)
+        return pa.concat_tables(parts)
+
+    def batches(self) -> Iterator[tuple[int, pa.Table, pa.Array]]:
+        """(first row, string columns, physical lines) of ``BATCH_ROWS`` rows at a time."""
+        if self.stream is None:
+            for start in range(0, self.src.num_rows, BATCH_ROWS):
+                src = self.src.slice(start, BATCH_ROWS)
+                yield start, src, self.lines.slice(start, BATCH_ROWS)
+            return
+        start = 0
+        for src in self.stream.tables(batch_rows=BATCH_ROWS):
+            stop = start + src.num_rows
+            yield start, src, pa.array(self.stream.lines(start, stop), pa.int64())
+            start = stop
 
 
 def _sources(plans: Sequence[FilePlan]) -> list[Source]:
@@ -281,10 +327,15 @@ def _sources(plans: Sequence[FilePlan]) -> list[Source]:
                 pa.array(plan.raw.lines, pa.int64()),
                 dict(plan.mapping.fallbacks),
                 list(plan.raw.notes),
+                stream=plan.raw.stream,
             )
         )
         if plan.mapping.stage_columns:
-            with_lines = plan.raw.table.append_column("_line", pa.array(plan.raw.lines, pa.int64()))
+            # Unpivoting needs every row at once; such exports are small, so read it whole.
+            stream = plan.raw.stream
+            table = stream.read_all() if stream else plan.raw.table
+            lines = stream.lines(0, stream.rows) if stream else plan.raw.lines
+            with_lines = table.append_column("_line", pa.array(lines, pa.int64()))
             wide = stage_history_from_wide(with_lines, plan.mapping)
             body = wide.select(["opportunity_id", "stage", "entered_at"])
             cols = {c: c for c in body.column_names}
@@ -300,14 +351,19 @@ def _resolve_formats(source: Source) -> None:
     Batches are typed with these choices as hints, so every row of a column is read the same
     way. The choice is made on an evenly spaced sample of up to ``FORMAT_SAMPLE`` values.
     """
-    n = source.src.num_rows
-    step = max(n // FORMAT_SAMPLE, 1)
-    idx = pa.array(range(0, n, step), pa.int64())
+    step = max(source.rows // FORMAT_SAMPLE, 1)
+    wanted = []
     for col in TABLES[source.table].columns:
         header = source.columns.get(col.name)
         if col.kind == "text" or header is None or header not in source.src.column_names:
             continue
-        sample = pl.from_arrow(source.src.column(header).take(idx))
+        wanted.append((col, header))
+    # One pass over a streamed file reads every sampled column.
+    headers = list(dict.fromkeys(h for _, h in wanted))
+    sampled = source.sample(headers, step) if headers else None
+    for col, header in wanted:
+        assert sampled is not None
+        sample = pl.from_arrow(sampled.column(header))
         assert isinstance(sample, pl.Series)
         result = typeparse.parse_column(sample.cast(pl.Utf8), col.kind)
         source.hints[col.name] = _hint(col.kind, result.fmt)
@@ -344,31 +400,32 @@ def _batches(
     batch its first occurrence fell in.
     """
     repeats = _repeated_ids(source)
-    n = source.src.num_rows
-    starts = list(range(0, n, BATCH_ROWS)) or [0]
-    for k, start in enumerate(starts):
+    n = source.rows
+    parts = source.batches()
+    if n == 0:
+        # A file with no rows still validates once, so its (empty) outcome has the columns.
+        parts = iter([(0, source.src.slice(0, 0), source.lines.slice(0, 0))])
+    for start, src, lines in parts:
         if progress:
             lo, hi = share
-            progress(f"Validating {source.name}", lo + (hi - lo) * k / len(starts))
-        src = source.src.slice(start, BATCH_ROWS)
-        lines = source.lines.slice(start, BATCH_ROWS)
+            progress(f"Validating {source.name}", lo + (hi - lo) * start / max(n, 1))
         frame = _typed_frame(source, src, lines)
-        frame = frame.with_columns(repeats.slice(start, BATCH_ROWS).alias(SEEN_BEFORE))
+        frame = frame.with_columns(repeats.slice(start, src.num_rows).alias(SEEN_BEFORE))
         frame = _derive(frame, source.table, stage_map, as_of, opp_ids)
         ids = frame["opportunity_id"].drop_nulls() if source.table == "opportunities" else None
         yield _split(source.table, source.name, frame, src), ids
-    if source.src.num_rows == 0 and progress:
+    if n == 0 and progress:
         progress(f"Validating {source.name}", share[1])
 
 
 def _repeated_ids(source: Source) -> pl.Series:
     """True where the row's id already appeared on an earlier row of the same source."""
-    n = source.src.num_rows
+    n = source.rows
     id_col = TABLES[source.table].id_column
     header = source.columns.get(id_col) if id_col else None
     if header is None or header not in source.src.column_names:
         return pl.Series(SEEN_BEFORE, [False] * n, pl.Boolean)
-    ids = pl.from_arrow(source.src.column(header))
+    ids = pl.from_arrow(source.column(header))
     assert isinstance(ids, pl.Series)
     ids = ids.cast(pl.Utf8).str.strip_chars().replace(SALESFORCE_NULL_ID, None)
     blank = ids.is_null() | (ids == "")
@@ -790,15 +847,12 @@ def load_files(
 ) -> tuple[DatasetInfo, Prepared]:
     """Inspect and load files with the proposed mappings (command line, tests, sample).
 
-    A file given as a path is read only while it is inspected, so its bytes are not held
-    while the next file is read.
+    A file given as a path is never held whole when it is a large clean CSV (it is streamed
+    from disk); any other file is read only while it is inspected.
     """
     if not files:
         raise InputError("No files were given.")
-    plans = [
-        inspect_file(src.read_bytes() if isinstance(src, Path) else src, fname)
-        for fname, src in files
-    ]
+    plans = [inspect_file(src, fname) for fname, src in files]
     kill_point("read")
     kill_point("prepared")
     label = name or ", ".join(f for f, _ in files)
