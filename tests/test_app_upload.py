@@ -91,3 +91,32 @@ def test_sample_button_opens_the_sample(tmp_path: Path, monkeypatch: pytest.Monk
     assert problems(at) == []
     assert at.query_params["page"] == "funnel"
     assert Workspace(tmp_path / "ws").exists(at.query_params["dataset"])
+
+
+ACCOUNTS = b"""Id,Name,BillingCity,Phone,Industry
+001A,Edge Communications,Austin,(512) 757-6000,Electronics
+001B,Burlington Textiles,Burlington,(336) 222-7000,Apparel
+"""
+
+
+def test_a_file_that_is_no_crm_table_starts_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropping a whole export folder: the account file is left out, the rest loads."""
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    files = [("deals.csv", DEALS, "text/csv"), ("Account.csv", ACCOUNTS, "text/csv")]
+    at.file_uploader[0].set_value(files).run()
+    assert problems(at) == []
+    assert at.toggle(key="include::deals.csv").value is True
+    assert at.toggle(key="include::Account.csv").value is False
+    # captions are markdown, so the file name is escaped
+    assert any(c.value.startswith("Left out: Account") for c in at.caption)
+    token = _load(at)
+    assert _amounts(tmp_path, token) == [1000.0, 3000.0, 700.0]
+    ws = Workspace(tmp_path / "ws")
+    assert ws.info(token).files == ["deals.csv"]
+    ws.close()
+    # Turned back on, the unrecognised file blocks the load until it is mapped.
+    at.toggle(key="include::Account.csv").set_value(True).run()
+    assert next(b for b in at.button if b.label == "Load").disabled

@@ -9,7 +9,7 @@ import streamlit as st
 
 from engine.canonical import CANONICAL_STAGES, TABLES
 from engine.mapping import MappingStore, recognise
-from engine.pipeline import FilePlan, default_stage_map, inspect_file, load_plans
+from engine.pipeline import MIN_CONFIDENCE, FilePlan, default_stage_map, inspect_file, load_plans
 from engine.samples import ensure_sample_dataset
 from engine.stagemap import StageMap
 from views import common, state
@@ -35,6 +35,13 @@ def _on_column(name: str, col: str) -> None:
 
 def file_section(name: str, plan: FilePlan) -> None:
     st.subheader(common.escape(name), divider="gray")
+    if f"include::{name}" not in st.session_state:
+        # A file that is not a CRM table (an Account or Contact export) starts left out.
+        st.session_state[f"include::{name}"] = plan.mapping.confidence >= MIN_CONFIDENCE
+    st.toggle("Include this file in the dataset", key=f"include::{name}")
+    if not st.session_state[f"include::{name}"]:
+        st.caption("Left out of the load. Turn it on to map and load it.")
+        return
     state.bind_widget(f"table::{name}", plan.table)
     st.selectbox(
         "Recognised as table", list(TABLES), key=f"table::{name}", on_change=_on_table, args=(name,)
@@ -159,7 +166,11 @@ for upload in uploads or []:
 for name in [n for n in names if n in plans]:
     with common.error_boundary():
         file_section(name, plans[name])
-chosen = [plans[n] for n in names if n in plans]
+included = {n: st.session_state.get(f"include::{n}", True) for n in names if n in plans}
+chosen = [plans[n] for n, keep in included.items() if keep]
+left_out = [common.escape(n) for n, keep in included.items() if not keep]
+if left_out:
+    st.caption("Left out: " + ", ".join(left_out))
 if chosen:
     stage_map = stage_map_editor(chosen)
     default_name = ", ".join(p.filename for p in chosen)[:80]
