@@ -105,6 +105,14 @@ def _in(s: pd.Series, start: dt.date | None, end: dt.date | None) -> pd.Series:
     return (d >= pd.Timestamp(start)) & (d < pd.Timestamp(end))
 
 
+def _iqr(x: pd.Series) -> pd.Series:
+    """Values inside Tukey's fences: p25 - 1.5 IQR .. p75 + 1.5 IQR (linear quartiles)."""
+    if not len(x):
+        return x
+    q1, q3 = x.quantile(0.25), x.quantile(0.75)
+    return x[(x >= q1 - 1.5 * (q3 - q1)) & (x <= q3 + 1.5 * (q3 - q1))]
+
+
 def _none(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
@@ -133,8 +141,10 @@ def reference_from_frames(
     as_of: dt.date,
     ramp_factor: float = 0.7,
     only: Collection[str] | None = None,
+    exclude_outliers: bool = False,
 ) -> dict[str, float | None]:
-    """The metrics from frames of :func:`read_frames`; ``only`` limits the work to some ids."""
+    """The metrics from frames of :func:`read_frames`; ``only`` limits the work to some ids;
+    ``exclude_outliers`` applies the IQR rule to the cycle metrics."""
 
     def want(*ids: str) -> bool:
         return only is None or any(i in only for i in ids)
@@ -149,6 +159,8 @@ def reference_from_frames(
     r["win_rate"] = _div(len(won), len(closed_in))
     r["avg_deal_size"] = _div(won["amount"].sum(min_count=1), won["amount"].notna().sum())
     cyc = (won["close_date"] - won["created_date"]).dt.days.dropna()
+    if exclude_outliers:
+        cyc = _iqr(cyc)
     r["sales_cycle_days"] = _none(cyc.mean()) if len(cyc) else None
     r["sales_cycle_days.median"] = _none(cyc.median()) if len(cyc) else None
     r["sales_cycle_days.p25"] = _none(cyc.quantile(0.25)) if len(cyc) else None
@@ -235,6 +247,8 @@ def reference_from_frames(
         vis = vis[vis["opportunity_id"].isin(set(o["opportunity_id"]))]
         vis = vis[_in(vis["entered_at"], start, end)]
         days = (vis["next"] - vis["entered_at"]).dt.total_seconds() / 86400
+        if exclude_outliers:
+            days = _iqr(days)
         r["time_in_stage_days"] = _none(days.mean()) if len(days) else None
         r["time_in_stage_days.median"] = _none(days.median()) if len(days) else None
 
