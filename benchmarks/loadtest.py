@@ -275,14 +275,16 @@ def summarise(
 
 
 def write_section(section: str, path: Path = ROOT / "benchmarks" / "RESULTS.md") -> None:
-    """Replace (or append) this section of RESULTS.md, leaving the other sections alone."""
+    """Replace (or append) a ``## `` section of RESULTS.md, leaving the other sections alone."""
+    title = section.strip().splitlines()[0]
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    start = text.find(SECTION)
+    start = text.find(title + "\n")
     if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
+        text = text.rstrip("\n") + "\n\n" + section.strip() + "\n"
     else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + "\n" + (text[nxt + 1 :] if nxt != -1 else "")
+        nxt = text.find("\n## ", start + len(title))
+        rest = text[nxt + 1 :] if nxt != -1 else ""
+        text = text[:start] + section.strip() + "\n" + ("\n" + rest if rest else "")
     path.write_text(text)
 
 
