@@ -128,7 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         "each run a fresh process).",
         "",
     ]
-    (HERE / "RESULTS.md").write_text("\n".join(header) + "\n\n".join(sections) + "\n")
+    if args.only != "all" and (HERE / "RESULTS.md").exists():
+        from benchmarks.loadtest import write_section
+
+        for section in sections:  # a partial run replaces only its own sections
+            write_section(section)
+    else:
+        (HERE / "RESULTS.md").write_text("\n".join(header) + "\n\n".join(sections) + "\n")
     print(f"wrote {HERE / 'RESULTS.md'}")
     return 0
 
