@@ -51,6 +51,17 @@ def median_of(variant: str, files: list[str], repeat: int) -> dict[str, float]:
     }
 
 
+def _merge_sections(old: str, new: list[str]) -> list[str]:
+    """Sections of an earlier RESULTS.md with those measured now replaced by heading, so a
+    partial run (``--only ingest``) keeps the other sections."""
+    fresh = {s.split("\n", 1)[0]: s for s in new}
+    kept = []
+    for part in old.split("\n## ")[1:]:
+        section = "## " + part.strip("\n")
+        kept.append(fresh.pop(section.split("\n", 1)[0], section))
+    return kept + list(fresh.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--opportunities", type=int, default=1_000_000)
@@ -134,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         for section in sections:  # a partial run replaces only its own sections
             write_section(section)
     else:
-        (HERE / "RESULTS.md").write_text("\n".join(header) + "\n\n".join(sections) + "\n")
+        out = HERE / "RESULTS.md"
+    if args.only != "all" and out.exists():
+        sections = _merge_sections(out.read_text(), sections)
+    out.write_text("\n".join(header) + "\n\n".join(sections) + "\n")
     print(f"wrote {HERE / 'RESULTS.md'}")
     return 0
 
