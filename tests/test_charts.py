@@ -50,8 +50,36 @@ def test_conversion_band_layers_band_dot_and_count() -> None:
 
 
 def test_conversion_band_facets_by_segment() -> None:
-    spec = charts.conversion_vs_band(CONV.assign(segment="SMB"), "segment").to_dict()
+    two = pd.concat([CONV.assign(segment="SMB"), CONV.assign(segment="Enterprise")])
+    spec = charts.conversion_vs_band(two, "segment").to_dict()
     assert spec["facet"]["row"]["field"] == "segment"
+
+
+def test_a_single_or_missing_segment_is_not_a_facet_called_null() -> None:
+    spec = charts.conversion_vs_band(CONV.assign(segment=None), "segment").to_dict()
+    assert "facet" not in spec
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["bar", "point", "text"]
+    mixed = pd.concat([CONV.assign(segment="SMB"), CONV.assign(segment=None)])
+    spec = charts.conversion_vs_band(mixed, "segment").to_dict()
+    rows = {r["segment"] for d in spec["datasets"].values() for r in d}
+    assert rows == {"SMB", "(no segment)"}
+
+
+def test_breakdown_and_win_rate_label_an_empty_value() -> None:
+    by = CONV.assign(lead_source=["Web", None])
+    spec = charts.conversion_heatmap(by, "lead_source").to_dict()
+    assert {r["lead_source"] for d in spec["datasets"].values() for r in d} == {
+        "Web",
+        "(no source)",
+    }
+    wr = pd.DataFrame(
+        {"segment": [None], "value": [0.25], "numerator": [5], "denominator": [20], "n": [20]}
+    )
+    spec = charts.value_vs_reference(wr, "segment", 0.22, 0.35, "t", parts=("Won", "Closed"))
+    rows = [r for d in spec.to_dict()["datasets"].values() for r in d if "segment" in r]
+    assert [r["segment"] for r in rows] == ["(no segment)"]
+    tips = {t["title"] for t in spec.to_dict()["layer"][1]["encoding"]["tooltip"]}
+    assert {"Won", "Closed", "Segment"} <= tips
 
 
 def test_time_in_stage_slow_is_red() -> None:

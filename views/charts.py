@@ -35,6 +35,17 @@ def _safe(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+NO_VALUE = "(no {})"
+
+
+def _labelled(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
+    """The frame with an empty ``column`` value shown as "(no segment)" rather than "null"."""
+    if not column or column not in frame.columns or not frame[column].isna().any():
+        return frame
+    name = column.replace("_", " ").removeprefix("lead ")
+    return frame.assign(**{column: frame[column].astype(object).fillna(NO_VALUE.format(name))})
+
+
 def _position(value: str, low: str = "datum.band_low", high: str = "datum.band_high") -> str:
     return (
         f"!isValid({low}) || !isValid({value}) ? 'no band' : {value} < {low} ? 'below band' : "
@@ -49,7 +60,11 @@ def _position_color(higher_is_better: bool) -> alt.Scale:
 
 def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart:
     """Each transition's conversion as a dot beside its benchmark band (grey range), coloured
-    below / inside / above, labelled with the rate and the deal count behind it."""
+    below / inside / above, labelled with the rate and the deal count behind it. A ``row``
+    facet with a single value is left out (its header would only repeat the filter)."""
+    frame = _labelled(frame, row)
+    if row and frame[row].nunique(dropna=False) < 2:
+        row = None
     base = alt.Chart(_safe(frame)).transform_calculate(
         transition="datum.from_stage + ' → ' + datum.to_stage",
         position=_position("datum.rate"),
@@ -132,7 +147,7 @@ def time_in_stage_vs_band(frame: pd.DataFrame) -> alt.Chart:
     )
     text = base.mark_text(align="left", dx=12, dy=-12).encode(x="median:Q", y=y, text="label:N")
     return alt.layer(band, iqr, dot, text).properties(
-        title="Median days in stage (line: 25th-75th percentile)", height=140
+        title="Median days in stage (line: 25th-75th percentile)", height=alt.Step(34)
     )
 
 
@@ -158,21 +173,27 @@ def leakage_bars(frame: pd.DataFrame) -> alt.Chart:
             ],
         )
         .properties(
-            title="Where deals leak: lost after reaching, or stalled in, each stage", height=140
+            title="Where deals leak: lost after reaching, or stalled in, each stage",
+            height=alt.Step(34),
         )
     )
 
 
 def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     """Conversion per transition (columns) and ``dim`` value (rows), with the deal count."""
-    base = alt.Chart(_safe(frame)).transform_calculate(
+    base = alt.Chart(_safe(_labelled(frame, dim))).transform_calculate(
         transition="datum.from_stage + ' → ' + datum.to_stage",
         n_label="'n=' + format(datum.reached_from, ',')",
     )
-    x = alt.X("transition:N", sort=list(TRANSITION_ORDER), title=None, axis=alt.Axis(labelAngle=0))
-    y = alt.Y(f"{dim}:N", title=None)
+    x = alt.X(
+        "transition:N",
+        sort=list(TRANSITION_ORDER),
+        title=None,
+        axis=alt.Axis(labelAngle=0, labelLimit=200, orient="top"),
+    )
+    y = alt.Y(f"{dim}:N", title=None, axis=alt.Axis(labelLimit=200))
     tips = [
-        alt.Tooltip(f"{dim}:N"),
+        alt.Tooltip(f"{dim}:N", title=dim.replace("_", " ").capitalize()),
         alt.Tooltip("transition:N", title="Transition"),
         alt.Tooltip("rate:Q", title="Conversion", format=".2%"),
         alt.Tooltip("reached_from:Q", title="Deals reaching the stage", format=","),
@@ -193,7 +214,7 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
         x=x, y=y, text="n_label:N", tooltip=tips
     )
     return alt.layer(cells, rate, count).properties(
-        title=f"Stage conversion by {dim.replace('_', ' ')}"
+        title=f"Stage conversion by {dim.replace('_', ' ')}", height=alt.Step(40)
     )
 
 
@@ -211,11 +232,11 @@ def trend_lines(
         .transform_calculate(**calc)
         .mark_line(point=True)
         .encode(
-            x=alt.X("period_start:T", title=None),
+            x=alt.X("period_start:T", title=None, axis=alt.Axis(format="%b %Y")),
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format=y_format)),
             color=alt.Color("series:N", title=None, sort=list(fields.values())),
             tooltip=[
-                alt.Tooltip("period_start:T", title="Period"),
+                alt.Tooltip("period_start:T", title="Period", format="%b %Y"),
                 alt.Tooltip("series:N", title="Series"),
                 alt.Tooltip("value:Q", title="Value", format=y_format.replace(".0", ".2")),
                 alt.Tooltip(f"{count}:Q", title="Deals in cohort", format=","),
@@ -240,16 +261,16 @@ def velocity_levers(frame: pd.DataFrame) -> alt.ConcatChart:
         alt.Chart(_safe(frame))
         .mark_line(point=True, color=GOOD if field == "value" else NEUTRAL)
         .encode(
-            x=alt.X("period_start:T", title=None),
+            x=alt.X("period_start:T", title=None, axis=alt.Axis(format="%b %Y")),
             y=alt.Y(
                 f"{field}:Q", title=None, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)
             ),
             tooltip=[
-                alt.Tooltip("period_start:T", title="Period"),
+                alt.Tooltip("period_start:T", title="Period", format="%b %Y"),
                 alt.Tooltip(f"{field}:Q", title=title, format=fmt),
             ],
         )
-        .properties(title=title, width=260, height=140)
+        .properties(title=title, width=380, height=150)
         for field, title, fmt in LEVERS
     ]
     return alt.concat(*charts, columns=2)
@@ -298,9 +319,10 @@ def histogram(
 
 def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
     """Median won-deal cycle per segment and deal-size band, with the quartile range."""
+    frame = _labelled(frame, "segment")
     y = alt.Y("segment:N", title=None)
     tips = [
-        alt.Tooltip("segment:N"),
+        alt.Tooltip("segment:N", title="Segment"),
         alt.Tooltip("size_band:N", title="Deal size"),
         alt.Tooltip("median:Q", title="Median days", format=".1f"),
         alt.Tooltip("mean:Q", title="Mean days", format=".1f"),
@@ -382,7 +404,7 @@ def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChar
     """Coverage per ``level`` value for one period ('current'/'next'), with the 3x and 4x
     reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber."""
     base = (
-        alt.Chart(_safe(frame))
+        alt.Chart(_safe(_labelled(frame, level)))
         .transform_filter(alt.datum.period == period)
         .transform_calculate(
             status="!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
@@ -402,12 +424,12 @@ def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChar
             title=None,
         ),
         tooltip=[
-            alt.Tooltip(f"{level}:N"),
-            alt.Tooltip("value:Q", title="Coverage", format=".2f"),
+            alt.Tooltip(f"{level}:N", title="Rep" if level == "owner" else level.capitalize()),
+            alt.Tooltip("value:Q", title="Coverage (x)", format=".2f"),
             alt.Tooltip("numerator:Q", title="Open pipeline", format="$,.0f"),
             alt.Tooltip("denominator:Q", title="Quota", format="$,.0f"),
-            alt.Tooltip("period_start:T", title="Period start"),
-            alt.Tooltip("period_end:T", title="Period end (excl.)"),
+            alt.Tooltip("period_start:T", title="Period start", format="%Y-%m-%d"),
+            alt.Tooltip("period_end:T", title="Period end (excl.)", format="%Y-%m-%d"),
         ],
     )
     lines = pd.DataFrame(
@@ -488,7 +510,7 @@ def share_bars(frame: pd.DataFrame, category: str, limit: float, title: str) -> 
                 "over:N", scale=alt.Scale(domain=[True, False], range=[BAD, GOOD]), legend=None
             ),
             tooltip=[
-                alt.Tooltip(f"{category}:N"),
+                alt.Tooltip(f"{category}:N", title=category.replace("_", " ").capitalize()),
                 alt.Tooltip("value:Q", title="Share", format=".1%"),
                 alt.Tooltip("numerator:Q", title="Deals past the limit", format=","),
                 alt.Tooltip("denominator:Q", title="Open deals", format=","),
@@ -535,9 +557,17 @@ def attainment_distribution(frame: pd.DataFrame, field: str = "value") -> alt.La
 
 
 def value_vs_reference(
-    frame: pd.DataFrame, category: str, low: float, high: float, title: str, fmt: str = ".1%"
+    frame: pd.DataFrame,
+    category: str,
+    low: float,
+    high: float,
+    title: str,
+    fmt: str = ".1%",
+    parts: tuple[str, str] = ("Numerator", "Denominator"),
 ) -> alt.LayerChart:
-    """A value per category (with ``n``) beside a grey reference range [low, high]."""
+    """A value per category (with ``n``) beside a grey reference range [low, high]; ``parts``
+    names the numerator and denominator in the tooltip."""
+    frame = _labelled(frame, category)
     band = (
         alt.Chart(pd.DataFrame({"low": [low], "high": [high]}))
         .mark_rect(color=BAND, opacity=0.6)
@@ -550,10 +580,10 @@ def value_vs_reference(
             x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt)),
             y=alt.Y(f"{category}:N", title=None),
             tooltip=[
-                alt.Tooltip(f"{category}:N"),
+                alt.Tooltip(f"{category}:N", title=category.replace("_", " ").capitalize()),
                 alt.Tooltip("value:Q", format=fmt.replace(".1", ".2"), title="Value"),
-                alt.Tooltip("numerator:Q", title="Numerator", format=","),
-                alt.Tooltip("denominator:Q", title="Denominator", format=","),
+                alt.Tooltip("numerator:Q", title=parts[0], format=","),
+                alt.Tooltip("denominator:Q", title=parts[1], format=","),
             ],
         )
     )
@@ -622,7 +652,7 @@ def score_grid(frame: pd.DataFrame, categories: Sequence[str]) -> alt.LayerChart
     y = alt.Y("owner:N", title=None, sort=alt.EncodingSortField("total", order="descending"))
     tips = [
         alt.Tooltip("owner:N", title="Rep"),
-        alt.Tooltip("category:N"),
+        alt.Tooltip("category:N", title="Category"),
         alt.Tooltip("label:N", title="Score (1-5)"),
     ]
     cells = base.mark_rect().encode(

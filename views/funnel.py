@@ -8,10 +8,17 @@ import streamlit as st
 
 from engine.metrics import funnel, get_metric, make_request
 from engine.metrics.benchmarks import LABEL
-from engine.quality import format_value
 from views import charts, common, state
+from views import format as fmt
 
 BREAKDOWNS = {"segment": "Segment", "lead_source": "Lead source", "owner": "Owner"}
+HEADLINE = {
+    "sal": ("Lead → SAL", "leads"),
+    "opportunity": ("SQL → opportunity", "SQLs"),
+    "proposal": ("Opportunity → proposal", "deals"),
+    "closed_won": ("Proposal → won", "deals"),
+}
+NO_RATE = "n/a: no {} reached the earlier stage in this period and filter."
 
 
 def definition(metric_id: str) -> None:
@@ -50,32 +57,24 @@ with common.error_boundary(), common.cursor() as con:
     conv = funnel.conversion(con, req.with_(by=("segment",)) if per_segment else req)
     total = funnel.conversion(con, req)
     rates = total.frame.set_index("to_stage")
-    cols = st.columns(4)
-    for col, (stage, label) in zip(
-        cols,
-        [
-            ("sal", "Lead → SAL"),
-            ("opportunity", "SQL → opportunity"),
-            ("proposal", "Opportunity → proposal"),
-            ("closed_won", "Proposal → won"),
-        ],
-        strict=True,
-    ):
+    for col, (stage, (label, unit)) in zip(st.columns(4), HEADLINE.items(), strict=True):
+        rate = rates.loc[stage, "rate"] if stage in rates.index else None
+        n = int(rates.loc[stage, "reached_from"]) if stage in rates.index else 0
         col.metric(
             label,
-            format_value(rates.loc[stage, "rate"], "ratio") if stage in rates.index else "n/a",
-            f"n={int(rates.loc[stage, 'reached_from']):,} deals" if stage in rates.index else None,
+            fmt.value(rate, "ratio"),
+            f"n={n:,} deals",
             delta_color="off",
+            delta_arrow="off",
+            help=NO_RATE.format(unit) if fmt.missing(rate) else f"Out of {n:,} {unit}.",
         )
     tabs = st.tabs(["Conversion vs band", "Time in stage", "Leakage", "Breakdown", "Trend"])
     with tabs[0]:
-        common.chart(
-            charts.conversion_vs_band(conv.frame, "segment" if per_segment else None),
-            "conversion",
-            "conv",
-        )
+        row = "segment" if per_segment else None
+        build = lambda f: charts.conversion_vs_band(f, row)  # noqa: E731
+        fmt.chart_or_empty(conv.frame, "rate", build, "conversion", "conv")
         definition("stage_conversion")
-        common.table(conv.frame, "stage conversion", "conv")
+        fmt.table(conv.frame, "stage conversion", "conv")
         common.how_computed(conv.sql, conv.params)
     with tabs[1]:
         if not info.row_counts.get("stage_history"):
@@ -86,17 +85,27 @@ with common.error_boundary(), common.cursor() as con:
             )
         else:
             tis = funnel.time_in_stage(con, req)
-            common.chart(charts.time_in_stage_vs_band(tis.frame), "time in stage", "tis")
+            build = charts.time_in_stage_vs_band
+            fmt.chart_or_empty(tis.frame, "median", build, "time in stage", "tis")
             definition("time_in_stage_days")
-            common.table(tis.frame, "time in stage", "tis")
+            fmt.table(
+                tis.frame,
+                "time in stage",
+                "tis",
+                mean="days",
+                median="days",
+                p25="days",
+                p75="days",
+                n="count",
+            )
             common.how_computed(tis.sql, tis.params)
     with tabs[2]:
         leak = funnel.leakage(con, req)
         st.caption(
             f"Lost: the deal's furthest stage before it was lost. Stalled: open and over {req.stale_days} days in stage."
         )
-        common.chart(charts.leakage_bars(leak.frame), "leakage", "leak")
-        common.table(leak.frame, "leakage", "leak")
+        fmt.chart_or_empty(leak.frame, "stage", charts.leakage_bars, "leakage", "leak")
+        fmt.table(leak.frame, "leakage", "leak")
         common.how_computed(leak.sql, leak.params)
     with tabs[3]:
         dim = view.extras.get("by", "segment")
@@ -112,8 +121,9 @@ with common.error_boundary(), common.cursor() as con:
             or "segment"
         )
         by = funnel.conversion(con, req.with_(by=(dim,)))
-        common.chart(charts.conversion_heatmap(by.frame, dim), f"conversion by {dim}", "by")
-        common.table(by.frame, f"conversion by {dim}", "by")
+        build = lambda f: charts.conversion_heatmap(f, dim)  # noqa: E731
+        fmt.chart_or_empty(by.frame, "rate", build, f"conversion by {dim}", "by")
+        fmt.table(by.frame, f"conversion by {dim}", "by")
         common.how_computed(by.sql, by.params)
     with tabs[4]:
         trend = funnel.conversion_trend(con, req)
@@ -122,11 +132,9 @@ with common.error_boundary(), common.cursor() as con:
             "proposal_to_closed_won": "Proposal → won",
             "value": "Opportunity → won",
         }
-        common.chart(
-            charts.trend_lines(trend.frame, fields, f"Conversion by created-{req.grain} cohort"),
-            "conversion trend",
-            "trend",
-        )
+        title = f"Conversion by created-{req.grain} cohort"
+        build = lambda f: charts.trend_lines(f, fields, title)  # noqa: E731
+        fmt.chart_or_empty(trend.frame, "value", build, "conversion trend", "trend")
         st.caption("Recent cohorts are still open, so their rates are still rising.")
-        common.table(trend.frame, "conversion trend", "trend")
+        fmt.table(trend.frame, "conversion trend", "trend", value="percent")
         common.how_computed(trend.sql, trend.params)

@@ -9,8 +9,8 @@ import streamlit as st
 from engine.analysis.velocity import cycle_histogram, lever_moves
 from engine.metrics import compute, get_metric, make_request, velocity
 from engine.metrics.alerts import behind
-from engine.quality import format_value
 from views import charts, common, state
+from views import format as fmt
 
 COHORT_DAYS = (30, 60, 90, 180)
 UNITS = {
@@ -37,13 +37,13 @@ with common.error_boundary(), common.cursor() as con:
     cols = [*st.columns(3), *st.columns(3)]
     cols[0].metric(
         "Sales velocity",
-        format_value(headline.value, "currency_per_day"),
+        fmt.value(headline.value, "currency_per_day"),
         help=get_metric("sales_velocity").definition,
     )
     for col, (lever, unit) in zip(cols[1:5], UNITS.items(), strict=True):
         col.metric(
             get_metric(lever).name if lever != "opportunities_created" else "Opportunities created",
-            format_value(headline.extras.get(lever), unit),
+            fmt.value(headline.extras.get(lever), unit),
         )
     st.caption(
         f"Period {view.period}: (opportunities × win rate × average deal size) ÷ mean cycle days."
@@ -52,8 +52,8 @@ with common.error_boundary(), common.cursor() as con:
         top = moves.iloc[0]
         st.info(
             f"Since the previous {req.grain}, the lever that moved velocity most was "
-            f"**{top['name']}** ({format_value(top['previous'], UNITS[top['lever']])} → "
-            f"{format_value(top['current'], UNITS[top['lever']])}).",
+            f"**{top['name']}** ({fmt.value(top['previous'], UNITS[top['lever']])} → "
+            f"{fmt.value(top['current'], UNITS[top['lever']])}).",
             icon=":material/trending_up:",
         )
     findings = behind(con, req)
@@ -67,12 +67,14 @@ with common.error_boundary(), common.cursor() as con:
         ["Trend and levers", "Cycle distribution", "By segment and size", "Cohorts", "Behind"]
     )
     with tabs[0]:
-        common.chart(charts.velocity_levers(trend.frame), "velocity levers", "levers")
+        fmt.chart_or_empty(
+            trend.frame, "value", charts.velocity_levers, "velocity levers", "levers"
+        )
         st.caption(
             "Lever effect: the change in log velocity each lever explains (cycle counts inversely)."
         )
-        common.table(moves, "lever moves", "moves")
-        common.table(trend.frame, "velocity trend", "trend")
+        fmt.table(moves, "lever moves", "moves", previous="decimal", current="decimal")
+        fmt.table(trend.frame, "velocity trend", "trend", value="dollar", sales_cycle_days="days")
         common.how_computed(trend.sql, trend.params)
     with tabs[1]:
         state.bind_widget("w_outliers", view.extras.get("outliers") == "exclude")
@@ -85,31 +87,38 @@ with common.error_boundary(), common.cursor() as con:
         )
         hist = cycle_histogram(con, req, exclude_outliers=exclude)
         c = st.columns(4)
-        c[0].metric("Mean cycle", format_value(hist.extras["mean"], "days"))
-        c[1].metric("Median cycle", format_value(hist.extras["median"], "days"))
+        c[0].metric("Mean cycle", fmt.value(hist.extras["mean"], "days"))
+        c[1].metric("Median cycle", fmt.value(hist.extras["median"], "days"))
         c[2].metric("Won deals", f"{hist.extras['n'] or 0:,}")
         c[3].metric(
             "Outliers",
             f"{hist.extras['outliers'] or 0:,}",
             "left out" if exclude else "included",
             delta_color="off",
+            delta_arrow="off",
         )
-        common.chart(
-            charts.histogram(
-                hist.frame, hist.extras["mean"], hist.extras["median"], "Won-deal cycle length"
-            ),
-            "cycle distribution",
-            "hist",
+        build = lambda f: charts.histogram(  # noqa: E731
+            f, hist.extras["mean"], hist.extras["median"], "Won-deal cycle length"
         )
+        empty = "No won deals with a created and a close date in this period and filter."
+        fmt.chart_or_empty(hist.frame, "deals", build, "cycle distribution", "hist", empty)
         st.caption(get_metric("sales_cycle_days").definition)
         common.how_computed(hist.sql, hist.params)
     with tabs[2]:
         seg = velocity.cycle_by_segment_band(con, req)
-        common.chart(charts.cycle_by_group(seg.frame), "cycle by segment", "seg")
+        fmt.chart_or_empty(seg.frame, "median", charts.cycle_by_group, "cycle by segment", "seg")
         st.caption(
             "Reference points: under 60 days for deals under $50K, under 120 days above $100K."
         )
-        common.table(seg.frame, "cycle by segment and size", "seg")
+        fmt.table(
+            seg.frame,
+            "cycle by segment and size",
+            "seg",
+            mean="days",
+            median="days",
+            p25="days",
+            p75="days",
+        )
         common.how_computed(seg.sql, seg.params)
     with tabs[3]:
         raw = view.extras.get("days", "90")
@@ -124,13 +133,14 @@ with common.error_boundary(), common.cursor() as con:
             or 90
         )
         coh = velocity.cohorts(con, req, after_days=days)
-        common.chart(charts.cohort_heatmap(coh.frame, days), "cohorts", "coh")
-        common.table(coh.frame, "cohorts", "coh")
+        build = lambda f: charts.cohort_heatmap(f, days)  # noqa: E731
+        fmt.chart_or_empty(coh.frame, "deals", build, "cohorts", "coh")
+        fmt.table(coh.frame, "cohorts", "coh")
         common.how_computed(coh.sql, coh.params)
     with tabs[4]:
         late = velocity.behind_cycle(con, req)
         st.caption(
             "Open deals whose age exceeds their segment's median won cycle by 15 days or more."
         )
-        common.table(late.frame, "deals behind cycle", "late")
+        fmt.table(late.frame, "deals behind cycle", "late")
         common.how_computed(late.sql, late.params)

@@ -1,0 +1,142 @@
+"""Display helpers for the analysis pages: metric values that never read "nan", table column
+labels and number formats, and a chart that gives way to one clear message when it has no data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from engine.quality import format_value
+from views import common
+
+LABELS = {
+    "from_stage": "From stage",
+    "to_stage": "To stage",
+    "reached_from": "Reached stage (deals)",
+    "reached_to": "Reached next (deals)",
+    "rate": "Conversion",
+    "band_low": "Benchmark low",
+    "band_high": "Benchmark high",
+    "p25": "25th percentile",
+    "p75": "75th percentile",
+    "n": "Count",
+    "share_at_or_above_100": "Share at or above 100%",
+    "period_start": "Period start",
+    "period_end": "Period end (excl.)",
+    "lead_source": "Lead source",
+    "owner": "Rep",
+    "opportunity_id": "Opportunity ID",
+    "opportunity_name": "Opportunity",
+    "open_after": "Still open",
+    "stage_canonical": "Stage (canonical)",
+    "ramp_adjusted_attainment": "Ramp-adjusted attainment",
+}
+PERCENT = {
+    "rate",
+    "win_rate",
+    "share_at_or_above_100",
+    "stage_conversion",
+    "quota_attainment",
+    "ramp_adjusted_attainment",
+    "opportunity_to_proposal",
+    "proposal_to_closed_won",
+    "conversion",
+    "conversion_median",
+}
+DOLLARS = {
+    "amount",
+    "avg_deal_size",
+    "open_pipeline",
+    "weighted_pipeline",
+    "pipeline_created",
+}
+DAYS = {"age_days", "days_in_stage", "median_cycle", "days_behind", "sales_cycle_days"}
+DATES = {"period_start", "period_end", "created_date", "close_date", "close_month", "cohort"}
+
+
+def missing(value: object) -> bool:
+    """True for None and NaN (a ratio with no denominator comes back as either)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def value(raw: object, unit: str) -> str:
+    """A metric card value: "n/a" for a missing number, never "nan" or "None"."""
+    return "n/a" if missing(raw) else format_value(float(raw), unit)  # type: ignore[arg-type]
+
+
+def _label(column: str) -> str:
+    return LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def columns(frame: pd.DataFrame, **kinds: str) -> dict[str, Any]:
+    """column_config for ``st.dataframe``: readable headers and number formats. ``kinds`` maps a
+    column to "percent", "dollar", "days", "count", "ratio" or "decimal" where its name is not
+    enough (``value`` means a different thing in every table)."""
+    config: dict[str, Any] = {}
+    for col in frame.columns:
+        kind = kinds.get(col) or (
+            "percent"
+            if col in PERCENT or col.startswith("band_") and frame[col].max(skipna=True) <= 1
+            else "dollar"
+            if col in DOLLARS
+            else "days"
+            if col in DAYS
+            else "date"
+            if col in DATES
+            else None
+        )
+        label = _label(col)
+        if kind == "percent":
+            config[col] = st.column_config.NumberColumn(label, format="percent")
+        elif kind == "dollar":
+            config[col] = st.column_config.NumberColumn(label, format="dollar")
+        elif kind == "days":
+            config[col] = st.column_config.NumberColumn(label, format="%.1f d")
+        elif kind == "ratio":
+            config[col] = st.column_config.NumberColumn(label, format="%.2fx")
+        elif kind == "decimal":
+            config[col] = st.column_config.NumberColumn(label, format="%.2f")
+        elif kind == "date":
+            config[col] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
+        elif kind == "count" or pd.api.types.is_numeric_dtype(frame[col].dtype):
+            is_bool = pd.api.types.is_bool_dtype(frame[col].dtype)
+            config[col] = (
+                label if is_bool else st.column_config.NumberColumn(label, format="localized")
+            )
+        else:
+            config[col] = label
+    return config
+
+
+def table(frame: pd.DataFrame, name: str, key: str, **kinds: str) -> None:
+    """A page table with readable headers, formatted numbers and blank missing cells."""
+    common.table(frame, name, key, column_config=columns(frame, **kinds), placeholder="")
+
+
+def has_data(frame: pd.DataFrame, field: str) -> bool:
+    """True when ``field`` holds at least one number to plot."""
+    return field in frame.columns and bool(frame[field].notna().any())
+
+
+NOTHING = "Nothing to chart for this period and filter."
+
+
+def chart_or_empty(
+    frame: pd.DataFrame,
+    field: str,
+    build: Callable[[pd.DataFrame], alt.TopLevelMixin],
+    name: str,
+    key: str,
+    empty: str = NOTHING,
+) -> None:
+    """The chart, or (when ``field`` has no value to plot) the one message that says why."""
+    if has_data(frame, field):
+        common.chart(build(frame), name, key)
+    else:
+        st.info(empty, icon=":material/info:")
