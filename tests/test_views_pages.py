@@ -108,7 +108,7 @@ def test_coverage_numbers_equal_the_engine(tmp_path: Path, monkeypatch: pytest.M
     shown = _metrics(at)
     assert shown["Coverage 2026-Q4"] == format_value(now, "multiple")
     assert shown["Coverage next period"] == format_value(nxt, "multiple")
-    assert any(f"{stale} open deals have been over 60 days" in w.value for w in at.warning)
+    assert any(f"{stale:,} open deals have been over 60 days" in w.value for w in at.warning)
     at.button_group(key="w_level").set_value("owner").run()
     assert at.query_params["level"] == "owner"
     assert problems(at) == []

@@ -8,10 +8,18 @@ import streamlit as st
 
 from engine.metrics import compute, coverage, get_metric, make_request
 from engine.metrics.alerts import AGING_MAX, COVERAGE_MIN
-from engine.quality import format_value
 from views import charts, common, state
+from views import format as fmt
 
 LEVELS = {"team": "Team", "owner": "Rep"}
+COV_KINDS = {
+    "value": "ratio",
+    "numerator": "dollar",
+    "denominator": "dollar",
+    "median": "ratio",
+    "p25": "ratio",
+    "p75": "ratio",
+}
 
 st.header("Pipeline coverage")
 info = common.require_dataset()
@@ -27,32 +35,42 @@ has_quotas = bool(info.row_counts.get("quotas"))
 with common.error_boundary(), common.cursor() as con:
     fc = coverage.forecast_next_days(con, req).parts
     aging = compute(con, req.with_(metrics=("pipeline_aging",)))
-    cols = [*st.columns(3), *st.columns(3)]
+    cols = iter(st.columns(5 if has_quotas else 3))
     if has_quotas:
         now = compute(con, req.with_(period=cur))
         ahead = compute(con, req.with_(period=nxt))
-        cols[0].metric(
+        next(cols).metric(
             f"Coverage {cur.label}",
-            format_value(now.value, "multiple"),
+            fmt.value(now.value, "multiple"),
             help=get_metric("pipeline_coverage").definition,
         )
-        cols[1].metric(
+        low = not fmt.missing(ahead.value) and ahead.value < COVERAGE_MIN
+        next(cols).metric(
             "Coverage next period",
-            format_value(ahead.value, "multiple"),
-            "below 2.5x" if (ahead.value or 0) < COVERAGE_MIN else "at or above 2.5x",
-            delta_color="inverse" if (ahead.value or 0) < COVERAGE_MIN else "normal",
+            fmt.value(ahead.value, "multiple"),
+            None if fmt.missing(ahead.value) else "below 2.5x" if low else "at or above 2.5x",
+            delta_color="red" if low else "green",
+            delta_arrow="off",
+            help=f"Next period: {nxt.label}. Alert below 2.5x; healthy 3x to 4x.",
         )
-    cols[2].metric(
+    no_close = "n/a: no open deal has an expected close date in the next 90 days."
+    weighted, open_ = fc["weighted_pipeline"].value, fc["open_pipeline"].value
+    next(cols).metric(
         "Forecast, next 90 days",
-        format_value(fc["weighted_pipeline"].value, "currency"),
-        help=get_metric("weighted_pipeline").definition,
+        fmt.value(weighted, "currency"),
+        help=no_close if fmt.missing(weighted) else get_metric("weighted_pipeline").definition,
     )
-    cols[3].metric("Open, next 90 days", format_value(fc["open_pipeline"].value, "currency"))
-    cols[4].metric(
+    next(cols).metric(
+        "Open, next 90 days",
+        fmt.value(open_, "currency"),
+        help=no_close if fmt.missing(open_) else None,
+    )
+    next(cols).metric(
         "Pipeline aging",
-        format_value(aging.value, "ratio"),
+        fmt.value(aging.value, "ratio"),
         f"healthy below {AGING_MAX:.0%}",
         delta_color="off",
+        delta_arrow="off",
         help=get_metric("pipeline_aging").definition,
     )
     if has_quotas and ahead.value is not None and ahead.value < COVERAGE_MIN:
@@ -68,7 +86,7 @@ with common.error_boundary(), common.cursor() as con:
     stale = coverage.stale_deals(con, req)
     if len(stale.frame):
         st.warning(
-            f"{len(stale.frame)} open deals have been over {req.stale_days} days in their stage.",
+            f"{len(stale.frame):,} open deals have been over {req.stale_days} days in their stage.",
             icon=":material/schedule:",
         )
     tabs = st.tabs(["Coverage", "Pipeline by month", "Aging", "Stale deals", "Slipped deals"])
@@ -93,43 +111,39 @@ with common.error_boundary(), common.cursor() as con:
             )
             cov = coverage.coverage(con, req, level=lvl)
             for which in ("current", "next"):
-                chart = charts.coverage_bars(cov.frame, lvl, which)
-                common.chart(chart, f"coverage {which}", f"cov{which}")
+                part = cov.frame[cov.frame["period"] == which]
+                build = lambda f, w=which: charts.coverage_bars(f, lvl, w)  # noqa: E731
+                fmt.chart_or_empty(part, "value", build, f"coverage {which}", f"cov{which}")
             st.caption(
                 f"Current period {cur.label}, next {nxt.label}. Healthy: 3x (early) to 4x (mature)."
             )
-            common.table(cov.frame, f"coverage per {lvl}", "cov")
+            fmt.table(cov.frame, f"coverage per {lvl}", "cov", **COV_KINDS)
             common.how_computed(cov.sql, cov.params)
     with tabs[1]:
         month = coverage.pipeline_by_close_month(con, req)
-        common.chart(charts.pipeline_by_month(month.frame), "pipeline by month", "month")
+        empty = "No open deal has an expected close date: nothing to place on the calendar."
+        build = charts.pipeline_by_month
+        fmt.chart_or_empty(month.frame, "open_pipeline", build, "pipeline by month", "month", empty)
         st.caption(get_metric("weighted_pipeline").definition)
-        common.table(month.frame, "pipeline by close month", "month")
+        fmt.table(month.frame, "pipeline by close month", "month")
         common.how_computed(month.sql, month.params)
         common.how_computed(fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params)
     with tabs[2]:
         by_stage = coverage.aging(con, req)
-        common.chart(
-            charts.share_bars(
-                by_stage.frame,
-                "stage",
-                AGING_MAX,
-                "Share of open deals past 1.5x their stage median",
-            ),
-            "aging",
-            "aging",
-        )
+        title = "Share of open deals past 1.5x their stage median"
+        build = lambda f: charts.share_bars(f, "stage", AGING_MAX, title)  # noqa: E731
+        fmt.chart_or_empty(by_stage.frame, "value", build, "aging", "aging")
         st.caption(get_metric("pipeline_aging").definition)
-        common.table(by_stage.frame, "aging by stage", "aging")
+        fmt.table(by_stage.frame, "aging by stage", "aging", value="percent", n="count")
         common.how_computed(aging.sql, aging.params)
     with tabs[3]:
         st.caption("Open deals over 60 days in their current stage; sort by any column.")
-        common.table(stale.frame, "stale deals", "stale")
+        fmt.table(stale.frame, "stale deals", "stale")
         common.how_computed(stale.sql, stale.params)
     with tabs[4]:
         slipped = coverage.slipped_deals(con, req)
         st.caption(
-            f"{len(slipped.frame)} open deals with an expected close date before {req.as_of}."
+            f"{len(slipped.frame):,} open deals with an expected close date before {req.as_of}."
         )
-        common.table(slipped.frame, "slipped deals", "slipped")
+        fmt.table(slipped.frame, "slipped deals", "slipped")
         common.how_computed(slipped.sql, slipped.params)

@@ -59,7 +59,7 @@ with common.error_boundary(), common.cursor() as con:
     findings = behind(con, req)
     if findings:
         st.warning(
-            f"{len(findings)} open deals are 15+ days behind their segment's median cycle "
+            f"{len(findings):,} open deals are 15+ days behind their segment's median cycle "
             "(see the Behind tab).",
             icon=":material/schedule:",
         )
