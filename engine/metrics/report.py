@@ -155,14 +155,41 @@ def format_table(report: dict[str, Any]) -> str:
         if "median" in e and get_metric(mid).is_duration:
             extra = f"  (median {_fmt(e['median'], e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
         lines.append(f"  {get_metric(mid).name:<{width}}  {_fmt(e['value'], e['unit']):>14}{extra}")
-    for g in report.get("groups", []):
-        label = ", ".join(f"{k}={v}" for k, v in g["by"].items())
-        lines.append(f"\n[{label}]")
-        for mid, e in g["metrics"].items():
-            lines.append(f"  {get_metric(mid).name:<{width}}  {_fmt(e['value'], e['unit']):>14}")
+    groups = report.get("groups", [])
+    if groups:
+        lines.append("")
+        lines.extend(_group_table(groups))
     for n in report.get("notes", []):
         lines.append(f"note: {n}")
     return "\n".join(lines) + "\n"
+
+
+def _group_table(groups: list[dict[str, Any]]) -> list[str]:
+    """One row per group, one column per metric (durations as mean / median)."""
+    dims = list(groups[0]["by"])
+    mids = list(groups[0]["metrics"])
+    header = dims + [
+        get_metric(m).name + (" (mean / median)" if get_metric(m).is_duration else "") for m in mids
+    ]
+    rows = []
+    for g in groups:
+        cells = [str(g["by"][d]) for d in dims]
+        for m in mids:
+            e = g["metrics"][m]
+            cell = _fmt(e["value"], e["unit"])
+            if get_metric(m).is_duration:
+                cell += f" / {_fmt(e.get('median'), e['unit'])}"
+            cells.append(cell)
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    n = len(dims)
+
+    def line(cells: list[str]) -> str:
+        left = [c.ljust(w) for c, w in zip(cells[:n], widths[:n], strict=True)]
+        right = [c.rjust(w) for c, w in zip(cells[n:], widths[n:], strict=True)]
+        return "  " + "  ".join(left + right)
+
+    return [line(header)] + [line(r) for r in rows]
 
 
 def run_report(con: duckdb.DuckDBPyConnection, args: argparse.Namespace, out: TextIO) -> int:
