@@ -139,13 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "each run a fresh process).",
         "",
     ]
-    if args.only != "all" and (HERE / "RESULTS.md").exists():
-        from benchmarks.loadtest import write_section
-
-        for section in sections:  # a partial run replaces only its own sections
-            write_section(section)
-    else:
-        out = HERE / "RESULTS.md"
+    out = HERE / "RESULTS.md"
     if args.only != "all" and out.exists():
         sections = _merge_sections(out.read_text(), sections)
     out.write_text("\n".join(header) + "\n\n".join(sections) + "\n")
