@@ -70,15 +70,7 @@ def test_hostile_values_are_stored_exactly(tmp_path: Path, hostile: str) -> None
 
 # The coaching page's quota query filters on "owner" after joining quotas to reps, where the
 # name is ambiguous (engine/metrics/sql.py Sql.quota): any owner filter fails there today.
-OWNER_FILTER_BUG = pytest.mark.xfail(
-    reason="owner filter is ambiguous in the quota CTE (engine/metrics/sql.py)", strict=True
-)
-
-
-@pytest.mark.parametrize(
-    "page",
-    [pytest.param(p, marks=OWNER_FILTER_BUG) if p.endswith("coaching.py") else p for p in PAGES],
-)
+@pytest.mark.parametrize("page", PAGES)
 def test_every_page_shows_hostile_values_as_plain_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str, page: str
 ) -> None:

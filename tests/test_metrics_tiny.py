@@ -101,6 +101,18 @@ def test_quota_attainment(con):
     assert r.extras["share_at_or_above_100"] == 0.0
 
 
+def test_owner_filter_on_rep_joined_metrics(con):
+    """A filter on owner narrows quota and activity metrics (their sources join reps)."""
+    a = {"owner": ["A"]}
+    # A: 80 won / 100 quota
+    assert q3(con, "quota_attainment", filters=a).value == pytest.approx(0.8)
+    # ramp: A is not ramping, so the same 80 / 100
+    assert q3(con, "ramp_adjusted_attainment", filters=a).value == pytest.approx(0.8)
+    for metric in ("activities_per_opportunity", "pipeline_coverage", "revenue_per_rep"):
+        grouped = q3(con, metric, by=["owner"]).frame.set_index("owner")["value"]
+        assert q3(con, metric, filters=a).value == pytest.approx(grouped["A"]), metric
+
+
 def test_ramp_adjusted_attainment(con):
     # B hired 2026-03-01 is ramping in Q3: quota 100 * 0.7 = 70; 140 / (100 + 70)
     assert q3(con, "ramp_adjusted_attainment").value == pytest.approx(140 / 170)

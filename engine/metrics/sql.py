@@ -193,22 +193,18 @@ WHERE {self.flag("o")}""",
 
     def opp_r(self) -> str:
         self.opp_all()
-        return self.cte(
-            "opp_r",
-            "SELECT * REPLACE (rep_segment AS segment) FROM opp_all\n"
-            f"WHERE {self.filters('opp_r')}",
-        )
+        # Filter after the replacement, so a segment filter means the rep's segment here too.
+        inner = "SELECT * REPLACE (rep_segment AS segment) FROM opp_all"
+        return self.cte("opp_r", f"SELECT * FROM (\n{inner}\n) WHERE {self.filters('opp_r')}")
 
     def act(self) -> str:
         self.reps_d()
-        return self.cte(
-            "act",
-            f"""SELECT a.activity_id, a.owner, r.team, r.segment, r.role, r.manager, a.activity_type,
+        inner = f"""SELECT a.activity_id, a.owner, r.team, r.segment, r.role, r.manager, a.activity_type,
        a.activity_date, a.opportunity_id, a.lead_id, a.discovery_score
 FROM activities a
 LEFT JOIN reps_d r ON r.owner = a.owner
-WHERE {self.flag("a")} AND {self.filters("act")}""",
-        )
+WHERE {self.flag("a")}"""
+        return self.cte("act", f"SELECT * FROM (\n{inner}\n) WHERE {self.filters('act')}")
 
     def lead(self) -> str:
         self.reps_d()
@@ -234,14 +230,14 @@ WHERE {self.flag("l")}"""
 
     def quota(self) -> str:
         self.reps_d()
-        return self.cte(
-            "quota",
-            f"""SELECT q.owner, r.team, r.segment, r.role, r.manager, r.hire_date, q.period_start,
+        # Filters name bare columns (owner, team...), so they apply to the joined rows in an
+        # outer select, where each name is unambiguous (as in ``lead``).
+        inner = f"""SELECT q.owner, r.team, r.segment, r.role, r.manager, r.hire_date, q.period_start,
        q.period_end, q.quota_amount
 FROM quotas q
 LEFT JOIN reps_d r ON r.owner = q.owner
-WHERE {self.flag("q")} AND {self.filters("quota")}""",
-        )
+WHERE {self.flag("q")}"""
+        return self.cte("quota", f"SELECT * FROM (\n{inner}\n) WHERE {self.filters('quota')}")
 
     def quota_clipped(self, ramp: bool) -> str:
         """Quota rows prorated by the days they overlap the period (and each grain bucket)."""

@@ -8,11 +8,13 @@ WHERE TRUE
 GROUP BY owner
 ),
 act AS (
+SELECT * FROM (
 SELECT a.activity_id, a.owner, r.team, r.segment, r.role, r.manager, a.activity_type,
        a.activity_date, a.opportunity_id, a.lead_id, a.discovery_score
 FROM activities a
 LEFT JOIN reps_d r ON r.owner = a.owner
-WHERE TRUE AND "segment" IN ($1)
+WHERE TRUE
+) WHERE "segment" IN ($1)
 ),
 opp_all AS NOT MATERIALIZED (
 SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
@@ -26,8 +28,9 @@ LEFT JOIN reps_d r ON r.owner = o.owner
 WHERE TRUE
 ),
 opp_r AS (
+SELECT * FROM (
 SELECT * REPLACE (rep_segment AS segment) FROM opp_all
-WHERE "segment" IN ($1)
+) WHERE "segment" IN ($1)
 )
 SELECT * FROM (
 SELECT coalesce(l."owner", r."owner") AS "owner", coalesce(l."period_start", r."period_start") AS "period_start", CAST(numerator AS DOUBLE) / nullif(CAST(denominator AS DOUBLE), 0) AS value, CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, CAST(denominator AS BIGINT) AS n

@@ -8,11 +8,13 @@ WHERE TRUE
 GROUP BY owner
 ),
 quota AS (
+SELECT * FROM (
 SELECT q.owner, r.team, r.segment, r.role, r.manager, r.hire_date, q.period_start,
        q.period_end, q.quota_amount
 FROM quotas q
 LEFT JOIN reps_d r ON r.owner = q.owner
-WHERE TRUE AND "segment" IN ($1)
+WHERE TRUE
+) WHERE "segment" IN ($1)
 ),
 quota_c AS (
 SELECT owner, team, segment, role, manager, b AS period_start,
@@ -43,8 +45,9 @@ LEFT JOIN reps_d r ON r.owner = o.owner
 WHERE TRUE
 ),
 opp_r AS (
+SELECT * FROM (
 SELECT * REPLACE (rep_segment AS segment) FROM opp_all
-WHERE "segment" IN ($1)
+) WHERE "segment" IN ($1)
 ),
 n_owner AS (
 SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
