@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opportunities", type=int, default=1_000_000)
     ap.add_argument("--activities", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=["ingest", "metrics", "loadtest", "all"], default="all")
+    ap.add_argument(
+        "--only", choices=["ingest", "backends", "metrics", "loadtest", "all"], default="all"
+    )
     args = ap.parse_args(argv)
     command = (
         "make bench"
@@ -117,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             "1.5 GB for both files together.",
         ]
         sections.append("\n".join(lines))
+
+    if args.only in ("backends", "all"):
+        from benchmarks.backends import run as run_backends
+
+        sections.append(run_backends(args.opportunities, args.repeat))
 
     if args.only in ("metrics", "all"):
         try:
