@@ -520,23 +520,12 @@ def _fast_csv(
         ragged_seen.append(1)
         return "error"
 
-    read_opts = pacsv.ReadOptions(
-        column_names=headers,
+    read_opts, parse_opts, convert_opts = _lean_options(
+        headers,
+        delim,
+        on_invalid,
         block_size=max(8 * MB, 2 * limits.max_field_bytes + MB),
-        use_threads=True,
-    )
-    parse_opts = pacsv.ParseOptions(
-        delimiter=delim,
-        quote_char='"',
-        double_quote=True,
         newlines_in_values=quoted_newlines,
-        ignore_empty_lines=True,
-        invalid_row_handler=on_invalid,
-    )
-    convert_opts = pacsv.ConvertOptions(
-        column_types={h: pa.string() for h in headers},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
     )
     try:
         table = pacsv.read_csv(
@@ -701,24 +690,12 @@ def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | No
         return "error"
 
     try:
+        read_opts, parse_opts, convert_opts = _lean_options(headers, delim, on_invalid)
         table = pacsv.read_csv(
             pa.BufferReader(pa.py_buffer(data)[body_start:]),
-            read_options=pacsv.ReadOptions(
-                column_names=headers, block_size=16 * MB, use_threads=True
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delim,
-                quote_char='"',
-                double_quote=True,
-                newlines_in_values=True,
-                ignore_empty_lines=True,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in headers},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
+            read_options=read_opts,
+            parse_options=parse_opts,
+            convert_options=convert_opts,
         )
     except pa.ArrowException:
         return None
@@ -768,15 +745,17 @@ def _lean_options(
     on_invalid: Callable[[Any], str],
     include: list[str] | None = None,
     block_size: int = 16 * MB,
+    newlines_in_values: bool = True,
 ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
-    """The lean path's reader options, so a streamed file tokenises exactly as a whole one."""
+    """The reader options of every pyarrow CSV read, so a streamed file tokenises exactly as
+    a whole one (every column as text; empty cells stay empty strings until cleaned)."""
     return (
         pacsv.ReadOptions(column_names=headers, block_size=block_size, use_threads=True),
         pacsv.ParseOptions(
             delimiter=delim,
             quote_char='"',
             double_quote=True,
-            newlines_in_values=True,
+            newlines_in_values=newlines_in_values,
             ignore_empty_lines=True,
             invalid_row_handler=on_invalid,
         ),
