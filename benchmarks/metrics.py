@@ -20,12 +20,13 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks.datagen import generate
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -56,22 +57,13 @@ def ensure_csvs(opportunities: int) -> Path:
     out = data_dir(opportunities) / "csv"
     if all((out / f"{t}.csv").exists() for t in TABLES):
         return out
-    out.mkdir(parents=True, exist_ok=True)
     scale = max(opportunities / 4000, 1.0)
-    cmd = [
-        sys.executable,
-        "-m",
-        "sample_data.generate",
-        "--out",
-        str(out),
-        "--opportunities",
-        str(opportunities),
-        "--activities",
-        str(int(opportunities * 2)),
-        "--leads",
-        str(int(8000 * scale)),
-    ]
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    generate(
+        out,
+        opportunities=opportunities,
+        activities=int(opportunities * 2),
+        leads=int(8000 * scale),
+    )
     return out
 
 

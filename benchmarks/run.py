@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from benchmarks.datagen import generate
 from benchmarks.ingest import measure
 
 HERE = Path(__file__).resolve().parent
@@ -25,19 +25,7 @@ def ensure_data(opportunities: int, activities: int) -> tuple[Path, Path]:
     out = DATA / f"o{opportunities}_a{activities}"
     opp, act = out / "opportunities.csv", out / "activities.csv"
     if not (opp.exists() and act.exists()):
-        out.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "sample_data.generate",
-            "--out",
-            str(out),
-            "--opportunities",
-            str(opportunities),
-            "--activities",
-            str(activities),
-        ]
-        subprocess.run(cmd, cwd=ROOT, check=True)
+        generate(out, opportunities=opportunities, activities=activities)
     return opp, act
 
 
