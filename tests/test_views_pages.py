@@ -151,3 +151,65 @@ def test_missing_table_names_the_file(
     assert problems(at) == []
     assert any(message.lower() in i.value.lower() for i in at.info)
     assert _charts(at) >= 1
+
+
+def _without(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str, page: str) -> AppTest:
+    ws = Workspace(tmp_path / "ws")
+    info, _ = load_files(ws, [(n, b) for n, b in sample_files() if n != missing], name="partial")
+    ws.close()
+    at = app(tmp_path, monkeypatch, sample=False)
+    at.query_params["dataset"] = info.token
+    return at.run().switch_page(f"views/{page}.py").run()
+
+
+def _shown_text(at: AppTest) -> list[str]:
+    return [m.value for m in at.metric] + [m.delta or "" for m in at.metric]
+
+
+def test_funnel_without_leads_says_na_never_nan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _without(tmp_path, monkeypatch, "leads.csv", "funnel")
+    assert problems(at) == []
+    shown = _metrics(at)
+    assert shown["Lead → SAL"] == "n/a" and shown["SQL → opportunity"] == "n/a"
+    assert not [t for t in _shown_text(at) if "nan" in t.lower() or "None" in t]
+    cards = {m.label: m for m in at.metric}
+    assert cards["Lead → SAL"].delta == "n=0 leads"
+    assert "no leads reached" in cards["Lead → SAL"].help
+    # a sample size is a grey tag, not a trend arrow
+    assert all(m.proto.direction == m.proto.MetricDirection.NONE for m in at.metric)
+    ws, token = _engine(tmp_path, at)
+    with ws.cursor(token) as con:
+        req = make_request("stage_conversion", as_of=dt.date.today())
+        f = funnel.conversion(con, req).frame.set_index("to_stage")
+    assert shown["Opportunity → proposal"] == format_value(f.loc["proposal", "rate"], "ratio")
+
+
+def test_coaching_without_quotas_shows_the_upload_message_not_empty_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _without(tmp_path, monkeypatch, "quotas.csv", "coaching")
+    assert problems(at) == []
+    infos = [i.value for i in at.info]
+    assert any(i.startswith("Upload quotas.csv to see attainment") for i in infos)
+    assert "Upload quotas.csv to see coverage per team." in infos
+    assert _metrics(at)["Median attainment"] == "n/a"
+    assert not [t for t in _shown_text(at) if "nan" in t.lower()]
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert not any("Attainment distribution" in s or "Coverage, next" in s for s in specs)
+    assert any("Win rate by segment" in s for s in specs)
+    assert any(c.value.startswith("Graded period: 1 ") for c in at.caption)
+
+
+def test_coverage_without_quotas_has_no_empty_card_slots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _without(tmp_path, monkeypatch, "quotas.csv", "coverage")
+    assert problems(at) == []
+    assert [m.label for m in at.metric] == [
+        "Forecast, next 90 days",
+        "Open, next 90 days",
+        "Pipeline aging",
+    ]
+    assert [m.delta for m in at.metric] == ["", "", "healthy below 20%"]

@@ -203,7 +203,10 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
         x=x,
         y=y,
         color=alt.Color(
-            "rate:Q", title="Conversion", scale=alt.Scale(scheme="blues", domain=[0, 1])
+            "rate:Q",
+            title="Conversion",
+            scale=alt.Scale(scheme="blues", domain=[0, 1]),
+            legend=alt.Legend(format="%", gradientLength=100),
         ),
         tooltip=tips,
     )

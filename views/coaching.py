@@ -10,9 +10,15 @@ from engine.analysis.coaching import rep_against_peers
 from engine.metrics import coaching, get_metric, make_request
 from engine.metrics.alerts import busy_not_converting
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
-from engine.quality import format_value
 from views import charts, common, state
+from views import format as fmt
 
+ATT_KINDS = dict.fromkeys(("median", "p25", "p75"), "percent") | {
+    "value": "percent:Attainment",
+    "numerator": "dollar:Won revenue",
+    "denominator": "dollar:Quota",
+    "n": "count:Reps",
+}
 CATEGORIES = {
     "discovery": "Discovery",
     "conversion": "Conversion",
@@ -46,26 +52,25 @@ if missing:
 with common.error_boundary(), common.cursor() as con:
     team = coaching.team_tier(con, req)
     summ = team.attainment_summary
-    cols = st.columns(4)
-    cols[0].metric(
-        "Reps at or above quota",
-        format_value(summ.get("share_at_or_above_100"), "ratio"),
-        "benchmark 57%",
-        delta_color="off",
-    )
-    cols[1].metric(
-        "Median attainment",
-        format_value(summ.get("median"), "ratio"),
-        help=get_metric("quota_attainment").definition,
-    )
-    cols[2].metric(
+    graded = fmt.period_text(team.notes[0].removeprefix("Graded period: "))
+    no_quota = f"n/a: no quota covers the graded period ({graded})."
+    share, median = summ.get("share_at_or_above_100"), summ.get("median")
+    cols = st.columns(3)
+    fmt.metric(cols[0], "Reps at or above quota", share, "ratio", "benchmark 57%", why_na=no_quota)
+    about = get_metric("quota_attainment").definition
+    fmt.metric(cols[1], "Median attainment", median, "ratio", about=about, why_na=no_quota)
+    about = get_metric("forecast_accuracy").definition
+    accuracy = team.forecast_accuracy.value
+    fmt.metric(
+        cols[2],
         "Forecast accuracy",
-        format_value(team.forecast_accuracy.value, "ratio"),
+        accuracy,
+        "ratio",
         "benchmark 75-85%",
-        delta_color="off",
-        help=get_metric("forecast_accuracy").definition,
+        about=about,
+        why_na=about,
     )
-    cols[3].metric("Graded period", team.notes[0].removeprefix("Graded period: "))
+    st.caption(f"Graded period: {graded}.")
     busy = busy_not_converting(con, req)
     if busy:
         names = ", ".join(f.subject.removeprefix("owner: ") for f in busy)
@@ -81,43 +86,33 @@ with common.error_boundary(), common.cursor() as con:
     with tabs[0]:
         left, right = st.columns(2)
         with left:
-            common.chart(charts.attainment_distribution(team.attainment.frame), "attainment", "att")
+            empty = f"Upload quotas.csv to see attainment ({graded})."
+            build = charts.attainment_distribution
+            fmt.chart_or_empty(team.attainment.frame, "value", build, "attainment", "att", empty)
         with right:
             wr = DEFAULT_BENCHMARKS.reference["win_rate"]
-            common.chart(
-                charts.value_vs_reference(
-                    team.win_rate_by_segment.frame,
-                    "segment",
-                    wr.low,
-                    wr.high,
-                    "Win rate by segment (grey: 22-35% reference)",
-                ),
-                "win rate",
-                "wr",
+            build = lambda f: charts.value_vs_reference(  # noqa: E731
+                f,
+                "segment",
+                wr.low,
+                wr.high,
+                "Win rate by segment (grey: 22-35% reference)",
+                parts=("Won deals", "Closed deals"),
             )
-        common.chart(
-            charts.coverage_bars(team.coverage.frame, "team", "next"), "team coverage", "tcov"
-        )
-        common.table(team.attainment.frame, "attainment per rep", "att")
+            empty = f"No closed deals in the graded period ({graded})."
+            fmt.chart_or_empty(
+                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty
+            )
+        nxt = team.coverage.frame[team.coverage.frame["period"] == "next"]
+        build = lambda f: charts.coverage_bars(f, "team", "next")  # noqa: E731
+        empty = "Upload quotas.csv to see coverage per team."
+        fmt.chart_or_empty(nxt, "value", build, "team coverage", "tcov", empty)
+        fmt.table(team.attainment.frame, "attainment per rep", "att", **ATT_KINDS)
         common.how_computed(team.attainment.sql, team.attainment.params)
     with tabs[1]:
         reps = coaching.rep_tier(con, req)
         st.caption("Ramp-adjusted attainment divides by quota × 0.7 in a rep's first 12 months.")
-        common.table(
-            reps.frame,
-            "rep tier",
-            "reps",
-            column_config={
-                c: st.column_config.NumberColumn(format="percent")
-                for c in (
-                    "stage_conversion",
-                    "quota_attainment",
-                    "ramp_adjusted_attainment",
-                    "opportunity_to_proposal",
-                    "proposal_to_closed_won",
-                )
-            },
-        )
+        fmt.table(reps.frame, "rep tier", "reps", activities_per_opportunity="decimal")
         common.how_computed(reps.sql, reps.params)
     with tabs[2]:
         wcols = st.columns(4)
@@ -135,16 +130,23 @@ with common.error_boundary(), common.cursor() as con:
             )
         weights = {c: weight(c) / 100 for c in CATEGORIES}
         card = coaching.scorecard(con, req, weights=weights)
-        common.chart(charts.score_grid(card.frame, list(CATEGORIES)), "scorecard", "card")
+        build = lambda f: charts.score_grid(f, list(CATEGORIES))  # noqa: E731
+        fmt.chart_or_empty(card.frame, "total", build, "scorecard", "card")
         st.caption(
             "Each category 1-5; a missing category is shown as missing and the others are re-weighted."
         )
-        common.table(card.frame, "scorecard", "card")
+        fmt.table(
+            card.frame, "scorecard", "card", **dict.fromkeys(card.frame.columns[1:10], "decimal")
+        )
     with tabs[3]:
         avc = coaching.activity_vs_conversion(con, req)
-        common.chart(charts.activity_quadrants(avc.frame), "activity vs conversion", "avc")
+        empty = "Upload activities.csv to see activity against conversion per rep."
+        build = charts.activity_quadrants
+        fmt.chart_or_empty(
+            avc.frame, "activities_per_opportunity", build, "activity vs conversion", "avc", empty
+        )
         st.caption(get_metric("activities_per_opportunity").definition)
-        common.table(avc.frame, "activity vs conversion", "avc")
+        fmt.table(avc.frame, "activity vs conversion", "avc", activities_per_opportunity="decimal")
         common.how_computed(avc.sql, avc.params)
     with tabs[4]:
         owners = prof.options.get("owner", [])
@@ -162,5 +164,12 @@ with common.error_boundary(), common.cursor() as con:
             st.caption(common.escape(" ".join(mine.notes[:1])))
             if len(mine.frame):
                 common.chart(charts.rep_vs_peers(mine.frame), "rep vs peers", "peers")
-            common.table(mine.frame, "rep vs peers", "peers")
+            fmt.table(
+                mine.frame,
+                "rep vs peers",
+                "peers",
+                rep="decimal",
+                peer_median="decimal",
+                index="percent",
+            )
             common.how_computed(mine.sql, mine.params)

@@ -13,9 +13,9 @@ from views import format as fmt
 
 LEVELS = {"team": "Team", "owner": "Rep"}
 COV_KINDS = {
-    "value": "ratio",
-    "numerator": "dollar",
-    "denominator": "dollar",
+    "value": "ratio:Coverage",
+    "numerator": "dollar:Open pipeline",
+    "denominator": "dollar:Quota",
     "median": "ratio",
     "p25": "ratio",
     "p75": "ratio",

@@ -4,6 +4,7 @@ labels and number formats, and a chart that gives way to one clear message when 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable
 from typing import Any
@@ -77,10 +78,12 @@ def _label(column: str) -> str:
 def columns(frame: pd.DataFrame, **kinds: str) -> dict[str, Any]:
     """column_config for ``st.dataframe``: readable headers and number formats. ``kinds`` maps a
     column to "percent", "dollar", "days", "count", "ratio" or "decimal" where its name is not
-    enough (``value`` means a different thing in every table)."""
+    enough (``value`` means a different thing in every table), optionally with a header after a
+    colon ("dollar:Quota")."""
     config: dict[str, Any] = {}
     for col in frame.columns:
-        kind = kinds.get(col) or (
+        kind, _, header = kinds.get(col, "").partition(":")
+        kind = kind or (
             "percent"
             if col in PERCENT or col.startswith("band_") and frame[col].max(skipna=True) <= 1
             else "dollar"
@@ -91,7 +94,7 @@ def columns(frame: pd.DataFrame, **kinds: str) -> dict[str, Any]:
             if col in DATES
             else None
         )
-        label = _label(col)
+        label = header or _label(col)
         if kind == "percent":
             config[col] = st.column_config.NumberColumn(label, format="percent")
         elif kind == "dollar":
@@ -140,3 +143,29 @@ def chart_or_empty(
         common.chart(build(frame), name, key)
     else:
         st.info(empty, icon=":material/info:")
+
+
+def period_text(label: str) -> str:
+    """A half-open period label ("2026-07-01..2026-10-01") as inclusive dates people read."""
+    start, sep, end = label.partition("..")
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        return label
+    last -= dt.timedelta(days=1)
+    return f"{first:%-d %b %Y} – {last:%-d %b %Y}" if sep else label
+
+
+def metric(
+    col: Any, label: str, raw: object, unit: str, note: str | None = None, **help_: str | None
+) -> None:
+    """A metric card whose ``note`` (a benchmark, a sample size) is a grey tag, not a trend
+    arrow; ``help_`` takes ``about`` (the definition) and ``why_na`` (shown when missing)."""
+    col.metric(
+        label,
+        value(raw, unit),
+        note,
+        delta_color="off",
+        delta_arrow="off",
+        help=help_.get("why_na") if missing(raw) else help_.get("about"),
+    )

@@ -63,7 +63,7 @@ with common.error_boundary(), common.cursor() as con:
         col.metric(
             label,
             fmt.value(rate, "ratio"),
-            f"n={n:,} deals",
+            f"n={n:,} {unit}",
             delta_color="off",
             delta_arrow="off",
             help=NO_RATE.format(unit) if fmt.missing(rate) else f"Out of {n:,} {unit}.",
