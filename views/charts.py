@@ -88,8 +88,8 @@ def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart
         x=alt.X(
             "band_low:Q",
             title="Conversion",
-            axis=alt.Axis(format="%"),
-            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(format="%", values=[0, 0.2, 0.4, 0.6, 0.8, 1]),
+            scale=alt.Scale(domain=[0, 1.3]),
         ),
         x2="band_high:Q",
         y=y,
