@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -65,5 +64,9 @@ def measure(variant: str, files: list[str]) -> dict[str, float]:
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child":
     variant, workdir, *paths = sys.argv[2:]
     result = _child(variant, paths, workdir)
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: this process image's peak RSS (ru_maxrss would include the parent's pages
+    # shared between fork and exec).
+    with open("/proc/self/status") as status:
+        hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+    result["peak_mb"] = hwm / 1024
     print(json.dumps(result))

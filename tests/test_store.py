@@ -39,6 +39,8 @@ def test_tokens_carry_at_least_128_bits() -> None:
     tokens = {new_token() for _ in range(1000)}
     assert len(tokens) == 1000
     assert all(is_token(t) for t in tokens)
+    # a leading "-" would read as an option on the command line (1 in 64 without the guard)
+    assert not any(t.startswith("-") for t in tokens)
     for bad in ("", "abc", "../../etc/passwd", "x" * 31, "x" * 33, "a/" + "b" * 30, None, 5):
         assert not is_token(bad)
 
