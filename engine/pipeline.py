@@ -731,6 +731,19 @@ def _write_meta(
         "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?)",
         [stage_map.to_json(), as_of.isoformat(), json.dumps(sorted(tables))],
     )
+    # The day the data describes: its latest recorded event, never after the load. An export
+    # from 2017 is analysed as of 2017, not as of today (every period would be empty).
+    row = con.execute(
+        """SELECT least(CAST(? AS DATE), max(d)) FROM (
+            SELECT max(created_date) AS d FROM opportunities
+            UNION ALL SELECT max(close_date) FROM opportunities WHERE is_closed
+            UNION ALL SELECT max(CAST(entered_at AS DATE)) FROM stage_history
+            UNION ALL SELECT max(activity_date) FROM activities
+            UNION ALL SELECT max(CAST(created_date AS DATE)) FROM leads)""",
+        [as_of],
+    ).fetchone()
+    data_as_of = row[0] if row and row[0] is not None else as_of
+    con.execute("INSERT INTO _meta VALUES ('data_as_of', ?)", [data_as_of.isoformat()])
 
 
 def load(

@@ -313,6 +313,7 @@ class Profile:
 
     options: dict[str, list[str]]
     periods: list[str]
+    # The day the pages analyse as of: the data's latest event, capped at the load date.
     as_of: str | None = None
 
 
@@ -341,7 +342,7 @@ def dataset_profile(con: duckdb.DuckDBPyConnection) -> Profile:
     if span and span[0] is not None and span[1] is not None:
         periods += period_labels(span[0], span[1])
     meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
-    return Profile(options, periods, meta.get("as_of"))
+    return Profile(options, periods, meta.get("data_as_of") or meta.get("as_of"))
 
 
 def period_labels(first: dt.date, last: dt.date) -> list[str]:

@@ -332,3 +332,20 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
         "unparseable_value": 1,
     }
     assert "Skipped 3 blank line(s)." in report["deals.csv"]["notes"]
+
+
+def test_a_dataset_is_analysed_as_of_its_latest_event(tmp_path: Path) -> None:
+    """An old export is read as of its own last event, capped at the day it was loaded."""
+    old = b"id,owner,stage,amount,created,close_date\nA,Ann,Closed Won,5,2017-03-01,2017-06-30\nB,Ann,Prospecting,5,2017-05-02,2027-01-01\n"
+    ws, info, _ = _load(tmp_path, [("old.csv", old)])
+    with ws.cursor(info.token) as cur:
+        meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
+    # the latest event is A's close on 2017-06-30; B's close date is only expected
+    assert meta["data_as_of"] == "2017-06-30"
+    assert meta["as_of"] == AS_OF.isoformat()
+    fresh = b"id,owner,stage,amount,created,close_date\nA,Ann,Closed Won,5,2026-01-01,2026-09-30\n"
+    ws, info, _ = _load(tmp_path / "2", [("new.csv", fresh)])
+    with ws.cursor(info.token) as cur:
+        meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
+    # a close after the load day (2026-06-01) does not move the date past it
+    assert meta["data_as_of"] == AS_OF.isoformat()

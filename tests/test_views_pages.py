@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from engine.metrics import compute, coverage, funnel, make_request
 from engine.pipeline import load_files
-from engine.quality import format_value
+from engine.quality import dataset_profile, format_value
 from engine.samples import sample_files
 from engine.store import Workspace
 from tests.test_app_helpers import app, problems
@@ -33,6 +33,11 @@ def _charts(at: AppTest) -> int:
     return len(at.get("vega_lite_chart"))
 
 
+def _as_of(con) -> dt.date:  # type: ignore[no-untyped-def]
+    """The day the pages analyse as of: the dataset's latest event (see engine.quality)."""
+    return dt.date.fromisoformat(str(dataset_profile(con).as_of))
+
+
 def _engine(tmp_path: Path, at: AppTest) -> tuple[Workspace, str]:
     return Workspace(tmp_path / "ws"), at.query_params["dataset"]
 
@@ -43,7 +48,7 @@ def test_funnel_numbers_equal_the_engine(tmp_path: Path, monkeypatch: pytest.Mon
     assert _charts(at) >= 4
     ws, token = _engine(tmp_path, at)
     with ws.cursor(token) as con:
-        req = make_request("stage_conversion", period="2026", grain="month", as_of=dt.date.today())
+        req = make_request("stage_conversion", period="2026", grain="month", as_of=_as_of(con))
         f = funnel.conversion(con, req).frame.set_index("to_stage")
     shown = _metrics(at)
     assert shown["Opportunity → proposal"] == format_value(f.loc["proposal", "rate"], "ratio")
@@ -64,7 +69,7 @@ def test_funnel_segment_choice_goes_to_the_url_and_filters(
     ws, token = _engine(tmp_path, at)
     with ws.cursor(token) as con:
         req = make_request(
-            "stage_conversion", filters={"segment": ["Enterprise"]}, as_of=dt.date.today()
+            "stage_conversion", filters={"segment": ["Enterprise"]}, as_of=_as_of(con)
         )
         f = funnel.conversion(con, req).frame.set_index("to_stage")
     assert after == format_value(f.loc["proposal", "rate"], "ratio") != before
@@ -84,7 +89,7 @@ def test_velocity_reacts_to_the_segment_filter(
         r = compute(
             con,
             make_request(
-                "sales_velocity", period="2026", filters={"segment": ["SMB"]}, as_of=dt.date.today()
+                "sales_velocity", period="2026", filters={"segment": ["SMB"]}, as_of=_as_of(con)
             ),
         )
     shown = _metrics(at)
@@ -101,7 +106,7 @@ def test_coverage_numbers_equal_the_engine(tmp_path: Path, monkeypatch: pytest.M
     assert _charts(at) >= 4
     ws, token = _engine(tmp_path, at)
     with ws.cursor(token) as con:
-        req = make_request("pipeline_coverage", period="2026-Q4", as_of=dt.date.today())
+        req = make_request("pipeline_coverage", period="2026-Q4", as_of=_as_of(con))
         now = compute(con, req).value
         nxt = compute(con, req.with_(period=req.period.shifted(1))).value
         stale = len(coverage.stale_deals(con, req).frame)
@@ -181,7 +186,7 @@ def test_funnel_without_leads_says_na_never_nan(
     assert all(m.proto.direction == m.proto.MetricDirection.NONE for m in at.metric)
     ws, token = _engine(tmp_path, at)
     with ws.cursor(token) as con:
-        req = make_request("stage_conversion", as_of=dt.date.today())
+        req = make_request("stage_conversion", as_of=_as_of(con))
         f = funnel.conversion(con, req).frame.set_index("to_stage")
     assert shown["Opportunity → proposal"] == format_value(f.loc["proposal", "rate"], "ratio")
 
