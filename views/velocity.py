@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.analysis.velocity import cycle_histogram, lever_moves
+from engine.analysis.velocity import complete_periods, cycle_histogram, lever_moves
 from engine.metrics import compute, get_metric, make_request, velocity
 from engine.metrics.alerts import behind
 from views import charts, common, state
@@ -33,7 +33,7 @@ req = make_request(
 with common.error_boundary(), common.cursor() as con:
     headline = compute(con, req.with_(grain=None))
     trend = velocity.velocity_trend(con, req)
-    moves = lever_moves(trend.frame)
+    moves = lever_moves(complete_periods(trend.frame, req.as_of, req.grain or "month"))
     cols = [*st.columns(3), *st.columns(3)]
     cols[0].metric(
         "Sales velocity",
@@ -51,7 +51,7 @@ with common.error_boundary(), common.cursor() as con:
     if len(moves):
         top = moves.iloc[0]
         st.info(
-            f"Since the previous {req.grain}, the lever that moved velocity most was "
+            f"In the last complete {req.grain or 'month'}, the lever that moved velocity most was "
             f"**{top['name']}** ({fmt.value(top['previous'], UNITS[top['lever']])} → "
             f"{fmt.value(top['current'], UNITS[top['lever']])}).",
             icon=":material/trending_up:",

@@ -3,6 +3,7 @@ its mean and median (outliers optionally excluded), and which lever moved veloci
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import duckdb
@@ -72,6 +73,22 @@ ORDER BY bin_start"""
     res.frame = f[["bin_start", "bin_end", "deals"]]
     res.value = res.extras["mean"]
     return res
+
+
+_GRAIN_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def complete_periods(trend: pd.DataFrame, as_of: dt.date, grain: str) -> pd.DataFrame:
+    """Rows of a trend whose bucket ``[period_start, next start)`` ended by ``as_of``: the
+    month still running is left out, so it is not read as a drop."""
+    if trend.empty:
+        return trend
+    starts = pd.to_datetime(trend["period_start"])
+    if grain in _GRAIN_MONTHS:
+        ends = starts + pd.DateOffset(months=_GRAIN_MONTHS[grain])
+    else:
+        ends = starts + pd.Timedelta(days=7)
+    return trend[(ends <= pd.Timestamp(as_of) + pd.Timedelta(days=1)).to_numpy()]
 
 
 def lever_moves(trend: pd.DataFrame) -> pd.DataFrame:
