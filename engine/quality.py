@@ -5,8 +5,7 @@ Everything the Data quality page shows comes from here, read from the bookkeepin
 column of the canonical tables:
 
 - :func:`rules_fired`: every rule that fired, its severity, rows, share of the table's rows and
-  example lines. Quarantine stores each reason as the message a user reads, so the error rule
-  behind a message is recognised from its wording (:func:`rule_of_reason`).
+  example lines (quarantine stores each reason's message and its rule id side by side).
 - :func:`quarantined_rows`, :func:`flagged_rows`: the rows themselves, for download.
 - :func:`reconciliation`: rows in = loaded + quarantined, per file.
 - :func:`quality_scores`: a 0-100 score per table (see :data:`SCORE_RULE`).
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +27,6 @@ import pandas as pd
 from engine.canonical import TABLES
 from schemas.rules import RULES
 
-MALFORMED = "malformed_record"
-MALFORMED_DESCRIPTION = "The record could not be split into the file's columns"
 SCORE_RULE = (
     "Score = 100 x (rows in - quarantined - 0.5 x flagged) / rows in: a quarantined row costs a "
     "full point of the share, a row loaded with a warning half a point."
@@ -45,39 +41,13 @@ HEADLINE = (
     "sales_cycle_days",
 )
 
-# Error rules, recognised from the message each writes (schemas/rules.py).
-_REASON_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (rule, re.compile(pattern))
-    for rule, pattern in (
-        ("empty_id", r"^id is empty$"),
-        ("duplicate_id", r"^duplicate id "),
-        ("empty_required", r"^a required value is empty$"),
-        ("negative_amount", r"^amount .* is negative$"),
-        ("probability_out_of_range", r"^probability .* is outside 0-100$"),
-        ("closed_without_close_date", r"^closed deal has no close_date$"),
-        ("close_before_created", r"^close_date .* is before created_date"),
-        ("score_out_of_range", r"^discovery_score .* is outside 0-5$"),
-        ("negative_duration", r"^duration_minutes .* is negative$"),
-        ("period_end_before_start", r"^period_end .* is not after period_start"),
-        ("unparseable_value", r": cannot read '"),
-    )
-)
-
-
-def rule_of_reason(reason: str) -> str:
-    """The error rule id behind a quarantine reason message."""
-    for rule, pattern in _REASON_PATTERNS:
-        if pattern.search(reason):
-            return rule
-    return MALFORMED
-
 
 def severity_of(rule: str) -> str:
-    return RULES[rule].severity if rule in RULES else "error"
+    return RULES[rule].severity
 
 
 def description_of(rule: str) -> str:
-    return RULES[rule].description if rule in RULES else MALFORMED_DESCRIPTION
+    return RULES[rule].description
 
 
 def _rows_in(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -90,33 +60,29 @@ def _rows_in(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def rules_fired(con: duckdb.DuckDBPyConnection, examples: int = 3) -> pd.DataFrame:
     """One row per (table, rule) that fired: severity, rows, share, example lines."""
     totals = _rows_in(con)
-    found: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    quarantine = con.execute(
-        "SELECT table_name, file, line, reasons FROM _quarantine ORDER BY file, line"
-    ).fetchall()
-    for table, file, line, reasons in quarantine:
-        for rule in dict.fromkeys(rule_of_reason(str(r)) for r in reasons or []):
-            found.setdefault((str(table), rule), []).append((str(file), int(line)))
-    warned = con.execute(
-        "SELECT table_name, rule, file, line FROM _warnings "
-        "GROUP BY ALL ORDER BY table_name, rule, file, line"
-    ).fetchall()
-    for table, rule, file, line in warned:
-        found.setdefault((str(table), str(rule)), []).append((str(file), int(line)))
-    records = []
-    for (table, rule), where in found.items():
-        total = totals.get(table, 0)
-        records.append(
-            {
-                "table": table,
-                "rule": rule,
-                "severity": severity_of(rule),
-                "description": description_of(rule),
-                "rows": len(where),
-                "share": len(where) / total if total else 0.0,
-                "examples": ", ".join(f"{f} line {n}" for f, n in where[:examples]),
-            }
+    found = con.execute(
+        """WITH hits AS (
+            SELECT table_name, unnest(rules) AS rule, file, line FROM _quarantine
+            UNION
+            SELECT table_name, rule, file, line FROM _warnings
         )
+        SELECT table_name, rule, count(*) AS n,
+               list(file || ' line ' || line ORDER BY file, line)[1:?] AS examples
+        FROM hits GROUP BY table_name, rule""",
+        [examples],
+    ).fetchall()
+    records = [
+        {
+            "table": str(table),
+            "rule": str(rule),
+            "severity": severity_of(str(rule)),
+            "description": description_of(str(rule)),
+            "rows": int(n),
+            "share": int(n) / totals[table] if totals.get(table) else 0.0,
+            "examples": ", ".join(where),
+        }
+        for table, rule, n, where in found
+    ]
     columns = ["table", "rule", "severity", "description", "rows", "share", "examples"]
     frame = pd.DataFrame.from_records(records, columns=columns)
     if frame.empty:
@@ -132,7 +98,7 @@ def rules_fired(con: duckdb.DuckDBPyConnection, examples: int = 3) -> pd.DataFra
 def quarantined_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every quarantined row: file, table, line, rules, reasons and its original values."""
     rows = con.execute(
-        "SELECT file, table_name, line, reasons, CAST(original AS VARCHAR) "
+        "SELECT file, table_name, line, reasons, CAST(original AS VARCHAR), rules "
         "FROM _quarantine ORDER BY file, line"
     ).fetchall()
     records = [
@@ -140,11 +106,11 @@ def quarantined_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             "file": file,
             "table": table,
             "line": int(line),
-            "rules": ", ".join(dict.fromkeys(rule_of_reason(str(r)) for r in reasons or [])),
+            "rules": ", ".join(dict.fromkeys(str(r) for r in rules or [])),
             "reasons": "; ".join(str(r) for r in reasons or []),
             "original": original,
         }
-        for file, table, line, reasons, original in rows
+        for file, table, line, reasons, original, rules in rows
     ]
     columns = ["file", "table", "line", "rules", "reasons", "original"]
     return pd.DataFrame.from_records(records, columns=columns)
