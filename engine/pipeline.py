@@ -54,6 +54,8 @@ from engine.store import DatasetInfo, Workspace, kill_point
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import ROW, validate
 
+# Column marking the opportunity ids loaded with a batch (joined, then dropped).
+_KNOWN = "__known_opportunity__"
 # Salesforce writes this id for an empty lookup field.
 SALESFORCE_NULL_ID = "000000000000000AAA"
 Progress = Callable[[str, float], None]
@@ -389,7 +391,7 @@ def _batches(
     source: Source,
     stage_map: StageMap,
     as_of: dt.date,
-    opp_ids: pl.Series | None,
+    opp_ids: pl.DataFrame | None,
     progress: Progress | None,
     share: tuple[float, float],
 ) -> Iterator[tuple[Batch, pl.Series | None]]:
@@ -475,7 +477,9 @@ def _process(
             _EMPTY_WARNINGS,
             notes=source.notes,
         )
-        check_against = None if source.table == "opportunities" else opp_ids
+        check_against = None
+        if source.table != "opportunities" and opp_ids is not None:
+            check_against = opp_ids.unique().to_frame().with_columns(pl.lit(True).alias(_KNOWN))
         ids_here = []
         for batch, ids in _batches(source, stage_map, as_of, check_against, progress, share):
             on_batch(result, batch)
@@ -587,7 +591,7 @@ def _derive(
     table: str,
     stage_map: StageMap,
     as_of: dt.date,
-    opp_ids: pl.Series | None,
+    opp_ids: pl.DataFrame | None,
 ) -> pl.DataFrame:
     """Columns the rules and the store need: stage map, closed/won, helper flags."""
     frame = frame.with_columns(pl.lit(as_of).alias(AS_OF))
@@ -628,14 +632,14 @@ def _derive(
         )
     if "opportunity_id" in frame.columns and table in ("stage_history", "activities"):
         if opp_ids is None:
-            known = pl.lit(None, dtype=pl.Boolean)
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias(OPP_KNOWN))
         else:
-            known = (
-                pl.when(pl.col("opportunity_id").is_null())
-                .then(None)
-                .otherwise(pl.col("opportunity_id").is_in(opp_ids.implode()))
-            )
-        frame = frame.with_columns(known.alias(OPP_KNOWN))
+            # A join with the ids' table is built per batch far cheaper than is_in's set.
+            frame = frame.join(opp_ids, on="opportunity_id", how="left", maintain_order="left")
+            known = pl.when(pl.col("opportunity_id").is_null()).then(None)
+            frame = frame.with_columns(
+                known.otherwise(pl.col(_KNOWN).fill_null(False)).alias(OPP_KNOWN)
+            ).drop(_KNOWN)
     else:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias(OPP_KNOWN))
     if STAGE_KNOWN not in frame.columns:
