@@ -651,6 +651,16 @@ def _lean_head(head: bytes, bom: int, limits: Limits) -> tuple[str, list[str], i
     return delim, _unique_headers(header), body_start, first_line
 
 
+def _format_notes(delim: str, filename: str) -> list[str]:
+    """What every CSV read says about how the file was split: its delimiter, a wrong name."""
+    notes = []
+    if delim != ",":
+        notes.append(f"Columns are separated by {_delim_name(delim)}s.")
+    if filename.lower().endswith(_XLSX_EXTS):
+        notes.append("The file has an Excel name but contains text; it was read as CSV.")
+    return notes
+
+
 def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | None:
     """Lean path for large, clean UTF-8 files: parse the bytes in place, no text copies.
 
@@ -713,10 +723,7 @@ def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | No
     notes: list[str] = []
     if blanks:
         notes.append(f"Skipped {blanks} blank line(s).")
-    if delim != ",":
-        notes.append(f"Columns are separated by {_delim_name(delim)}s.")
-    if filename.lower().endswith(_XLSX_EXTS):
-        notes.append("The file has an Excel name but contains text; it was read as CSV.")
+    notes += _format_notes(delim, filename)
     return RawTable(
         table=table,
         headers=headers,
@@ -987,10 +994,7 @@ def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str)
     notes: list[str] = []
     if len(blank):
         notes.append(f"Skipped {len(blank)} blank line(s).")
-    if delim != ",":
-        notes.append(f"Columns are separated by {_delim_name(delim)}s.")
-    if filename.lower().endswith(_XLSX_EXTS):
-        notes.append("The file has an Excel name but contains text; it was read as CSV.")
+    notes += _format_notes(delim, filename)
     return RawTable(
         table=head_table,
         headers=headers,
@@ -1027,10 +1031,7 @@ def _read_csv(data: bytes, limits: Limits, filename: str) -> RawTable:
     headers = _unique_headers(header)
     if header_line > 1:
         notes.append(f"Skipped {header_line - 1} blank line(s) before the header.")
-    if delim != ",":
-        notes.append(f"Columns are separated by {_delim_name(delim)}s.")
-    if filename.lower().endswith(_XLSX_EXTS):
-        notes.append("The file has an Excel name but contains text; it was read as CSV.")
+    notes += _format_notes(delim, filename)
     body = text[offset:]
     ragged: list[tuple[int, str]] = []
     bad: list[tuple[int, str, str]] = []
