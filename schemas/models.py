@@ -10,11 +10,13 @@ rules of its own.
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
+from engine.canonical import TABLES
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 
 
@@ -56,7 +58,22 @@ class _Base(pa.DataFrameModel):
         return _parsed(data)
 
 
-class Opportunities(_Base):
+class _Keyed(_Base):
+    """Tables with an id column: it must be filled, and only its first occurrence loads."""
+
+    _id: ClassVar[str | None] = None
+
+    @pa.dataframe_check(name="empty_id")
+    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_present(data, str(cls._id))
+
+    @pa.dataframe_check(name="duplicate_id")
+    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _id_first(data, str(cls._id))
+
+
+class Opportunities(_Keyed):
+    _id = TABLES["opportunities"].id_column
     opportunity_id: str = pa.Field(nullable=True)
     owner: str = pa.Field(nullable=True)
     stage: str = pa.Field(nullable=True)
@@ -66,14 +83,6 @@ class Opportunities(_Base):
     probability: float = pa.Field(nullable=True)
     is_closed: bool = pa.Field(nullable=True)
     is_won: bool = pa.Field(nullable=True)
-
-    @pa.dataframe_check(name="empty_id")
-    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_present(data, "opportunity_id")
-
-    @pa.dataframe_check(name="duplicate_id")
-    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_first(data, "opportunity_id")
 
     @pa.dataframe_check(name="empty_required")
     def empty_stage(cls, data: PolarsData) -> pl.LazyFrame:
@@ -155,21 +164,14 @@ class StageHistory(_Base):
         return _ok(data, pl.col(OPP_KNOWN))
 
 
-class Activities(_Base):
+class Activities(_Keyed):
+    _id = TABLES["activities"].id_column
     activity_id: str = pa.Field(nullable=True)
     owner: str = pa.Field(nullable=True)
     activity_type: str = pa.Field(nullable=True)
     activity_date: dt.date = pa.Field(nullable=True)
     duration_minutes: float = pa.Field(nullable=True)
     discovery_score: float = pa.Field(nullable=True)
-
-    @pa.dataframe_check(name="empty_id")
-    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_present(data, "activity_id")
-
-    @pa.dataframe_check(name="duplicate_id")
-    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_first(data, "activity_id")
 
     @pa.dataframe_check(name="empty_required")
     def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
@@ -197,17 +199,10 @@ class Activities(_Base):
         return _ok(data, pl.col(OPP_KNOWN))
 
 
-class Reps(_Base):
+class Reps(_Keyed):
+    _id = TABLES["reps"].id_column
     owner: str = pa.Field(nullable=True)
     hire_date: dt.date = pa.Field(nullable=True)
-
-    @pa.dataframe_check(name="empty_id")
-    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_present(data, "owner")
-
-    @pa.dataframe_check(name="duplicate_id")
-    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_first(data, "owner")
 
 
 class Quotas(_Base):
@@ -235,21 +230,14 @@ class Quotas(_Base):
         return _ok(data, pl.col("period_end") > pl.col("period_start"))
 
 
-class Leads(_Base):
+class Leads(_Keyed):
+    _id = TABLES["leads"].id_column
     lead_id: str = pa.Field(nullable=True)
     created_date: dt.datetime = pa.Field(nullable=True)
     sal_date: dt.date = pa.Field(nullable=True)
     sql_date: dt.date = pa.Field(nullable=True)
     converted_date: dt.date = pa.Field(nullable=True)
     first_response_at: dt.datetime = pa.Field(nullable=True)
-
-    @pa.dataframe_check(name="empty_id")
-    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_present(data, "lead_id")
-
-    @pa.dataframe_check(name="duplicate_id")
-    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
-        return _id_first(data, "lead_id")
 
     @pa.dataframe_check(name="empty_required")
     def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
