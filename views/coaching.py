@@ -37,11 +37,7 @@ def weight(cat: str) -> int:
 
 
 st.header("Coaching scorecards")
-info = common.require_dataset()
-if info is None:
-    st.stop()
-view = state.current()
-prof = common.profile(info.token)
+info, view, prof = common.analysis_context()
 req = make_request("quota_attainment", period=view.period, filters=view.filters, as_of=prof.as_of)
 missing = [f"{t}.csv" for t in ("quotas", "activities", "reps") if not info.row_counts.get(t)]
 if missing:

@@ -96,6 +96,16 @@ def require_dataset() -> DatasetInfo | None:
     return info
 
 
+def analysis_context() -> tuple[DatasetInfo, state.ViewState, Profile]:
+    """What every analysis page starts from: the open dataset, the view in the URL and the
+    dataset's profile. Without a dataset the page says how to load one and stops."""
+    info = require_dataset()
+    if info is None:
+        st.stop()
+    assert info is not None  # st.stop() does not return
+    return info, state.current(), profile(info.token)
+
+
 def page_link(
     page: str,
     label: str | None = None,

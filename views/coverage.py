@@ -22,11 +22,7 @@ COV_KINDS = {
 }
 
 st.header("Pipeline coverage")
-info = common.require_dataset()
-if info is None:
-    st.stop()
-view = state.current()
-prof = common.profile(info.token)
+info, view, prof = common.analysis_context()
 req = make_request("pipeline_coverage", period=view.period, filters=view.filters, as_of=prof.as_of)
 cur = coverage.current_period(req)
 nxt = cur.shifted(1)

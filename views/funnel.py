@@ -27,11 +27,7 @@ def definition(metric_id: str) -> None:
 
 
 st.header("Funnel benchmarks")
-info = common.require_dataset()
-if info is None:
-    st.stop()
-view = state.current()
-prof = common.profile(info.token)
+info, view, prof = common.analysis_context()
 segments = [s for s in prof.options.get("segment", []) if s in ("SMB", "Mid-Market", "Enterprise")]
 seg = view.extras.get("seg", "All segments")
 state.bind_widget("w_seg", seg if seg in segments else "All segments")

@@ -21,11 +21,7 @@ UNITS = {
 }
 
 st.header("Sales velocity")
-info = common.require_dataset()
-if info is None:
-    st.stop()
-view = state.current()
-prof = common.profile(info.token)
+info, view, prof = common.analysis_context()
 req = make_request(
     "sales_velocity", period=view.period, grain=view.grain, filters=view.filters, as_of=prof.as_of
 )
