@@ -883,22 +883,14 @@ class CsvStream:
             chunks.extend(t.column(0).chunks)
         return pa.chunked_array(chunks, pa.string())
 
-    def read_all(self) -> pa.Table:
-        """The whole file as one table, as the whole-file read returns it."""
-        parts = list(self.tables(batch_rows=1 << 62))
-        if not parts:
-            return pa.table([pa.array([], pa.string()) for _ in self.headers], names=self.headers)
-        return pa.concat_tables(parts)
 
+def _scan_body(data: bytes | Path, body_start: int) -> tuple[int, np.ndarray] | None:
+    """Count a body's lines and find its blank ones, a piece at a time; (lines, blank lines).
 
-def _scan_body(
-    data: bytes | Path, body_start: int, limits: Limits
-) -> tuple[int, np.ndarray] | None:
-    """Check a body the way the lean path does, a piece at a time; (lines, blank lines).
-
-    None when the file needs the careful path: a NUL byte, bytes that are not UTF-8 or a
-    line longer than the field limit. Pieces end on a line break, so blank lines and line
-    numbers come out as over the whole body.
+    None when the file needs the careful path: a NUL byte or bytes that are not UTF-8.
+    Pieces end on a line break, so blank lines and line numbers come out as over the whole
+    body. Everything else about the records (their widths, quoting, lengths) is checked when
+    the file is read (``engine.bulk``), which falls back to the careful path.
     """
     # BytesIO shares the bytes of an upload rather than copying them.
     fh: io.BufferedIOBase = io.BytesIO(data) if isinstance(data, bytes) else data.open("rb")
@@ -914,8 +906,6 @@ def _scan_body(
                 cut = chunk.rfind(b"\n")
                 if cut < 0:
                     carry += chunk
-                    if len(carry) > limits.max_field_bytes:
-                        return None
                     continue
                 piece, carry = carry + chunk[: cut + 1], chunk[cut + 1 :]
             else:
@@ -924,23 +914,15 @@ def _scan_body(
                 break
             if b"\x00" in piece:
                 return None
-            arr = np.frombuffer(piece, dtype=np.uint8)
-            if (arr >= 0x80).any():
+            if not piece.isascii():
                 try:
                     piece.decode("utf-8")
                 except UnicodeDecodeError:
                     return None
-            newline_pos = np.flatnonzero(arr == 10)
-            starts = np.concatenate(([0], newline_pos + 1))
-            ends = np.concatenate((newline_pos, [len(arr)]))
-            if starts[-1] >= len(arr):
-                starts, ends = starts[:-1], ends[:-1]
-            lengths = ends - starts
-            if len(lengths) and int(lengths.max()) > limits.max_field_bytes:
-                return None
-            blank = (lengths == 0) | ((lengths == 1) & (arr[starts] == 13))
-            blanks.append(np.flatnonzero(blank) + total)
-            total += len(lengths)
+            lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
+            if piece.startswith((b"\n", b"\r\n")) or b"\n\n" in piece or b"\n\r\n" in piece:
+                blanks.append(_blank_lines(piece) + total)
+            total += lines
             if not chunk:
                 break
     finally:
@@ -948,20 +930,32 @@ def _scan_body(
     return total, np.concatenate(blanks) if blanks else np.zeros(0, np.int64)
 
 
-def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str) -> RawTable | None:
-    """A streamed :class:`RawTable` for a file the lean path would read whole, else None.
+def _blank_lines(piece: bytes) -> np.ndarray:
+    """Positions (0-based) of the empty lines of ``piece`` (a line of only CR is empty)."""
+    arr = np.frombuffer(piece, dtype=np.uint8)
+    newline_pos = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], newline_pos + 1))
+    ends = np.concatenate((newline_pos, [len(arr)]))
+    if starts[-1] >= len(arr):
+        starts, ends = starts[:-1], ends[:-1]
+    lengths = ends - starts
+    blank = (lengths == 0) | ((lengths == 1) & (arr[starts] == 13))
+    return np.flatnonzero(blank).astype(np.int64)
 
-    The whole file is checked here, before any of it is used: the byte checks of the lean
-    path (``_scan_body``) and one tokenising pass with the lean path's options that converts
-    no columns but fails on ragged rows and counts records, which must equal the non-blank
-    lines (a quoted line break would make them differ).
+
+def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str) -> RawTable | None:
+    """A streamed :class:`RawTable` for a large UTF-8 CSV, else None (read it whole).
+
+    Only the head is parsed here; the body is scanned for its line count and blank lines
+    (``_scan_body``). The load reads the records with DuckDB and reads the file whole
+    instead when a record is not one plain line of the header's width.
     """
     bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
     found = _lean_head(head, bom, limits)
     if found is None:
         return None
     delim, headers, body_start, first_line = found
-    scanned = _scan_body(data, body_start, limits)
+    scanned = _scan_body(data, body_start)
     if scanned is None:
         return None
     total, blank = scanned
@@ -969,26 +963,10 @@ def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str)
     nonblank = np.delete(np.arange(total, dtype=np.int64), blank) if len(blank) else None
     size = data.stat().st_size if isinstance(data, Path) else len(data)
     stream = CsvStream(data, body_start, headers, delim, rows, first_line, nonblank, size)
-    # Converting one column is enough: every column's bytes were checked above, and the
-    # tokeniser checks every row's field count whichever columns it converts.
-    opts = _lean_options(headers, delim, _refuse_invalid, headers[:1])
-    counted = 0
     try:
-        with stream._input() as f:
-            reader = pacsv.open_csv(
-                f,
-                read_options=opts[0],
-                parse_options=opts[1],
-                convert_options=opts[2],
-                memory_pool=_STREAM_POOL,
-            )
-            for rb in reader:
-                counted += rb.num_rows
-    except pa.ArrowException:
-        return None
-    if counted != rows:
-        return None
-    head_table = next(stream.tables(batch_rows=HEAD_ROWS), None) if rows else None
+        head_table = next(stream.tables(batch_rows=HEAD_ROWS), None) if rows else None
+    except (pa.ArrowException, InputError):
+        return None  # the first rows are not plain records: the careful path reads them
     if head_table is None:
         head_table = pa.table([pa.array([], pa.string()) for _ in headers], names=headers)
     notes: list[str] = []

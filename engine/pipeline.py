@@ -235,13 +235,23 @@ def stages_in(plans: Sequence[FilePlan]) -> list[str]:
     for plan in plans:
         if plan.table in STAGED_TABLES and "stage" in plan.mapping.columns:
             header = plan.mapping.columns["stage"]
-            stream = plan.raw.stream
-            col = stream.column(header) if stream else plan.raw.table.column(header)
+            col = _whole_column(plan, header)
             for v in pl.from_arrow(col).drop_nulls().unique(maintain_order=True).to_list():  # type: ignore[union-attr]
                 seen.setdefault(str(v).strip(), None)
         for stage in plan.mapping.stage_columns:
             seen.setdefault(stage, None)
     return [s for s in seen if s]
+
+
+def _whole_column(plan: FilePlan, header: str) -> pa.ChunkedArray:
+    """Every value of one column of a file, read whole when the stream cannot be."""
+    stream = plan.raw.stream
+    if stream is None:
+        return plan.raw.table.column(header)
+    try:
+        return stream.column(header)
+    except (pa.ArrowException, InputError):
+        return _read_whole(plan).raw.table.column(header)
 
 
 def default_stage_map(plans: Sequence[FilePlan]) -> StageMap:
@@ -278,65 +288,52 @@ class Source:
 
     @property
     def rows(self) -> int:
-        return self.stream.rows if self.stream is not None else self.src.num_rows
-
-    def column(self, header: str) -> pa.ChunkedArray:
-        """One whole column; a stream reads only that column."""
-        if self.stream is not None:
-            return self.stream.column(header)
-        return self.src.column(header)
+        return self.src.num_rows
 
     def sample(self, headers: list[str], step: int) -> pa.Table:
         """Rows 0, step, 2*step, ... of ``headers``."""
-        if self.stream is None:
-            idx = pa.array(range(0, self.src.num_rows, step), pa.int64())
-            return self.src.select(headers).take(idx)
-        parts = []
-        start = 0
-        for t in self.stream.tables(headers, BATCH_ROWS):
-            first = -start % step
-            parts.append(t.take(pa.array(range(first, t.num_rows, step), pa.int64())))
-            start += t.num_rows
-        if not parts:
-            return pa.table([pa.array([], pa.string()) for _ in headers], names=headers)
-        return pa.concat_tables(parts)
+        idx = pa.array(range(0, self.src.num_rows, step), pa.int64())
+        return self.src.select(headers).take(idx)
 
     def batches(self) -> Iterator[tuple[int, pa.Table, pa.Array]]:
         """(first row, string columns, physical lines) of ``BATCH_ROWS`` rows at a time."""
-        if self.stream is None:
-            for start in range(0, self.src.num_rows, BATCH_ROWS):
-                src = self.src.slice(start, BATCH_ROWS)
-                yield start, src, self.lines.slice(start, BATCH_ROWS)
-            return
-        start = 0
-        for src in self.stream.tables(batch_rows=BATCH_ROWS):
-            stop = start + src.num_rows
-            yield start, src, pa.array(self.stream.lines(start, stop), pa.int64())
-            start = stop
+        for start in range(0, self.src.num_rows, BATCH_ROWS):
+            src = self.src.slice(start, BATCH_ROWS)
+            yield start, src, self.lines.slice(start, BATCH_ROWS)
+
+
+def _read_whole(plan: FilePlan) -> FilePlan:
+    """The plan of a streamed file with the file read whole (the careful reader takes any
+    CSV: ragged rows, other encodings and quoted line breaks)."""
+    assert plan.raw.stream is not None
+    raw = ingest.read_file(plan.raw.stream.source, plan.filename)
+    return FilePlan(plan.filename, raw, plan.mapping, plan.size_bytes, plan.remembered)
+
+
+def _source(plan: FilePlan) -> Source:
+    return Source(
+        plan,
+        plan.table,
+        plan.filename,
+        plan.raw.table,
+        dict(plan.mapping.columns),
+        pa.array(plan.raw.lines, pa.int64()),
+        dict(plan.mapping.fallbacks),
+        list(plan.raw.notes),
+        stream=plan.raw.stream,
+    )
 
 
 def _sources(plans: Sequence[FilePlan]) -> list[Source]:
     """Every source of rows, opportunities first (other tables are checked against them)."""
     out = []
     for plan in plans:
-        out.append(
-            Source(
-                plan,
-                plan.table,
-                plan.filename,
-                plan.raw.table,
-                dict(plan.mapping.columns),
-                pa.array(plan.raw.lines, pa.int64()),
-                dict(plan.mapping.fallbacks),
-                list(plan.raw.notes),
-                stream=plan.raw.stream,
-            )
-        )
-        if plan.mapping.stage_columns:
+        if plan.mapping.stage_columns and plan.raw.stream is not None:
             # Unpivoting needs every row at once; such exports are small, so read it whole.
-            stream = plan.raw.stream
-            table = stream.read_all() if stream else plan.raw.table
-            lines = stream.lines(0, stream.rows) if stream else plan.raw.lines
+            plan = _read_whole(plan)
+        out.append(_source(plan))
+        if plan.mapping.stage_columns:
+            table, lines = plan.raw.table, plan.raw.lines
             with_lines = table.append_column("_line", pa.array(lines, pa.int64()))
             wide = stage_history_from_wide(with_lines, plan.mapping)
             body = wide.select(["opportunity_id", "stage", "entered_at"])
@@ -347,13 +344,16 @@ def _sources(plans: Sequence[FilePlan]) -> list[Source]:
     return sorted(out, key=lambda s: s.table != "opportunities")
 
 
-def _resolve_formats(source: Source) -> None:
+def _resolve_formats(
+    source: Source, sampler: Callable[[list[str], int], pa.Table] | None = None
+) -> None:
     """Choose each column's date order / decimal mark once, over the whole column.
 
     Batches are typed with these choices as hints, so every row of a column is read the same
     way. The choice is made on an evenly spaced sample of up to ``FORMAT_SAMPLE`` values.
     """
-    step = max(source.rows // FORMAT_SAMPLE, 1)
+    rows = source.stream.rows if source.stream is not None else source.rows
+    step = max(rows // FORMAT_SAMPLE, 1)
     wanted = []
     for col in TABLES[source.table].columns:
         header = source.columns.get(col.name)
@@ -362,7 +362,7 @@ def _resolve_formats(source: Source) -> None:
         wanted.append((col, header))
     # One pass over a streamed file reads every sampled column.
     headers = list(dict.fromkeys(h for _, h in wanted))
-    sampled = source.sample(headers, step) if headers else None
+    sampled = (sampler or source.sample)(headers, step) if headers else None
     for col, header in wanted:
         assert sampled is not None
         sample = pl.from_arrow(sampled.column(header))
@@ -427,7 +427,7 @@ def _repeated_ids(source: Source) -> pl.Series:
     header = source.columns.get(id_col) if id_col else None
     if header is None or header not in source.src.column_names:
         return pl.Series(SEEN_BEFORE, [False] * n, pl.Boolean)
-    ids = pl.from_arrow(source.column(header))
+    ids = pl.from_arrow(source.src.column(header))
     assert isinstance(ids, pl.Series)
     ids = ids.cast(pl.Utf8).str.strip_chars().replace(SALESFORCE_NULL_ID, None)
     blank = ids.is_null() | (ids == "")
@@ -456,8 +456,14 @@ def _process(
     on_batch: Callable[[PreparedFile, Batch], None],
     keep: int | None,
     progress: Progress | None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> list[PreparedFile]:
-    """Run every source batch by batch; ``on_batch`` sees each batch before it is folded."""
+    """Run every source batch by batch; ``on_batch`` sees each batch before it is folded.
+
+    With ``con`` (the connection building a dataset), a streamed source is checked and
+    written inside DuckDB (:mod:`engine.bulk`); without it, or when the file turns out not to
+    be a plain CSV, it is read whole.
+    """
     _check_usable(plans)
     sources = _sources(plans)
     has_opps = any(s.table == "opportunities" for s in sources)
@@ -467,6 +473,15 @@ def _process(
         share = (i / len(sources) * 0.9, (i + 1) / len(sources) * 0.9)
         if progress:
             progress(f"Parsing {source.name}", share[0])
+        if source.stream is not None:
+            streamed = _load_streamed(con, source, stage_map, as_of, opp_ids, keep, progress, share)
+            if streamed is not None:
+                result, ids = streamed
+                if ids is not None and opp_ids is not None:
+                    opp_ids = pl.concat([opp_ids, ids]).unique()
+                results.append(result)
+                continue
+            source = _source(_read_whole(source.plan))
         _resolve_formats(source)
         result = PreparedFile(
             source.plan,
@@ -494,6 +509,38 @@ def _process(
             opp_ids = pl.concat([opp_ids, *ids_here]).unique()
         results.append(result)
     return results
+
+
+def _load_streamed(
+    con: duckdb.DuckDBPyConnection | None,
+    source: Source,
+    stage_map: StageMap,
+    as_of: dt.date,
+    opp_ids: pl.Series | None,
+    keep: int | None,
+    progress: Progress | None,
+    share: tuple[float, float],
+) -> tuple[PreparedFile, pl.Series | None] | None:
+    from engine import bulk
+
+    if con is None or source.stream is None:
+        return None
+    data = source.stream.source
+    if isinstance(data, Path):
+        return bulk.load_source(con, source, data, stage_map, as_of, opp_ids, keep, progress, share)
+    # DuckDB reads files: an upload's bytes go to a scratch file named after the dataset
+    # being built, so the store's clean-up of an unfinished build removes it too.
+    (path,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    scratch = Path(f"{path}.upload.csv")
+    try:
+        scratch.write_bytes(data)
+        return bulk.load_source(
+            con, source, scratch, stage_map, as_of, opp_ids, keep, progress, share
+        )
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def prepare(
@@ -597,9 +644,7 @@ def _derive(
     frame = frame.with_columns(pl.lit(as_of).alias(AS_OF))
     if table in STAGED_TABLES:
         sm = stage_map_frame(stage_map)
-        # the same key as engine.stagemap.stage_key: case, spaces and punctuation ignored
-        key = pl.col("stage").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
-        key = key.alias("__stage_key__")
+        key = stage_key_expr().alias("__stage_key__")
         frame = (
             frame.with_columns(key).join(sm, on="__stage_key__", how="left").drop("__stage_key__")
         )
@@ -645,6 +690,12 @@ def _derive(
     if STAGE_KNOWN not in frame.columns:
         frame = frame.with_columns(pl.lit(True).alias(STAGE_KNOWN))
     return frame
+
+
+def stage_key_expr() -> pl.Expr:
+    """The key of ``stage`` that :func:`stage_map_frame` joins on: the same key as
+    ``engine.stagemap.stage_key`` (case, spaces and punctuation ignored)."""
+    return pl.col("stage").str.to_lowercase().str.replace_all(r"[^\p{L}\p{N}]", "")
 
 
 def stage_map_frame(stage_map: StageMap) -> pl.DataFrame:
@@ -794,7 +845,7 @@ def load_plans(
             batches += 1
             _insert_rows(con, f.table, f.source_name, b.loaded, b.quarantine, b.warnings)
 
-        done.extend(_process(plans, stage_map, as_of, on_batch, EXAMPLES, progress))
+        done.extend(_process(plans, stage_map, as_of, on_batch, EXAMPLES, progress, con))
         for f in done:
             _insert_report(con, f)
         _write_meta(con, stage_map, as_of, {f.table for f in done})

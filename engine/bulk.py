@@ -1,0 +1,472 @@
+"""Large CSVs checked and loaded inside DuckDB, with the same outcome as the batch path.
+
+A streamed source (``ingest.CsvStream``: a large UTF-8 CSV whose records are single lines)
+is not handed to Python row by row. Instead, on the connection that builds the dataset:
+
+1. DuckDB's parallel CSV reader reads it once into a temporary table of cleaned strings
+   (trimmed as ``ingest`` trims, empty cells null). Any record the reader cannot place
+   (a ragged row, bytes that are not UTF-8, a quoted line break) makes the load fall back to
+   reading the file whole, where such records are quarantined as usual.
+2. Each typed column is parsed by :func:`engine.typeparse.parse_column` over its distinct
+   values only (dates, amounts and flags repeat), with the format chosen on the same sample
+   as the batch path; the typed table is those lookups joined back, plus the helper columns
+   the rules read (stage map, repeated ids, known opportunities).
+3. The pandera model validates the typed rows ``VALIDATE_ROWS`` at a time, in polars. Its
+   findings are what decide: quarantined rows are written with their original values and
+   every reason, warnings with their messages.
+4. The rows that load are written with one ``INSERT ... SELECT``.
+
+Values come from the file only as data: every user value is a bound parameter or a row of a
+registered frame, and the only names in the SQL are canonical columns and ``c0, c1, ...``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from engine import typeparse
+from engine.canonical import (
+    DUCKDB_TYPES,
+    FLAGGED,
+    SOURCE_FILE,
+    SOURCE_LINE,
+    STAGE_CANONICAL,
+    STAGE_ORDER,
+    STAGE_PROBABILITY,
+    TABLES,
+    UNASSIGNED_OWNER,
+)
+from engine.ingest import CsvStream
+from engine.layout import STAGED_TABLES, table_columns
+from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
+from schemas.validate import ROW, validate
+
+if TYPE_CHECKING:
+    from engine.pipeline import Batch, PreparedFile, Source
+    from engine.stagemap import StageMap
+
+# Typed rows validated at a time (a polars frame of this many rows is in memory at once).
+VALIDATE_ROWS = 1_000_000
+# What ingest._clean_strings trims (Arrow's utf8_trim_whitespace): ASCII and Unicode spaces.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+SALESFORCE_NULL_ID = "000000000000000AAA"
+ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "other")
+_LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
+
+_TEMP = ("__typed", "__errs", "__flags", "__rejects", "__rejects_scan", "__raw", "__lines")
+
+
+@dataclass
+class _Raw:
+    """The temporary table ``__raw`` holding one file's cleaned strings."""
+
+    headers: list[str]
+    rows: int
+    first: int  # rowid of the first record
+
+    def sample(self, con: duckdb.DuckDBPyConnection, headers: list[str], step: int) -> pa.Table:
+        """Records 0, step, 2*step, ... of ``headers``, as ``pipeline.Source.sample`` takes."""
+        cols = ", ".join(str(self.col(h)) for h in headers)
+        table = _arrow(
+            con,
+            f"SELECT {cols} FROM __raw WHERE (rowid - $first) % $step = 0 ORDER BY rowid",
+            {"first": self.first, "step": step},
+        )
+        return table.rename_columns(headers)
+
+    def col(self, header: str | None) -> str | None:
+        """The SQL name (``cN``) of a header, or None when the file has no such column."""
+        if header is None or header not in self.headers:
+            return None
+        return f"c{self.headers.index(header)}"
+
+
+def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS __rawl")
+    names = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '__')"
+    ).fetchall()
+    for (name,) in names:
+        if name.isidentifier():
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
+) -> duckdb.DuckDBPyConnection:
+    """Execute ``sql`` with those of ``params`` it names (DuckDB refuses unused ones)."""
+    return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pa.Table:
+    """A query's rows as Arrow, with those of ``params`` it names."""
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    table = con.sql(sql, params=used or None).to_arrow_table()
+    assert table is not None
+    return table
+
+
+def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
+    out = pl.from_arrow(column)
+    assert isinstance(out, pl.Series)
+    return out.cast(pl.Utf8).alias(name)
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path) -> _Raw | None:
+    """Read a streamed CSV into ``__raw`` (c0..cN cleaned, plus its line); None when a record
+    is not a plain single line of the header's width, so the caller reads the file whole."""
+    n = len(stream.headers)
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
+    # trim() with a set of characters is slow, so only values with whitespace at either end
+    # (or empty ones: c[1] of '' is '') take it.
+    cleaned = ", ".join(
+        f"CASE WHEN contains($ws, c{i}[1]) OR contains($ws, c{i}[-1]) "
+        f"THEN nullif(trim(c{i}, $ws), '') ELSE c{i} END AS c{i}"
+        for i in range(n)
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE __raw AS SELECT {cleaned} FROM read_csv($path,
+            delim = $delim, quote = '"', escape = '"', header = false, skip = $skip,
+            columns = {columns}, auto_detect = false, strict_mode = true,
+            null_padding = false, store_rejects = true, rejects_table = '__rejects',
+            rejects_scan = '__rejects_scan')""",
+        {
+            "path": str(path),
+            "delim": stream.delimiter,
+            "skip": stream.first_line - 1,
+            "ws": WHITESPACE,
+        },
+    )
+    rejects = con.execute("SELECT count(*) FROM __rejects").fetchall()[0][0]
+    rows, first, last = con.execute(
+        "SELECT count(*), min(rowid), max(rowid) FROM __raw"
+    ).fetchall()[0]
+    if rejects or rows != stream.rows or (rows and last - first + 1 != rows):
+        # A quoted line break joins lines into one record, so the counts differ.
+        _drop_temps(con)
+        return None
+    # Each record is one line, so its physical line follows from its position; blank lines
+    # (which the reader skips) shift the lines after them.
+    pos = f"(__raw.rowid - {int(first or 0)})"
+    if stream.nonblank is None:
+        con.execute(
+            f"CREATE TEMP VIEW __rawl AS SELECT *, {pos} AS __pos__, "
+            f"{pos} + {int(stream.first_line)} AS {_LINE} FROM __raw"
+        )
+    else:
+        lines = pa.table(
+            {
+                "pos": pa.array(np.arange(rows, dtype=np.int64)),
+                "line": pa.array(stream.nonblank + stream.first_line),
+            }
+        )
+        con.register("__lines_frame", lines)
+        con.execute("CREATE TEMP TABLE __lines AS SELECT * FROM __lines_frame")
+        con.unregister("__lines_frame")
+        con.execute(
+            f"CREATE TEMP VIEW __rawl AS SELECT __raw.*, {pos} AS __pos__, "
+            f"__lines.line AS {_LINE} FROM __raw "
+            f"JOIN __lines ON __lines.pos = {pos}"
+        )
+    return _Raw(list(stream.headers), rows, int(first or 0))
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    stage_map: StageMap,
+    as_of: dt.date,
+    opp_ids: pl.Series | None,
+    keep: int | None,
+    progress: Callable[[str, float], None] | None,
+    share: tuple[float, float],
+) -> tuple[PreparedFile, pl.Series | None] | None:
+    """Validate and write one streamed source into the dataset ``con`` is building.
+
+    Returns the file's outcome (complete counts, the first ``keep`` quarantined and flagged
+    rows) and, for opportunities, the ids it saw; None when the file must be read whole.
+    """
+    from engine import pipeline
+
+    assert source.stream is not None
+    lo, hi = share
+    raw = read_raw(con, source.stream, path)
+    if raw is None:
+        return None
+    # On an error the build fails as a whole (its transaction is rolled back), so the
+    # temporary tables are dropped only on success.
+    if progress:
+        progress(f"Validating {source.name}", lo + (hi - lo) * 0.2)
+    pipeline._resolve_formats(source, lambda headers, step: raw.sample(con, headers, step))
+    _create_typed(con, source, raw, stage_map, as_of, opp_ids)
+    result = pipeline.PreparedFile(
+        source.plan,
+        source.table,
+        source.name,
+        pipeline._EMPTY_FRAME,
+        pipeline._EMPTY_QUARANTINE,
+        pipeline._EMPTY_WARNINGS,
+        notes=source.notes,
+    )
+    con.execute("CREATE TEMP TABLE __errs (line BIGINT)")
+    con.execute("CREATE TEMP TABLE __flags (line BIGINT)")
+    for start in range(0, max(raw.rows, 1), VALIDATE_ROWS):
+        if progress:
+            done = 0.3 + 0.5 * start / max(raw.rows, 1)
+            progress(f"Validating {source.name}", lo + (hi - lo) * done)
+        batch = _validate_slice(con, source, raw, start)
+        pipeline._insert_rows(
+            con, source.table, source.name, batch.loaded, batch.quarantine, batch.warnings
+        )
+        result.add(batch, keep)
+    result.rows_loaded = result.rows_in - result.rows_quarantined
+    if progress:
+        progress(f"Writing {source.name}", lo + (hi - lo) * 0.85)
+    _insert_loaded(con, source.table, source.name)
+    ids = None
+    if source.table == "opportunities":
+        got = _arrow(
+            con, "SELECT DISTINCT opportunity_id FROM __typed WHERE opportunity_id IS NOT NULL", {}
+        )
+        ids = _series(got.column(0), "opportunity_id")
+    _drop_temps(con)
+    return result, ids
+
+
+def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
+    """SQL for a canonical column's cleaned text (fallback columns filled in), or None."""
+    c = raw.col(source.columns.get(name))
+    if c is None:
+        return None
+    expr = f"r.{c}"
+    fallbacks = [raw.col(fb) for fb in source.fallbacks.get(name, [])]
+    if any(fallbacks):
+        expr = f"coalesce({expr}, {', '.join(f'r.{f}' for f in fallbacks if f)})"
+    if name.endswith("_id"):
+        expr = f"nullif({expr}, $sf_null)"
+    return expr
+
+
+def _create_typed(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    raw: _Raw,
+    stage_map: StageMap,
+    as_of: dt.date,
+    opp_ids: pl.Series | None,
+) -> None:
+    """``__typed``: the typed frame ``pipeline._typed_frame`` + ``_derive`` would build."""
+    from engine import pipeline
+
+    table = source.table
+    spec = TABLES[table]
+    params: dict[str, Any] = {"sf_null": SALESFORCE_NULL_ID, "as_of": as_of}
+    selects = [f"r.{_LINE} AS {SOURCE_LINE}", "r.__pos__ AS __pos__"]
+    joins: list[str] = []
+    errors: list[str] = []
+    for col in spec.columns:
+        expr = _typed_expr(source, raw, col.name)
+        sql_type = DUCKDB_TYPES[col.kind]
+        if expr is None:
+            selects.append(f'CAST(NULL AS {sql_type}) AS "{col.name}"')
+            continue
+        if col.kind == "text":
+            selects.append(f'{expr} AS "{col.name}"')
+            continue
+        got = _arrow(
+            con,
+            f"SELECT v FROM (SELECT DISTINCT {expr} AS v FROM __raw r) WHERE v IS NOT NULL",
+            params,
+        )
+        values = _series(got.column(0), col.name)
+        if values.len() == 0:
+            selects.append(f'CAST(NULL AS {sql_type}) AS "{col.name}"')
+            continue
+        parsed = typeparse.parse_column(values, col.kind, source.hints.get(col.name))
+        bad = pipeline._bad_messages(values, parsed.failed, col.name, col.kind)
+        lookup = pl.DataFrame({"v": values, "x": parsed.values, "bad": bad})
+        lk = f"__lk{len(joins)}"
+        _materialise(con, lk, lookup)
+        joins.append(f"LEFT JOIN {lk} ON {lk}.v = {expr}")
+        selects.append(f'CAST({lk}.x AS {sql_type}) AS "{col.name}"')
+        errors.append(f"{lk}.bad")
+    parse_errors = (
+        f"list_filter([{', '.join(errors)}], lambda x: x IS NOT NULL)"
+        if errors
+        else "CAST([] AS VARCHAR[])"
+    )
+    selects.append(f"{parse_errors} AS {PARSE_ERRORS}")
+
+    # An id already seen on an earlier line of the file (only the first occurrence loads).
+    id_raw = raw.col(source.columns.get(spec.id_column)) if spec.id_column else None
+    if id_raw is not None:
+        con.execute(
+            f"""CREATE TEMP TABLE __lkdup AS SELECT id, min(line) AS first FROM (
+                SELECT nullif({id_raw}, $sf_null) AS id, {_LINE} AS line FROM __rawl)
+                WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1""",
+            {"sf_null": SALESFORCE_NULL_ID},
+        )
+        joins.append(f"LEFT JOIN __lkdup ON __lkdup.id = nullif(r.{id_raw}, $sf_null)")
+        selects.append(f"coalesce(r.{_LINE} > __lkdup.first, false) AS {SEEN_BEFORE}")
+    else:
+        selects.append(f"false AS {SEEN_BEFORE}")
+    selects.append(f"CAST($as_of AS DATE) AS {AS_OF}")
+
+    derived = []
+    if table in STAGED_TABLES:
+        stage = _typed_expr(source, raw, "stage") or "CAST(NULL AS VARCHAR)"
+        stages = _arrow(
+            con,
+            f"SELECT v FROM (SELECT DISTINCT {stage} AS v FROM __raw r) WHERE v IS NOT NULL",
+            params,
+        )
+        lookup = (
+            pl.DataFrame({"stage": _series(stages.column(0), "stage")})
+            .with_columns(pipeline.stage_key_expr().alias("__stage_key__"))
+            .join(pipeline.stage_map_frame(stage_map), on="__stage_key__", how="left")
+            .drop("__stage_key__")
+        )
+        _materialise(con, "__lkstage", lookup)
+        derived += [
+            f"coalesce(s.{STAGE_CANONICAL}, 'opportunity') AS {STAGE_CANONICAL}",
+            f"CAST(coalesce(s.{STAGE_ORDER}, 0) AS INTEGER) AS {STAGE_ORDER}",
+            f"s.{STAGE_PROBABILITY} AS {STAGE_PROBABILITY}",
+            f"coalesce(s.{STAGE_KNOWN}, false) AS {STAGE_KNOWN}",
+        ]
+        stage_join = "LEFT JOIN __lkstage s ON s.stage = b.stage"
+    else:
+        derived.append(f"true AS {STAGE_KNOWN}")
+        stage_join = ""
+    replace = ""
+    if table == "opportunities":
+        status = "lower(trim(b.status))"
+        closed = f"s.{STAGE_CANONICAL} IN ('closed_won', 'closed_lost')"
+        won = f"s.{STAGE_CANONICAL} = 'closed_won'"
+        replace = f"""REPLACE (
+            coalesce(b.is_closed, CASE WHEN {status} IN ('won', 'lost') THEN true
+                WHEN {status} = 'open' THEN false END, coalesce({closed}, false)) AS is_closed,
+            coalesce(b.is_won, CASE WHEN {status} = 'won' THEN true
+                WHEN {status} IN ('lost', 'open') THEN false END, coalesce({won}, false))
+                AS is_won)"""
+    opp_join = ""
+    if opp_ids is not None and table in ("stage_history", "activities"):
+        _materialise(con, "__lkopp", pl.DataFrame({"id": opp_ids.unique()}))
+        opp_join = "LEFT JOIN __lkopp o ON o.id = b.opportunity_id"
+        derived.append(
+            f"CASE WHEN b.opportunity_id IS NULL THEN NULL ELSE o.id IS NOT NULL END AS {OPP_KNOWN}"
+        )
+    else:
+        derived.append(f"CAST(NULL AS BOOLEAN) AS {OPP_KNOWN}")
+    _run(
+        con,
+        f"""CREATE TEMP TABLE __typed AS
+        WITH b AS (SELECT {", ".join(selects)} FROM __rawl r {" ".join(joins)})
+        SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join} {opp_join}""",
+        params,
+    )
+
+
+def _materialise(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    con.register("__frame__", frame)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM __frame__")
+    con.unregister("__frame__")
+
+
+def _validate_slice(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, start: int) -> Batch:
+    """Run the table's pandera model on rows ``start`` to ``start + VALIDATE_ROWS``."""
+    from engine import pipeline
+
+    got = _arrow(
+        con,
+        "SELECT * EXCLUDE (__pos__) FROM __typed WHERE __pos__ >= $lo AND __pos__ < $hi "
+        "ORDER BY __pos__",
+        {"lo": start, "hi": start + VALIDATE_ROWS},
+    )
+    frame = pl.from_arrow(got)
+    assert isinstance(frame, pl.DataFrame)
+    verdicts = validate(source.table, frame)
+    lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
+    lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
+    reasons = verdicts.reasons().join(lines, on=ROW).sort(ROW)
+    warnings = verdicts.warnings().join(lines, on=ROW).select("line", "rule", "message")
+    quarantine = pipeline._EMPTY_QUARANTINE
+    if reasons.height:
+        bad = reasons.select("line")
+        _append(con, "__errs", bad)
+        con.register("__bad__", bad)
+        cols = ", ".join(f"c{i}" for i in range(len(raw.headers)))
+        original = _arrow(
+            con,
+            f"SELECT {cols} FROM __rawl WHERE {_LINE} IN (SELECT line FROM __bad__) "
+            f"ORDER BY {_LINE}",
+            {},
+        )
+        con.unregister("__bad__")
+        src = pl.from_arrow(original.rename_columns(raw.headers))
+        assert isinstance(src, pl.DataFrame)
+        quarantine = pl.concat(
+            [
+                reasons.select("line"),
+                src.select(pl.struct(pl.all()).struct.json_encode().alias("original")),
+                reasons.select("reasons", "rules"),
+            ],
+            how="horizontal",
+        )
+    if warnings.height:
+        _append(con, "__flags", warnings.select("line").unique())
+    return pipeline.Batch(
+        pipeline._EMPTY_FRAME,
+        quarantine,
+        warnings,
+        frame.height,
+        pipeline._rows_per_rule(warnings),
+        pipeline._rows_per_rule(
+            quarantine.select("line", pl.col("rules").alias("rule")).explode("rule")
+        ),
+    )
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, lines: pl.DataFrame) -> None:
+    con.register("__lines__", lines)
+    con.execute(f"INSERT INTO {table} SELECT line FROM __lines__")
+    con.unregister("__lines__")
+
+
+def _insert_loaded(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+    """Write every typed row that passed the error rules, as ``pipeline._split`` shapes it."""
+    exprs = []
+    for name, _ in table_columns(table):
+        if name == FLAGGED:
+            expr = f"t.{SOURCE_LINE} IN (SELECT line FROM __flags)"
+        elif name == SOURCE_FILE:
+            expr = "$source"
+        elif name == "owner":
+            expr = (
+                "CASE WHEN t.owner IS NULL OR trim(t.owner) = '' THEN $unassigned ELSE t.owner END"
+            )
+        elif name == "activity_type" and table == "activities":
+            kind = "lower(trim(t.activity_type))"
+            expr = f"CASE WHEN {kind} IN {ACTIVITY_TYPES} THEN {kind} ELSE 'other' END"
+        else:
+            expr = f't."{name}"'
+        exprs.append(f'{expr} AS "{name}"')
+    cols = ", ".join(f'"{name}"' for name, _ in table_columns(table))
+    _run(
+        con,
+        f"""INSERT INTO "{table}" ({cols}) SELECT {", ".join(exprs)} FROM __typed t
+        WHERE t.{SOURCE_LINE} NOT IN (SELECT line FROM __errs)""",
+        {"source": source, "unassigned": UNASSIGNED_OWNER},
+    )
