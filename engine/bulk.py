@@ -45,6 +45,7 @@ from engine.canonical import (
     TABLES,
     UNASSIGNED_OWNER,
 )
+from engine.errors import InputError
 from engine.ingest import CsvStream
 from engine.layout import STAGED_TABLES, table_columns
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
@@ -124,9 +125,12 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
     return out.cast(pl.Utf8).alias(name)
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path) -> _Raw | None:
+def read_raw(
+    con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path, notes: list[str]
+) -> _Raw | None:
     """Read a streamed CSV into ``__raw`` (c0..cN cleaned, plus its line); None when a record
-    is not a plain single line of the header's width, so the caller reads the file whole."""
+    is not a plain single line of the header's width, so the caller reads the file whole.
+    A note about skipped blank lines goes to the front of ``notes``."""
     n = len(stream.headers)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
     # trim() with a set of characters is slow, so only values with whitespace at either end
@@ -153,8 +157,14 @@ def read_raw(con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path) -> _
     rows, first, last = con.execute(
         "SELECT count(*), min(rowid), max(rowid) FROM __raw"
     ).fetchall()[0]
-    if rejects or rows != stream.rows or (rows and last - first + 1 != rows):
-        # A quoted line break joins lines into one record, so the counts differ.
+    plain = not rejects and (not rows or last - first + 1 == rows)
+    if plain and rows != stream.rows:
+        # The reader skips blank lines; any other difference is a record spanning lines.
+        try:
+            notes.insert(0, stream.account_for_blank_lines(rows))
+        except InputError:
+            plain = False
+    if not plain:
         _drop_temps(con)
         return None
     # Each record is one line, so its physical line follows from its position; blank lines
@@ -203,7 +213,7 @@ def load_source(
 
     assert source.stream is not None
     lo, hi = share
-    raw = read_raw(con, source.stream, path)
+    raw = read_raw(con, source.stream, path, source.notes)
     if raw is None:
         return None
     # On an error the build fails as a whole (its transaction is rolled back), so the

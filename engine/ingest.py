@@ -798,13 +798,12 @@ def _refuse_invalid(_row: Any) -> str:
 
 @dataclass
 class CsvStream:
-    """A large clean UTF-8 CSV read in record batches instead of held whole.
+    """A large UTF-8 CSV left where it is (a path, or an upload's bytes) instead of held whole.
 
-    Holding a file as Arrow strings costs about twice its size for as long as the load runs;
-    a stream costs one batch. Only files the lean whole-file path (``_read_large_csv``) would
-    accept are streamed, and they are checked for that in full before anything is read
-    (see ``_open_stream``), so each record is one non-blank physical line and the values,
-    line numbers and notes are those of the whole-file read.
+    Holding a file as Arrow strings costs about twice its size for as long as the load runs.
+    Inspecting a stream parses only its first rows and counts its lines; the load reads the
+    records with DuckDB (``engine.bulk``), which checks that each record is one physical
+    line of the header's width, and reads the file whole otherwise.
     """
 
     source: bytes | Path
@@ -827,6 +826,37 @@ class CsvStream:
         f = pa.OSFile(str(self.source), "r", memory_pool=_STREAM_POOL)
         f.seek(self.body_start)
         return f
+
+    def account_for_blank_lines(self, records: int) -> str:
+        """Reconcile ``rows`` (lines counted) with the ``records`` a reader found, which skips
+        blank lines. Returns the note for the skipped lines; raises ``InputError`` when the
+        difference is not blank lines (a record spans lines: the file must be read whole)."""
+        blank = _blank_lines(self.source, self.body_start)
+        if not len(blank) or records != self.rows - len(blank):
+            raise InputError("The records of this file do not match its lines.")
+        self.nonblank = np.delete(np.arange(self.rows, dtype=np.int64), blank)
+        self.rows = records
+        return f"Skipped {len(blank)} blank line(s)."
+
+    def head(self, n: int) -> pa.Table:
+        """The first ``n`` records (fewer if the file has fewer), cleaned; reads only the
+        start of the file."""
+        want = 1 << 20
+        while True:
+            with self._input() as f:
+                data = f.read(want)
+            complete = len(data) < want
+            cut = len(data) if complete else data.rfind(b"\n") + 1
+            opts = _lean_options(self.headers, self.delimiter, _refuse_invalid)
+            table = pacsv.read_csv(
+                pa.BufferReader(data[:cut]),
+                read_options=opts[0],
+                parse_options=opts[1],
+                convert_options=opts[2],
+            )
+            if table.num_rows >= n or complete:
+                return self._clean(table.slice(0, n), list(self.headers))
+            want *= 4
 
     def lines(self, start: int, stop: int) -> np.ndarray:
         """Physical line numbers of records ``start`` to ``stop`` (exclusive)."""
@@ -884,70 +914,76 @@ class CsvStream:
         return pa.chunked_array(chunks, pa.string())
 
 
-def _scan_body(data: bytes | Path, body_start: int) -> tuple[int, np.ndarray] | None:
-    """Count a body's lines and find its blank ones, a piece at a time; (lines, blank lines).
+def _scan_body(data: bytes | Path, body_start: int) -> int | None:
+    """The number of lines of a body, or None when the file needs the careful path: a NUL
+    byte or bytes that are not UTF-8.
 
-    None when the file needs the careful path: a NUL byte or bytes that are not UTF-8.
-    Pieces end on a line break, so blank lines and line numbers come out as over the whole
-    body. Everything else about the records (their widths, quoting, lengths) is checked when
-    the file is read (``engine.bulk``), which falls back to the careful path.
+    Everything else about the records (their widths, quoting, blank lines) is checked when the
+    file is read (``engine.bulk``). The file is read in pieces into one buffer and searched
+    with bytes methods only, so the body is never copied.
     """
     # BytesIO shares the bytes of an upload rather than copying them.
     fh: io.BufferedIOBase = io.BytesIO(data) if isinstance(data, bytes) else data.open("rb")
-    fh.seek(body_start)
-    read = fh.read
-    blanks: list[np.ndarray] = []
-    total = 0
-    carry = b""
+    buf = bytearray(_SCAN_BYTES)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
+    last = b""
     try:
-        while True:
-            chunk = read(_SCAN_BYTES)
-            if chunk:
-                cut = chunk.rfind(b"\n")
-                if cut < 0:
-                    carry += chunk
-                    continue
-                piece, carry = carry + chunk[: cut + 1], chunk[cut + 1 :]
-            else:
-                piece, carry = carry, b""
-            if not piece:
-                break
+        fh.seek(body_start)
+        while n := fh.readinto(buf):  # type: ignore[attr-defined]
+            piece = buf if n == len(buf) else buf[:n]
             if b"\x00" in piece:
                 return None
             if not piece.isascii():
                 try:
-                    piece.decode("utf-8")
+                    decoder.decode(piece)
                 except UnicodeDecodeError:
                     return None
-            lines = piece.count(b"\n") + (not piece.endswith(b"\n"))
-            if piece.startswith((b"\n", b"\r\n")) or b"\n\n" in piece or b"\n\r\n" in piece:
-                blanks.append(_blank_lines(piece) + total)
-            total += lines
-            if not chunk:
-                break
+            newlines += piece.count(b"\n")
+            last = bytes(piece[-1:])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
     finally:
         fh.close()
-    return total, np.concatenate(blanks) if blanks else np.zeros(0, np.int64)
+    return newlines + (last not in (b"", b"\n"))
 
 
-def _blank_lines(piece: bytes) -> np.ndarray:
-    """Positions (0-based) of the empty lines of ``piece`` (a line of only CR is empty)."""
-    arr = np.frombuffer(piece, dtype=np.uint8)
-    newline_pos = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], newline_pos + 1))
-    ends = np.concatenate((newline_pos, [len(arr)]))
-    if starts[-1] >= len(arr):
-        starts, ends = starts[:-1], ends[:-1]
-    lengths = ends - starts
-    blank = (lengths == 0) | ((lengths == 1) & (arr[starts] == 13))
-    return np.flatnonzero(blank).astype(np.int64)
+def _blank_lines(data: bytes | Path, body_start: int) -> np.ndarray:
+    """Positions (0-based) of a body's empty lines (a line of only CR is empty)."""
+    fh: io.BufferedIOBase = io.BytesIO(data) if isinstance(data, bytes) else data.open("rb")
+    found: list[np.ndarray] = []
+    total = 0
+    carry = b""
+    with fh:
+        fh.seek(body_start)
+        while True:
+            chunk = fh.read(_SCAN_BYTES)
+            cut = chunk.rfind(b"\n") if chunk else len(carry)
+            if chunk and cut < 0:
+                carry += chunk
+                continue
+            piece, carry = (carry + chunk[: cut + 1], chunk[cut + 1 :]) if chunk else (carry, b"")
+            if piece:
+                arr = np.frombuffer(piece, dtype=np.uint8)
+                newline_pos = np.flatnonzero(arr == 10)
+                starts = np.concatenate(([0], newline_pos + 1))
+                ends = np.concatenate((newline_pos, [len(arr)]))
+                if starts[-1] >= len(arr):
+                    starts, ends = starts[:-1], ends[:-1]
+                lengths = ends - starts
+                is_blank = (lengths == 0) | ((lengths == 1) & (arr[starts] == 13))
+                found.append(np.flatnonzero(is_blank) + total)
+                total += len(lengths)
+            if not chunk:
+                break
+    return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
 
 
 def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str) -> RawTable | None:
     """A streamed :class:`RawTable` for a large UTF-8 CSV, else None (read it whole).
 
-    Only the head is parsed here; the body is scanned for its line count and blank lines
-    (``_scan_body``). The load reads the records with DuckDB and reads the file whole
+    Only the head is parsed here; the body is scanned for its line count (``_scan_body``). The load reads the records with DuckDB and reads the file whole
     instead when a record is not one plain line of the header's width.
     """
     bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
@@ -955,24 +991,16 @@ def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str)
     if found is None:
         return None
     delim, headers, body_start, first_line = found
-    scanned = _scan_body(data, body_start)
-    if scanned is None:
+    rows = _scan_body(data, body_start)
+    if rows is None:
         return None
-    total, blank = scanned
-    rows = total - len(blank)
-    nonblank = np.delete(np.arange(total, dtype=np.int64), blank) if len(blank) else None
     size = data.stat().st_size if isinstance(data, Path) else len(data)
-    stream = CsvStream(data, body_start, headers, delim, rows, first_line, nonblank, size)
+    stream = CsvStream(data, body_start, headers, delim, rows, first_line, None, size)
     try:
-        head_table = next(stream.tables(batch_rows=HEAD_ROWS), None) if rows else None
+        head_table = stream.head(HEAD_ROWS)
     except (pa.ArrowException, InputError):
         return None  # the first rows are not plain records: the careful path reads them
-    if head_table is None:
-        head_table = pa.table([pa.array([], pa.string()) for _ in headers], names=headers)
-    notes: list[str] = []
-    if len(blank):
-        notes.append(f"Skipped {len(blank)} blank line(s).")
-    notes += _format_notes(delim, filename)
+    notes = _format_notes(delim, filename)
     return RawTable(
         table=head_table,
         headers=headers,

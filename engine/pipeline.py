@@ -855,7 +855,7 @@ def load_plans(
     digest = hashlib.sha256(stage_map.to_json().encode())
     for p in plans:
         digest.update(p.filename.encode() + p.mapping.to_json().encode())
-        digest.update(str(p.raw.records).encode())
+        digest.update(str(p.size_bytes).encode())
     info = workspace.create(name, build, fingerprint=digest.hexdigest()[:12])
     return info, Prepared(done, stage_map, as_of)
 
