@@ -49,7 +49,7 @@ from engine.errors import InputError
 from engine.ingest import CsvStream
 from engine.layout import STAGED_TABLES, table_columns
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
-from schemas.validate import ROW, validate
+from schemas.validate import ROW, unread_columns, validate
 
 if TYPE_CHECKING:
     from engine.pipeline import Batch, PreparedFile, Source
@@ -95,6 +95,7 @@ class _Raw:
 
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS __typed")
     con.execute("DROP VIEW IF EXISTS __rawl")
     names = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '__')"
@@ -266,7 +267,7 @@ def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
     if any(fallbacks):
         expr = f"coalesce({expr}, {', '.join(f'r.{f}' for f in fallbacks if f)})"
     if name.endswith("_id"):
-        expr = f"nullif({expr}, $sf_null)"
+        expr = f"nullif({expr}, '{SALESFORCE_NULL_ID}')"
     return expr
 
 
@@ -283,7 +284,6 @@ def _create_typed(
 
     table = source.table
     spec = TABLES[table]
-    params: dict[str, Any] = {"sf_null": SALESFORCE_NULL_ID, "as_of": as_of}
     selects = [f"r.{_LINE} AS {SOURCE_LINE}", "r.__pos__ AS __pos__"]
     joins: list[str] = []
     errors: list[str] = []
@@ -299,7 +299,7 @@ def _create_typed(
         got = _arrow(
             con,
             f"SELECT v FROM (SELECT DISTINCT {expr} AS v FROM __raw r) WHERE v IS NOT NULL",
-            params,
+            {},
         )
         values = _series(got.column(0), col.name)
         if values.len() == 0:
@@ -325,15 +325,18 @@ def _create_typed(
     if id_raw is not None:
         con.execute(
             f"""CREATE TEMP TABLE __lkdup AS SELECT id, min(line) AS first FROM (
-                SELECT nullif({id_raw}, $sf_null) AS id, {_LINE} AS line FROM __rawl)
+                SELECT nullif({id_raw}, '{SALESFORCE_NULL_ID}') AS id, {_LINE} AS line FROM __rawl)
                 WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1""",
-            {"sf_null": SALESFORCE_NULL_ID},
+            {},
         )
-        joins.append(f"LEFT JOIN __lkdup ON __lkdup.id = nullif(r.{id_raw}, $sf_null)")
+        joins.append(
+            f"LEFT JOIN __lkdup ON __lkdup.id = nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}')"
+        )
         selects.append(f"coalesce(r.{_LINE} > __lkdup.first, false) AS {SEEN_BEFORE}")
     else:
         selects.append(f"false AS {SEEN_BEFORE}")
-    selects.append(f"CAST($as_of AS DATE) AS {AS_OF}")
+    # A view takes no parameters: the day is a date object, written as an ISO literal.
+    selects.append(f"DATE '{as_of.isoformat()}' AS {AS_OF}")
 
     derived = []
     if table in STAGED_TABLES:
@@ -341,7 +344,7 @@ def _create_typed(
         stages = _arrow(
             con,
             f"SELECT v FROM (SELECT DISTINCT {stage} AS v FROM __raw r) WHERE v IS NOT NULL",
-            params,
+            {},
         )
         lookup = (
             pl.DataFrame({"stage": _series(stages.column(0), "stage")})
@@ -382,10 +385,10 @@ def _create_typed(
         derived.append(f"CAST(NULL AS BOOLEAN) AS {OPP_KNOWN}")
     _run(
         con,
-        f"""CREATE TEMP TABLE __typed AS
+        f"""CREATE TEMP VIEW __typed AS
         WITH b AS (SELECT {", ".join(selects)} FROM __rawl r {" ".join(joins)})
         SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join} {opp_join}""",
-        params,
+        {},
     )
 
 
@@ -399,14 +402,19 @@ def _validate_slice(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, s
     """Run the table's pandera model on rows ``start`` to ``start + VALIDATE_ROWS``."""
     from engine import pipeline
 
+    # Columns no rule reads stay in DuckDB (fetching them is most of the cost of a slice).
+    skip = ", ".join(["__pos__", *(f'"{c}"' for c in sorted(unread_columns(source.table)))])
     got = _arrow(
         con,
-        "SELECT * EXCLUDE (__pos__) FROM __typed WHERE __pos__ >= $lo AND __pos__ < $hi "
-        "ORDER BY __pos__",
+        f"SELECT * EXCLUDE ({skip}) FROM __typed WHERE __pos__ >= $lo AND __pos__ < $hi",
         {"lo": start, "hi": start + VALIDATE_ROWS},
     )
     frame = pl.from_arrow(got)
     assert isinstance(frame, pl.DataFrame)
+    # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
+    # rule relies on it, so it is checked rather than assumed (sorting 1M rows is costly).
+    if not frame[SOURCE_LINE].is_sorted():
+        frame = frame.sort(SOURCE_LINE)
     verdicts = validate(source.table, frame)
     lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
     lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
@@ -457,26 +465,35 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, lines: pl.DataFrame) -> 
 
 def _insert_loaded(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
     """Write every typed row that passed the error rules, as ``pipeline._split`` shapes it."""
+    from engine.pipeline import activity_kind
+
+    flags, errs = con.execute(
+        "SELECT (SELECT count(*) FROM __flags), (SELECT count(*) FROM __errs)"
+    ).fetchall()[0]
+    joins = ""
     exprs = []
     for name, _ in table_columns(table):
         if name == FLAGGED:
-            expr = f"t.{SOURCE_LINE} IN (SELECT line FROM __flags)"
+            expr = f"t.{SOURCE_LINE} IN (SELECT line FROM __flags)" if flags else "false"
         elif name == SOURCE_FILE:
             expr = "$source"
         elif name == "owner":
-            expr = (
-                "CASE WHEN t.owner IS NULL OR trim(t.owner) = '' THEN $unassigned ELSE t.owner END"
-            )
+            expr = "coalesce(t.owner, $unassigned)"  # typed text is trimmed; empty is null
         elif name == "activity_type" and table == "activities":
-            kind = "lower(trim(t.activity_type))"
-            expr = f"CASE WHEN {kind} IN {ACTIVITY_TYPES} THEN {kind} ELSE 'other' END"
+            # Normalised once per distinct value, with the expression pipeline._split uses.
+            got = _arrow(con, "SELECT DISTINCT activity_type FROM __typed", {})
+            kinds = pl.DataFrame({"v": _series(got.column(0), "v")})
+            _materialise(con, "__lkkind", kinds.with_columns(activity_kind(pl.col("v"))))
+            joins = "LEFT JOIN __lkkind k ON k.v IS NOT DISTINCT FROM t.activity_type"
+            expr = "k.activity_type"
         else:
             expr = f't."{name}"'
         exprs.append(f'{expr} AS "{name}"')
     cols = ", ".join(f'"{name}"' for name, _ in table_columns(table))
+    where = f"WHERE t.{SOURCE_LINE} NOT IN (SELECT line FROM __errs)" if errs else ""
     _run(
         con,
-        f"""INSERT INTO "{table}" ({cols}) SELECT {", ".join(exprs)} FROM __typed t
-        WHERE t.{SOURCE_LINE} NOT IN (SELECT line FROM __errs)""",
+        f"""INSERT INTO "{table}" ({cols}) SELECT {", ".join(exprs)} FROM __typed t {joins}
+        {where}""",
         {"source": source, "unassigned": UNASSIGNED_OWNER},
     )

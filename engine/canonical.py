@@ -184,3 +184,5 @@ FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {
 
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise")
 UNASSIGNED_OWNER = "(unassigned)"
+# The activity types of section 3; any other value loads as "other" (and is flagged).
+ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "other")

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from engine import ingest, typeparse
 from engine.canonical import (
+    ACTIVITY_TYPES,
     FLAGGED,
     SOURCE_FILE,
     SOURCE_LINE,
@@ -751,11 +752,7 @@ def _split(table: str, source: str, frame: pl.DataFrame, src: pa.Table) -> Batch
             pl.when(blank).then(pl.lit(UNASSIGNED_OWNER)).otherwise(pl.col("owner")).alias("owner")
         )
     if table == "activities":
-        kind = pl.col("activity_type").str.strip_chars().str.to_lowercase()
-        known = kind.is_in(["call", "email", "meeting", "demo", "other"])
-        good = good.with_columns(
-            pl.when(known).then(kind).otherwise(pl.lit("other")).alias("activity_type")
-        )
+        good = good.with_columns(activity_kind(pl.col("activity_type")))
     good = good.with_columns(pl.lit(source).alias(SOURCE_FILE))
     loaded = good.select([name for name, _ in table_columns(table)])
     return Batch(
@@ -766,6 +763,13 @@ def _split(table: str, source: str, frame: pl.DataFrame, src: pa.Table) -> Batch
         _rows_per_rule(warn),
         _rows_per_rule(quarantine.select("line", pl.col("rules").alias("rule")).explode("rule")),
     )
+
+
+def activity_kind(value: pl.Expr) -> pl.Expr:
+    """The activity type a loaded row keeps: one of ``ACTIVITY_TYPES``, else "other"."""
+    kind = value.str.strip_chars().str.to_lowercase()
+    known = kind.is_in(list(ACTIVITY_TYPES))
+    return pl.when(known).then(kind).otherwise(pl.lit("other")).alias("activity_type")
 
 
 def _rows_per_rule(findings: pl.DataFrame) -> dict[str, int]:

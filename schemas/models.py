@@ -16,7 +16,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from engine.canonical import TABLES
+from engine.canonical import ACTIVITY_TYPES, TABLES
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 
 
@@ -191,7 +191,7 @@ class Activities(_Keyed):
 
     @pa.dataframe_check(name="unknown_activity_type")
     def unknown_activity_type(cls, data: PolarsData) -> pl.LazyFrame:
-        known = ["call", "email", "meeting", "demo", "other"]
+        known = list(ACTIVITY_TYPES)
         return _ok(data, pl.col("activity_type").str.to_lowercase().is_in(known))
 
     @pa.dataframe_check(name="unknown_opportunity")

@@ -57,6 +57,17 @@ _EMPTY = pl.DataFrame(
 )
 
 
+def unread_columns(table: str) -> set[str]:
+    """Canonical columns of ``table`` that validation never reads: not in its model and not
+    named by any rule's message (a caller may leave them out of the frame it validates)."""
+    read = set(MODELS[table].to_schema().columns)
+    for rule in RULES.values():
+        read |= set(rule.message().meta.root_names())
+    spec = TABLES[table]
+    read.add(spec.id_column or spec.required[0])
+    return {c.name for c in spec.columns} - read
+
+
 def validate(table: str, frame: pl.DataFrame) -> Verdicts:
     """Validate a typed frame of a canonical table; never raises for bad rows."""
     model = MODELS[table]
