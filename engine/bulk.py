@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from engine.stagemap import StageMap
 
 # Typed rows validated at a time (a polars frame of this many rows is in memory at once).
-VALIDATE_ROWS = 1_000_000
+VALIDATE_ROWS = 500_000
 # What ingest._clean_strings trims (Arrow's utf8_trim_whitespace): ASCII and Unicode spaces.
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -246,13 +246,11 @@ def load_source(
     result.rows_loaded = result.rows_in - result.rows_quarantined
     if progress:
         progress(f"Writing {source.name}", lo + (hi - lo) * 0.85)
-    _insert_loaded(con, source.table, source.name)
+    _insert_loaded(con, source, raw)
     ids = None
     if source.table == "opportunities":
-        got = _arrow(
-            con, "SELECT DISTINCT opportunity_id FROM __typed WHERE opportunity_id IS NOT NULL", {}
-        )
-        ids = _series(got.column(0), "opportunity_id")
+        got = _distinct(con, source, raw, "opportunity_id")
+        ids = _series(got.column(0), "opportunity_id").drop_nulls()
     _drop_temps(con)
     return result, ids
 
@@ -269,6 +267,12 @@ def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
     if name.endswith("_id"):
         expr = f"nullif({expr}, '{SALESFORCE_NULL_ID}')"
     return expr
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, name: str) -> pa.Table:
+    """The distinct typed values of a text column, straight from ``__raw``."""
+    expr = _typed_expr(source, raw, name) or "CAST(NULL AS VARCHAR)"
+    return _arrow(con, f"SELECT DISTINCT {expr} AS v FROM __raw r", {})
 
 
 def _create_typed(
@@ -296,12 +300,7 @@ def _create_typed(
         if col.kind == "text":
             selects.append(f'{expr} AS "{col.name}"')
             continue
-        got = _arrow(
-            con,
-            f"SELECT v FROM (SELECT DISTINCT {expr} AS v FROM __raw r) WHERE v IS NOT NULL",
-            {},
-        )
-        values = _series(got.column(0), col.name)
+        values = _series(_distinct(con, source, raw, col.name).column(0), col.name).drop_nulls()
         if values.len() == 0:
             selects.append(f'CAST(NULL AS {sql_type}) AS "{col.name}"')
             continue
@@ -340,14 +339,9 @@ def _create_typed(
 
     derived = []
     if table in STAGED_TABLES:
-        stage = _typed_expr(source, raw, "stage") or "CAST(NULL AS VARCHAR)"
-        stages = _arrow(
-            con,
-            f"SELECT v FROM (SELECT DISTINCT {stage} AS v FROM __raw r) WHERE v IS NOT NULL",
-            {},
-        )
+        stages = _series(_distinct(con, source, raw, "stage").column(0), "stage").drop_nulls()
         lookup = (
-            pl.DataFrame({"stage": _series(stages.column(0), "stage")})
+            pl.DataFrame({"stage": stages})
             .with_columns(pipeline.stage_key_expr().alias("__stage_key__"))
             .join(pipeline.stage_map_frame(stage_map), on="__stage_key__", how="left")
             .drop("__stage_key__")
@@ -463,10 +457,11 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, lines: pl.DataFrame) -> 
     con.unregister("__lines__")
 
 
-def _insert_loaded(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
+def _insert_loaded(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw) -> None:
     """Write every typed row that passed the error rules, as ``pipeline._split`` shapes it."""
     from engine.pipeline import activity_kind
 
+    table = source.table
     flags, errs = con.execute(
         "SELECT (SELECT count(*) FROM __flags), (SELECT count(*) FROM __errs)"
     ).fetchall()[0]
@@ -481,7 +476,7 @@ def _insert_loaded(con: duckdb.DuckDBPyConnection, table: str, source: str) -> N
             expr = "coalesce(t.owner, $unassigned)"  # typed text is trimmed; empty is null
         elif name == "activity_type" and table == "activities":
             # Normalised once per distinct value, with the expression pipeline._split uses.
-            got = _arrow(con, "SELECT DISTINCT activity_type FROM __typed", {})
+            got = _distinct(con, source, raw, "activity_type")
             kinds = pl.DataFrame({"v": _series(got.column(0), "v")})
             _materialise(con, "__lkkind", kinds.with_columns(activity_kind(pl.col("v"))))
             joins = "LEFT JOIN __lkkind k ON k.v IS NOT DISTINCT FROM t.activity_type"
@@ -495,5 +490,5 @@ def _insert_loaded(con: duckdb.DuckDBPyConnection, table: str, source: str) -> N
         con,
         f"""INSERT INTO "{table}" ({cols}) SELECT {", ".join(exprs)} FROM __typed t {joins}
         {where}""",
-        {"source": source, "unassigned": UNASSIGNED_OWNER},
+        {"source": source.name, "unassigned": UNASSIGNED_OWNER},
     )

@@ -839,24 +839,27 @@ class CsvStream:
         return f"Skipped {len(blank)} blank line(s)."
 
     def head(self, n: int) -> pa.Table:
-        """The first ``n`` records (fewer if the file has fewer), cleaned; reads only the
-        start of the file."""
+        """The records on the first ``n`` lines, cleaned; reads only the start of the file."""
         want = 1 << 20
         while True:
             with self._input() as f:
                 data = f.read(want)
-            complete = len(data) < want
-            cut = len(data) if complete else data.rfind(b"\n") + 1
+            end = -1
+            for _ in range(n):
+                end = data.find(b"\n", end + 1)
+                if end < 0:
+                    break
+            if end < 0 and len(data) == want:
+                want *= 4  # fewer than n whole lines in this much: read more
+                continue
             opts = _lean_options(self.headers, self.delimiter, _refuse_invalid)
             table = pacsv.read_csv(
-                pa.BufferReader(data[:cut]),
+                pa.BufferReader(data if end < 0 else data[: end + 1]),
                 read_options=opts[0],
                 parse_options=opts[1],
                 convert_options=opts[2],
             )
-            if table.num_rows >= n or complete:
-                return self._clean(table.slice(0, n), list(self.headers))
-            want *= 4
+            return self._clean(table, list(self.headers))
 
     def lines(self, start: int, stop: int) -> np.ndarray:
         """Physical line numbers of records ``start`` to ``stop`` (exclusive)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import pipeline
+from engine import bulk, pipeline
 from engine.cli import main
 from engine.errors import MappingError
 from engine.store import Workspace
@@ -274,6 +274,20 @@ def _dataset_rows(ws: Workspace, token: str) -> dict[str, list[tuple]]:
     return out
 
 
+def _spy_bulk(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Record, per file, whether engine.bulk loaded it (False: it fell back to a whole read)."""
+    seen: dict[str, bool] = {}
+    real = bulk.load_source
+
+    def spy(con, source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real(con, source, *args, **kwargs)
+        seen[source.name] = out is not None
+        return out
+
+    monkeypatch.setattr(bulk, "load_source", spy)
+    return seen
+
+
 def test_streamed_large_csvs_load_exactly_as_whole_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -302,8 +316,10 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
         (tmp_path / name).write_bytes(data)
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 7)
+    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 7)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 50)
     monkeypatch.setattr(pipeline, "FORMAT_SAMPLE", 5)
+    in_duckdb = _spy_bulk(monkeypatch)
 
     def run(label: str, stream: bool) -> tuple[dict[str, list[tuple]], list]:
         plans = []
@@ -316,6 +332,7 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
         return _dataset_rows(ws, info.token), prepared.reports()
 
     streamed = run("streamed", True)
+    assert in_duckdb == {"deals.csv": True, "activities.csv": True, "stage_history.csv": True}
     head = pipeline.inspect_file(tmp_path / "activities.csv", "activities.csv").raw
     assert head.table.num_rows == ingest.HEAD_ROWS and head.records == 150
     with monkeypatch.context() as m:
@@ -349,3 +366,46 @@ def test_a_dataset_is_analysed_as_of_its_latest_event(tmp_path: Path) -> None:
         meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
     # a close after the load day (2026-06-01) does not move the date past it
     assert meta["data_as_of"] == AS_OF.isoformat()
+
+
+def test_large_csvs_that_are_not_plain_records_load_as_whole_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large CSV is only scanned when inspected; when DuckDB then finds a record that is
+    not one plain line (ragged, or a quoted line break) the file is read whole instead, with
+    the same outcome. An upload's bytes load through a scratch file that is removed."""
+    from engine import ingest
+
+    header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
+    body = [b"D%d,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (i, 100 + i) for i in range(30)]
+    ragged = body.copy()
+    ragged[20] = b"D20,Ann,Closed Won,120,2026-02-01,2026-03-01,surplus\n"
+    quoted = body.copy()
+    quoted[25] = b'D25,"Ann\nSmith",Closed Won,125,2026-02-01,2026-03-01\n'
+    files = {
+        "ragged.csv": header + b"".join(ragged),
+        "quoted.csv": header + b"".join(quoted),
+        "plain.csv": header + b"".join(body),
+    }
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 5)
+    in_duckdb = _spy_bulk(monkeypatch)
+    for name, data in files.items():
+        streamed_plan = pipeline.inspect_file(data, name)  # bytes, as the app uploads them
+        assert streamed_plan.raw.stream is not None, name
+        ws = Workspace(tmp_path / f"s-{name}")
+        info, prepared = pipeline.load_plans(ws, [streamed_plan], "t", as_of=AS_OF)
+        assert not list(ws.dir.glob("*.upload.csv"))
+        with monkeypatch.context() as m:
+            m.setattr(ingest, "_open_stream", lambda *_a: None)
+            whole_ws = Workspace(tmp_path / f"w-{name}")
+            whole_plan = pipeline.inspect_file(data, name)
+            whole_info, whole = pipeline.load_plans(whole_ws, [whole_plan], "t", as_of=AS_OF)
+        assert prepared.reports() == whole.reports(), name
+        streamed_rows = _dataset_rows(ws, info.token)
+        whole_rows = _dataset_rows(whole_ws, whole_info.token)
+        for table, rows in whole_rows.items():
+            assert streamed_rows[table] == rows, (name, table)
+    assert in_duckdb == {"ragged.csv": False, "quoted.csv": False, "plain.csv": True}
+    report = {r["file"]: r for r in prepared.reports()}
+    assert report["plain.csv"]["rows_loaded"] == 30
