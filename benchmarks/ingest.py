@@ -24,6 +24,26 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
+# The load's progress messages, by first word, and the phase each one starts.
+PHASES = {
+    "Parsing": "read",
+    "Validating": "type + validate",
+    "Writing": "write",
+    "Saving": "save",
+}
+
+
+def _phases(t0: float, marks: list[tuple[float, str]]) -> dict[str, float]:
+    """Seconds per phase of a load started at ``t0``, from the time each progress message
+    arrived: the time up to the first message is inspection (head, line count, stage map)."""
+    out = {"inspect": (marks[0][0] if marks else time.perf_counter()) - t0}
+    ends = [t for t, _ in marks[1:]] + [time.perf_counter()]
+    for (start, msg), end in zip(marks, ends, strict=True):
+        phase = PHASES.get(msg.split(" ", 1)[0], "other")
+        out[phase] = out.get(phase, 0.0) + end - start
+    return {f"phase:{k}": v for k, v in out.items()}
+
+
 def _child(variant: str, files: list[str], workdir: str) -> dict[str, float]:
     """Run one variant in this process and return its wall time."""
     t0 = time.perf_counter()
@@ -38,8 +58,20 @@ def _child(variant: str, files: list[str], workdir: str) -> dict[str, float]:
         from engine.pipeline import load_files
         from engine.store import Workspace
 
+        marks: list[tuple[float, str]] = []
+        started = time.perf_counter()
         ws = Workspace(Path(workdir) / "ws")
-        load_files(ws, [(Path(f).name, Path(f)) for f in files], name="bench")
+        load_files(
+            ws,
+            [(Path(f).name, Path(f)) for f in files],
+            name="bench",
+            progress=lambda msg, _share: marks.append((time.perf_counter(), msg)),
+        )
+        return {
+            "seconds": time.perf_counter() - t0,
+            "phase:start": started - t0,
+            **_phases(started, marks),
+        }
     elif variant == "pandas":
         from benchmarks.pandas_baseline import validate_with_pandas
 

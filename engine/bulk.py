@@ -410,6 +410,15 @@ def _validate_slice(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, s
     if not frame[SOURCE_LINE].is_sorted():
         frame = frame.sort(SOURCE_LINE)
     verdicts = validate(source.table, frame)
+    if not verdicts.findings.height:
+        return pipeline.Batch(
+            pipeline._EMPTY_FRAME,
+            pipeline._EMPTY_QUARANTINE,
+            pipeline._EMPTY_WARNINGS,
+            frame.height,
+            {},
+            {},
+        )
     lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
     lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
     reasons = verdicts.reasons().join(lines, on=ROW).sort(ROW)

@@ -59,7 +59,7 @@ _BINARY_SAMPLE = 8 * 1024
 LARGE_CSV_BYTES = 16 * MB
 # Rows a streamed file keeps in memory for preview and mapping.
 HEAD_ROWS = 1000
-# Bytes read at a time by the streamed file's checking pass.
+# Bytes read at a time by the streamed file's line count.
 _SCAN_BYTES = 64 * MB
 _EXCERPT_CHARS = 200
 _XLSX_EXTS = (".xlsx", ".xlsm", ".xltx", ".xltm")
@@ -124,8 +124,8 @@ class RawTable:
     sheet: str | None = None
     ragged_rows: list[tuple[int, str]] = field(default_factory=list)
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
-    # Set for a large clean CSV read with ``stream=True``: ``table`` and ``lines`` then hold
-    # only the first ``HEAD_ROWS`` rows (preview, mapping) and the stream reads the rest.
+    # Set for a large CSV read with ``stream=True``: ``table`` and ``lines`` then hold only
+    # the first rows (preview, mapping); the load reads the rest from the stream's source.
     stream: CsvStream | None = None
 
     @property
@@ -149,10 +149,10 @@ def read_file(
 ) -> RawTable:
     """Read ``data`` (the bytes of an upload named ``filename``, or a path) into a :class:`RawTable`.
 
-    With ``stream=True`` a large clean UTF-8 CSV (see :class:`CsvStream`) is checked in one
-    pass but not held: the result has the first ``HEAD_ROWS`` rows and a ``stream`` that reads
-    the rest in batches, with the same values, lines and notes as the whole-file read. Other
-    files are read whole either way.
+    With ``stream=True`` a large UTF-8 CSV (see :class:`CsvStream`) is not held: its lines
+    are counted and the result has the rows on its first ``HEAD_ROWS`` lines and a ``stream``
+    the load reads with DuckDB (falling back to the whole-file read when a record is not one
+    plain line). Other files are read whole either way.
 
     Raises ``InputError`` for a file that is empty, binary or damaged, and ``LimitExceeded``
     when a limit in ``limits`` (default: ``Limits()``) is exceeded.

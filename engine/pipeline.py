@@ -7,8 +7,9 @@ stage map) and let the user change them before anything is written:
 2. :func:`prepare` types every mapped column, applies the stage map and validates every row
    of every file, with cross-file rules (an activity's opportunity must exist).
 3. :func:`load_plans` does step 2 batch by batch while writing a new dataset in one
-   transaction, so memory is bounded by the batch, not the file; :func:`load` writes what
-   :func:`prepare` kept in memory.
+   transaction, so memory is bounded by the batch, not the file; a large CSV is read, typed
+   and written inside DuckDB (:mod:`engine.bulk`), with the same outcome. :func:`load`
+   writes what :func:`prepare` kept in memory.
 
 Nothing is dropped: every data record of a file is either loaded or quarantined with its
 reasons, so ``rows_in == rows_loaded + rows_quarantined`` holds per file.
@@ -217,8 +218,8 @@ def inspect_file(
 ) -> FilePlan:
     """Read a file and propose its table and column mapping (nothing is written).
 
-    A large clean CSV is streamed (``ingest.CsvStream``): the plan keeps its source (the path,
-    or the upload's bytes) and its first rows, and the load reads it batch by batch.
+    A large CSV is streamed (``ingest.CsvStream``): the plan keeps its source (the path, or
+    the upload's bytes) and its first rows, and the load reads it with DuckDB.
     """
     raw = ingest.read_file(data, filename, limits, stream=True)
     if remembered is not None:
@@ -919,7 +920,7 @@ def load_files(
 ) -> tuple[DatasetInfo, Prepared]:
     """Inspect and load files with the proposed mappings (command line, tests, sample).
 
-    A file given as a path is never held whole when it is a large clean CSV (it is streamed
+    A file given as a path is never held whole when it is a large plain CSV (DuckDB reads it
     from disk); any other file is read only while it is inspected.
     """
     if not files:
