@@ -23,7 +23,7 @@ registered frame, and the only names in the SQL are canonical columns and ``c0, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,11 +62,16 @@ WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
+# Findings held in memory before the rest wait on disk until the stream of rows ends.
+PARK_ROWS = 250_000
 SALESFORCE_NULL_ID = "000000000000000AAA"
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "other")
 _LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
 
-_TEMP = ("__typed", "__errs", "__flags", "__rejects", "__rejects_scan", "__raw", "__lines")
+_NO_REASONS = pl.DataFrame(
+    schema={"line": pl.Int64, "reasons": pl.List(pl.Utf8), "rules": pl.List(pl.Utf8)}
+)
+_NO_WARNINGS = pl.DataFrame(schema={"line": pl.Int64, "rule": pl.Utf8, "message": pl.Utf8})
 
 
 @dataclass
@@ -234,15 +239,15 @@ def load_source(
     )
     con.execute("CREATE TEMP TABLE __errs (line BIGINT)")
     con.execute("CREATE TEMP TABLE __flags (line BIGINT)")
-    for start in range(0, max(raw.rows, 1), VALIDATE_ROWS):
-        if progress:
-            done = 0.3 + 0.5 * start / max(raw.rows, 1)
-            progress(f"Validating {source.name}", lo + (hi - lo) * done)
-        batch = _validate_slice(con, source, raw, start)
-        pipeline._insert_rows(
-            con, source.table, source.name, batch.loaded, batch.quarantine, batch.warnings
-        )
-        result.add(batch, keep)
+    with _Findings(con) as found:
+        _validate_all(con, source, raw, found, progress, share)
+        # The stream is finished: what it found is written (originals, reasons, warnings).
+        for rows_in, reasons, warnings in found:
+            batch = _outcome(con, raw, rows_in, reasons, warnings)
+            pipeline._insert_rows(
+                con, source.table, source.name, batch.loaded, batch.quarantine, batch.warnings
+            )
+            result.add(batch, keep)
     result.rows_loaded = result.rows_in - result.rows_quarantined
     if progress:
         progress(f"Writing {source.name}", lo + (hi - lo) * 0.85)
@@ -392,37 +397,98 @@ def _materialise(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame)
     con.unregister("__frame__")
 
 
-def _validate_slice(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, start: int) -> Batch:
-    """Run the table's pandera model on rows ``start`` to ``start + VALIDATE_ROWS``."""
+class _Findings:
+    """What validation found, slice by slice, kept until the stream of typed rows ends (a
+    connection runs one query at a time). Beyond ``PARK_ROWS`` findings they wait on disk,
+    beside the dataset being built, so a file where every row is flagged stays in bounds."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        (path,) = con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchall()[0]
+        self._stem = f"{path}.findings"
+        self._parts: list[tuple[int, pl.DataFrame | Path, pl.DataFrame | Path]] = []
+        self._held = 0
+        self._files: list[Path] = []
+
+    def add(self, rows_in: int, reasons: pl.DataFrame, warnings: pl.DataFrame) -> None:
+        self._held += reasons.height + warnings.height
+        self._parts.append((rows_in, self._park(reasons), self._park(warnings)))
+
+    def _park(self, frame: pl.DataFrame) -> pl.DataFrame | Path:
+        if self._held <= PARK_ROWS or not frame.height:
+            return frame
+        path = Path(f"{self._stem}-{len(self._files)}.arrow")
+        frame.write_ipc(path)
+        self._files.append(path)
+        return path
+
+    def __iter__(self) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
+        for rows_in, reasons, warnings in self._parts:
+            yield rows_in, _unpark(reasons), _unpark(warnings)
+
+    def __enter__(self) -> _Findings:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for path in self._files:
+            path.unlink(missing_ok=True)
+
+
+def _unpark(frame: pl.DataFrame | Path) -> pl.DataFrame:
+    return pl.read_ipc(frame) if isinstance(frame, Path) else frame
+
+
+def _validate_all(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    raw: _Raw,
+    found: _Findings,
+    progress: Callable[[str, float], None] | None,
+    share: tuple[float, float],
+) -> None:
+    """Run the table's pandera model over every typed row, ``VALIDATE_ROWS`` at a time, from
+    one query (a query per slice would scan the table once per slice)."""
+    # Columns no rule reads stay in DuckDB.
+    skip = ", ".join(["__pos__", *(f'"{c}"' for c in sorted(unread_columns(source.table)))])
+    reader = con.sql(f"SELECT * EXCLUDE ({skip}) FROM __typed").to_arrow_reader(VALIDATE_ROWS)
+    seen = 0
+    lo, hi = share
+    for batch in reader:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        if not frame.height:
+            continue
+        # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
+        # rule relies on it within a slice, so it is checked rather than assumed.
+        if not frame[SOURCE_LINE].is_sorted():
+            frame = frame.sort(SOURCE_LINE)
+        verdicts = validate(source.table, frame)
+        if verdicts.findings.height:
+            lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
+            lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
+            reasons = verdicts.reasons().join(lines, on=ROW).sort(ROW).drop(ROW)
+            warnings = verdicts.warnings().join(lines, on=ROW).select("line", "rule", "message")
+            found.add(frame.height, reasons, warnings)
+        else:
+            found.add(frame.height, _NO_REASONS, _NO_WARNINGS)
+        seen += frame.height
+        if progress:
+            done = 0.3 + 0.5 * seen / max(raw.rows, 1)
+            progress(f"Validating {source.name}", lo + (hi - lo) * done)
+
+
+def _outcome(
+    con: duckdb.DuckDBPyConnection,
+    raw: _Raw,
+    rows_in: int,
+    reasons: pl.DataFrame,
+    warnings: pl.DataFrame,
+) -> Batch:
+    """One slice's quarantined rows (with their values as read) and warnings; the lines of
+    both are noted for the final insert."""
     from engine import pipeline
 
-    # Columns no rule reads stay in DuckDB (fetching them is most of the cost of a slice).
-    skip = ", ".join(["__pos__", *(f'"{c}"' for c in sorted(unread_columns(source.table)))])
-    got = _arrow(
-        con,
-        f"SELECT * EXCLUDE ({skip}) FROM __typed WHERE __pos__ >= $lo AND __pos__ < $hi",
-        {"lo": start, "hi": start + VALIDATE_ROWS},
-    )
-    frame = pl.from_arrow(got)
-    assert isinstance(frame, pl.DataFrame)
-    # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
-    # rule relies on it, so it is checked rather than assumed (sorting 1M rows is costly).
-    if not frame[SOURCE_LINE].is_sorted():
-        frame = frame.sort(SOURCE_LINE)
-    verdicts = validate(source.table, frame)
-    if not verdicts.findings.height:
-        return pipeline.Batch(
-            pipeline._EMPTY_FRAME,
-            pipeline._EMPTY_QUARANTINE,
-            pipeline._EMPTY_WARNINGS,
-            frame.height,
-            {},
-            {},
-        )
-    lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
-    lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
-    reasons = verdicts.reasons().join(lines, on=ROW).sort(ROW)
-    warnings = verdicts.warnings().join(lines, on=ROW).select("line", "rule", "message")
     quarantine = pipeline._EMPTY_QUARANTINE
     if reasons.height:
         bad = reasons.select("line")
@@ -452,7 +518,7 @@ def _validate_slice(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, s
         pipeline._EMPTY_FRAME,
         quarantine,
         warnings,
-        frame.height,
+        rows_in,
         pipeline._rows_per_rule(warnings),
         pipeline._rows_per_rule(
             quarantine.select("line", pl.col("rules").alias("rule")).explode("rule")

@@ -317,6 +317,7 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 7)
     monkeypatch.setattr(bulk, "VALIDATE_ROWS", 7)
+    monkeypatch.setattr(bulk, "PARK_ROWS", 3)  # findings beyond 3 wait on disk
     monkeypatch.setattr(ingest, "HEAD_ROWS", 50)
     monkeypatch.setattr(pipeline, "FORMAT_SAMPLE", 5)
     in_duckdb = _spy_bulk(monkeypatch)
@@ -329,6 +330,7 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
             plans.append(plan)
         ws = Workspace(tmp_path / label)
         info, prepared = pipeline.load_plans(ws, plans, "t", as_of=AS_OF)
+        assert sorted(p.name for p in ws.dir.iterdir()) == [f"{info.token}.duckdb"]
         return _dataset_rows(ws, info.token), prepared.reports()
 
     streamed = run("streamed", True)
