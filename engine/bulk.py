@@ -131,6 +131,19 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
     return out.cast(pl.Utf8).alias(name)
 
 
+_WHITESPACE_CODES = ", ".join(str(ord(c)) for c in WHITESPACE)
+
+
+def clean_sql(column: str) -> str:
+    """SQL for ``ingest._clean_strings`` of a column: outer whitespace trimmed (the same set of
+    characters), empty text null. trim() with a set of characters is slow, so only values that
+    start or end with whitespace (or are empty) take it; ``$ws`` is ``WHITESPACE``."""
+    edge = f"ascii({column}) IN ({_WHITESPACE_CODES}) OR contains($ws, right({column}, 1))"
+    return (
+        f"CASE WHEN {edge} OR {column} = '' THEN nullif(trim({column}, $ws), '') ELSE {column} END"
+    )
+
+
 def read_raw(
     con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path, notes: list[str]
 ) -> _Raw | None:
@@ -139,13 +152,7 @@ def read_raw(
     A note about skipped blank lines goes to the front of ``notes``."""
     n = len(stream.headers)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-    # trim() with a set of characters is slow, so only values with whitespace at either end
-    # (or empty ones: c[1] of '' is '') take it.
-    cleaned = ", ".join(
-        f"CASE WHEN contains($ws, c{i}[1]) OR contains($ws, c{i}[-1]) "
-        f"THEN nullif(trim(c{i}, $ws), '') ELSE c{i} END AS c{i}"
-        for i in range(n)
-    )
+    cleaned = ", ".join(f"{clean_sql(f'c{i}')} AS c{i}" for i in range(n))
     con.execute(
         f"""CREATE TEMP TABLE __raw AS SELECT {cleaned} FROM read_csv($path,
             delim = $delim, quote = '"', escape = '"', header = false, skip = $skip,

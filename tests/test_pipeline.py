@@ -411,3 +411,24 @@ def test_large_csvs_that_are_not_plain_records_load_as_whole_files(
     assert in_duckdb == {"ragged.csv": False, "quoted.csv": False, "plain.csv": True}
     report = {r["file"]: r for r in prepared.reports()}
     assert report["plain.csv"]["rows_loaded"] == 30
+
+
+def test_bulk_cleaning_matches_the_readers_trim() -> None:
+    """DuckDB's cleaning of a large CSV's values equals ingest's (Arrow's trim of Unicode
+    whitespace, empty text null), character by character."""
+    import duckdb
+    import pyarrow as pa
+
+    from engine import ingest
+
+    spaces = list(bulk.WHITESPACE)
+    values = ["", "a", "a b", "  ", "\u0301x", "x\u0301", "é", "😀", "a\u200b", "\u200ba"]
+    values += [f"{w}x" for w in spaces] + [f"x{w}" for w in spaces] + [f"{w}{w}" for w in spaces]
+    values += [f"{w}é😀{w}" for w in spaces] + ["\x1c", "x\x1fy", "\x00", "a\x00"]
+    expected = ingest._clean_strings(pa.array(values, pa.string())).to_pylist()
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT {bulk.clean_sql('v')} FROM unnest($values) WITH ORDINALITY AS t(v, i) ORDER BY i",
+        {"values": values, "ws": bulk.WHITESPACE},
+    ).fetchall()
+    assert [r[0] for r in rows] == expected
