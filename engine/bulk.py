@@ -101,6 +101,7 @@ class _Raw:
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP VIEW IF EXISTS __typed")
+    con.execute("DROP VIEW IF EXISTS __stored")
     con.execute("DROP VIEW IF EXISTS __rawl")
     names = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '__')"
@@ -295,7 +296,10 @@ def _create_typed(
     as_of: dt.date,
     opp_ids: pl.Series | None,
 ) -> None:
-    """``__typed``: the typed frame ``pipeline._typed_frame`` + ``_derive`` would build."""
+    """Two views of the file's rows: ``__stored``, the typed columns that are written (with the
+    stage map applied), and ``__typed``, those plus the helper columns the rules read: the
+    frame ``pipeline._typed_frame`` + ``_derive`` would build. Writing from ``__stored``
+    skips the joins only the rules need (repeated ids, known opportunities)."""
     from engine import pipeline
 
     table = source.table
@@ -340,14 +344,14 @@ def _create_typed(
                 WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1""",
             {},
         )
-        joins.append(
-            f"LEFT JOIN __lkdup ON __lkdup.id = nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}')"
-        )
-        selects.append(f"coalesce(r.{_LINE} > __lkdup.first, false) AS {SEEN_BEFORE}")
+        selects.append(f"nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}') AS __dupkey__")
+        helpers = [f"coalesce(t.{SOURCE_LINE} > d.first, false) AS {SEEN_BEFORE}"]
+        helper_joins = ["LEFT JOIN __lkdup d ON d.id = t.__dupkey__"]
     else:
-        selects.append(f"false AS {SEEN_BEFORE}")
+        selects.append("CAST(NULL AS VARCHAR) AS __dupkey__")
+        helpers, helper_joins = [f"false AS {SEEN_BEFORE}"], []
     # A view takes no parameters: the day is a date object, written as an ISO literal.
-    selects.append(f"DATE '{as_of.isoformat()}' AS {AS_OF}")
+    helpers.append(f"DATE '{as_of.isoformat()}' AS {AS_OF}")
 
     derived = []
     if table in STAGED_TABLES:
@@ -380,20 +384,24 @@ def _create_typed(
             coalesce(b.is_won, CASE WHEN {status} = 'won' THEN true
                 WHEN {status} IN ('lost', 'open') THEN false END, coalesce({won}, false))
                 AS is_won)"""
-    opp_join = ""
     if opp_ids is not None and table in ("stage_history", "activities"):
         _materialise(con, "__lkopp", pl.DataFrame({"id": opp_ids.unique()}))
-        opp_join = "LEFT JOIN __lkopp o ON o.id = b.opportunity_id"
-        derived.append(
-            f"CASE WHEN b.opportunity_id IS NULL THEN NULL ELSE o.id IS NOT NULL END AS {OPP_KNOWN}"
-        )
+        helper_joins.append("LEFT JOIN __lkopp o ON o.id = t.opportunity_id")
+        known = "CASE WHEN t.opportunity_id IS NULL THEN NULL ELSE o.id IS NOT NULL END"
+        helpers.append(f"{known} AS {OPP_KNOWN}")
     else:
-        derived.append(f"CAST(NULL AS BOOLEAN) AS {OPP_KNOWN}")
+        helpers.append(f"CAST(NULL AS BOOLEAN) AS {OPP_KNOWN}")
     _run(
         con,
-        f"""CREATE TEMP VIEW __typed AS
+        f"""CREATE TEMP VIEW __stored AS
         WITH b AS (SELECT {", ".join(selects)} FROM __rawl r {" ".join(joins)})
-        SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join} {opp_join}""",
+        SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join}""",
+        {},
+    )
+    _run(
+        con,
+        f"""CREATE TEMP VIEW __typed AS SELECT t.* EXCLUDE (__dupkey__), {", ".join(helpers)}
+        FROM __stored t {" ".join(helper_joins)}""",
         {},
     )
 
@@ -570,7 +578,7 @@ def _insert_loaded(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw) ->
     where = f"WHERE t.{SOURCE_LINE} NOT IN (SELECT line FROM __errs)" if errs else ""
     _run(
         con,
-        f"""INSERT INTO "{table}" ({cols}) SELECT {", ".join(exprs)} FROM __typed t {joins}
+        f"""INSERT INTO "{table}" ({cols}) SELECT {", ".join(exprs)} FROM __stored t {joins}
         {where}""",
         {"source": source.name, "unassigned": UNASSIGNED_OWNER},
     )
