@@ -29,7 +29,7 @@ import io
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -775,23 +776,6 @@ def _lean_options(
     )
 
 
-def _stream_pool() -> pa.MemoryPool:
-    """The pool streamed reads allocate from: jemalloc told to return freed pages at once.
-
-    The default pool (mimalloc) and glibc's malloc both keep what a pass over a file freed,
-    which held hundreds of MB of resident memory between passes for nothing.
-    """
-    try:
-        pool = pa.jemalloc_memory_pool()
-        pa.jemalloc_set_decay_ms(0)
-        return pool
-    except (NotImplementedError, pa.ArrowException):
-        return pa.default_memory_pool()
-
-
-_STREAM_POOL = _stream_pool()
-
-
 def _refuse_invalid(_row: Any) -> str:
     return "error"
 
@@ -823,7 +807,7 @@ class CsvStream:
             raise InputError(
                 f"{self.source.name} changed while it was being loaded. Load it again."
             )
-        f = pa.OSFile(str(self.source), "r", memory_pool=_STREAM_POOL)
+        f = pa.OSFile(str(self.source), "r")
         f.seek(self.body_start)
         return f
 
@@ -867,54 +851,30 @@ class CsvStream:
             return np.arange(start + self.first_line, stop + self.first_line, dtype=np.int64)
         return self.nonblank[start:stop] + self.first_line
 
-    def tables(
-        self, columns: Sequence[str] | None = None, batch_rows: int = 250_000
-    ) -> Iterator[pa.Table]:
-        """Consecutive tables of ``batch_rows`` records (the last may be shorter), cleaned as
-        the whole-file read cleans them; ``columns`` limits the columns read."""
-        names = list(columns) if columns is not None else list(self.headers)
-        opts = _lean_options(self.headers, self.delimiter, _refuse_invalid, names)
-        seen = 0
-        with self._input() as f:
-            reader = pacsv.open_csv(
-                f,
-                read_options=opts[0],
-                parse_options=opts[1],
-                convert_options=opts[2],
-                memory_pool=_STREAM_POOL,
-            )
-            schema = reader.schema
-            pending: list[pa.RecordBatch] = []
-            have = 0
-            for rb in reader:
-                pending.append(rb)
-                have += rb.num_rows
-                while have >= batch_rows:
-                    table = pa.Table.from_batches(pending, schema)
-                    out = table.slice(0, batch_rows)
-                    rest = table.slice(batch_rows)
-                    pending, have = rest.to_batches(), rest.num_rows
-                    seen += out.num_rows
-                    yield self._clean(out, names)
-            if have:
-                seen += have
-                yield self._clean(pa.Table.from_batches(pending, schema), names)
-        if seen != self.rows:
-            raise InputError(
-                f"The file changed while it was being loaded ({seen:,} records instead of "
-                f"{self.rows:,}). Load it again."
-            )
-
     @staticmethod
     def _clean(table: pa.Table, names: list[str]) -> pa.Table:
         return pa.table([_clean_strings(c) for c in table.columns], names=names)
 
-    def column(self, name: str) -> pa.ChunkedArray:
-        """One whole column, cleaned (a pre-pass reads only what it needs)."""
-        chunks: list[pa.Array] = []
-        for t in self.tables([name], batch_rows=1 << 62):
-            chunks.extend(t.column(0).chunks)
-        return pa.chunked_array(chunks, pa.string())
+    def first_values(self, name: str) -> list[str]:
+        """The distinct values of one column, in order of first appearance (for proposals
+        such as the stage map). Polars parses only that column; a record it cannot split
+        raises ``InputError``."""
+        source = self.source if isinstance(self.source, Path) else io.BytesIO(self.source)
+        try:
+            frame = pl.read_csv(
+                source,
+                has_header=False,
+                skip_rows=self.first_line - 1,
+                columns=[self.headers.index(name)],
+                new_columns=["v"],
+                infer_schema=False,
+                separator=self.delimiter,
+                quote_char='"',
+            )
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"{name} could not be read on its own: {exc}") from exc
+        values = frame.get_column("v").drop_nulls().unique(maintain_order=True)
+        return [str(v) for v in values.to_list()]
 
 
 def _scan_body(data: bytes | Path, body_start: int) -> int | None:

@@ -236,24 +236,24 @@ def stages_in(plans: Sequence[FilePlan]) -> list[str]:
     seen: dict[str, None] = {}
     for plan in plans:
         if plan.table in STAGED_TABLES and "stage" in plan.mapping.columns:
-            header = plan.mapping.columns["stage"]
-            col = _whole_column(plan, header)
-            for v in pl.from_arrow(col).drop_nulls().unique(maintain_order=True).to_list():  # type: ignore[union-attr]
-                seen.setdefault(str(v).strip(), None)
+            for v in _first_values(plan, plan.mapping.columns["stage"]):
+                seen.setdefault(v.strip(), None)
         for stage in plan.mapping.stage_columns:
             seen.setdefault(stage, None)
     return [s for s in seen if s]
 
 
-def _whole_column(plan: FilePlan, header: str) -> pa.ChunkedArray:
-    """Every value of one column of a file, read whole when the stream cannot be."""
+def _first_values(plan: FilePlan, header: str) -> list[str]:
+    """Distinct values of one column of a file in order of first appearance."""
     stream = plan.raw.stream
-    if stream is None:
-        return plan.raw.table.column(header)
-    try:
-        return stream.column(header)
-    except (pa.ArrowException, InputError):
-        return _read_whole(plan).raw.table.column(header)
+    if stream is not None:
+        try:
+            return stream.first_values(header)
+        except InputError:
+            plan = _read_whole(plan)
+    col = pl.from_arrow(plan.raw.table.column(header))
+    assert isinstance(col, pl.Series)
+    return [str(v) for v in col.drop_nulls().unique(maintain_order=True).to_list()]
 
 
 def default_stage_map(plans: Sequence[FilePlan]) -> StageMap:
