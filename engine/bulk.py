@@ -9,7 +9,7 @@ is not handed to Python row by row. Instead, on the connection that builds the d
    reading the file whole, where such records are quarantined as usual.
 2. Each typed column is parsed by :func:`engine.typeparse.parse_column` over its distinct
    values only (dates, amounts and flags repeat), with the format chosen on the same sample
-   as the batch path; the typed table is those lookups joined back, plus the helper columns
+   as the batch path; the typed view is those lookups joined back, plus the helper columns
    the rules read (stage map, repeated ids, known opportunities).
 3. The pandera model validates the typed rows ``VALIDATE_ROWS`` at a time, in polars. Its
    findings are what decide: quarantined rows are written with their original values and
@@ -37,6 +37,7 @@ from engine import typeparse
 from engine.canonical import (
     DUCKDB_TYPES,
     FLAGGED,
+    SALESFORCE_NULL_ID,
     SOURCE_FILE,
     SOURCE_LINE,
     STAGE_CANONICAL,
@@ -64,8 +65,6 @@ WHITESPACE = (
 )
 # Findings held in memory before the rest wait on disk until the stream of rows ends.
 PARK_ROWS = 250_000
-SALESFORCE_NULL_ID = "000000000000000AAA"
-ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "other")
 _LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
 
 _NO_REASONS = pl.DataFrame(
@@ -148,9 +147,10 @@ def clean_sql(column: str) -> str:
 def read_raw(
     con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path, notes: list[str]
 ) -> _Raw | None:
-    """Read a streamed CSV into ``__raw`` (c0..cN cleaned, plus its line); None when a record
-    is not a plain single line of the header's width, so the caller reads the file whole.
-    A note about skipped blank lines goes to the front of ``notes``."""
+    """Read a streamed CSV into ``__raw`` (columns c0..cN, cleaned) and the view ``__rawl``
+    (with each record's position and physical line); None when a record is not a plain single
+    line of the header's width, so the caller reads the file whole. A note about skipped blank
+    lines goes to the front of ``notes``."""
     n = len(stream.headers)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
     cleaned = ", ".join(f"{clean_sql(f'c{i}')} AS c{i}" for i in range(n))

@@ -184,5 +184,7 @@ FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {
 
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise")
 UNASSIGNED_OWNER = "(unassigned)"
+# Salesforce writes this id for an empty lookup field; it loads as an empty id.
+SALESFORCE_NULL_ID = "000000000000000AAA"
 # The activity types of section 3; any other value loads as "other" (and is flagged).
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "other")

@@ -33,6 +33,7 @@ from engine import ingest, typeparse
 from engine.canonical import (
     ACTIVITY_TYPES,
     FLAGGED,
+    SALESFORCE_NULL_ID,
     SOURCE_FILE,
     SOURCE_LINE,
     STAGE_CANONICAL,
@@ -58,8 +59,6 @@ from schemas.validate import ROW, validate
 
 # Column marking the opportunity ids loaded with a batch (joined, then dropped).
 _KNOWN = "__known_opportunity__"
-# Salesforce writes this id for an empty lookup field.
-SALESFORCE_NULL_ID = "000000000000000AAA"
 Progress = Callable[[str, float], None]
 # Below this, a recognised mapping is a guess the user must confirm before the file loads.
 MIN_CONFIDENCE = 0.5
