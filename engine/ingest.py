@@ -482,17 +482,30 @@ def _excerpt(rec: Sequence[str], delim: str) -> str:
     return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 3] + "..."
 
 
+def _line_spans(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (the line break excluded) of every line of a byte array; text after the
+    last line break is a line, an empty tail is not."""
+    newline_pos = np.flatnonzero(arr == 10)
+    starts = np.concatenate(([0], newline_pos + 1))
+    ends = np.concatenate((newline_pos, [len(arr)]))
+    if len(starts) and starts[-1] >= len(arr):
+        starts, ends = starts[:-1], ends[:-1]
+    return starts, ends
+
+
+def _blank_mask(arr: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """True for the lines that are empty or hold only "\r" (blank in a CRLF file)."""
+    last = max(len(arr) - 1, 0)
+    return (lengths == 0) | ((lengths == 1) & (arr[np.minimum(starts, last)] == 13))
+
+
 def _fast_csv(
     body: str, delim: str, headers: list[str], first_line: int, limits: Limits
 ) -> tuple[pa.Table, list[int], int] | None:
     """Parse with pyarrow; None when the file needs the careful reader (ragged rows etc.)."""
     raw = body.encode("utf-8")
     arr = np.frombuffer(raw, dtype=np.uint8)
-    newline_pos = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], newline_pos + 1))
-    ends = np.concatenate((newline_pos, [len(arr)]))
-    if len(starts) and starts[-1] >= len(arr):
-        starts, ends = starts[:-1], ends[:-1]
+    starts, ends = _line_spans(arr)
     lengths = ends - starts
     if len(lengths) and int(lengths.max()) > limits.max_field_bytes:
         # A line this long holds either a huge field or many normal ones; check properly.
@@ -680,20 +693,14 @@ def _read_large_csv(data: bytes, limits: Limits, filename: str) -> RawTable | No
         return None
     delim, headers, body_start, first_line = found
     arr = np.frombuffer(data, dtype=np.uint8)[body_start:]
-    newline_pos = np.flatnonzero(arr == 10)
-    starts = np.concatenate(([0], newline_pos + 1))
-    ends = np.concatenate((newline_pos, [len(arr)]))
-    if len(starts) and starts[-1] >= len(arr):
-        starts, ends = starts[:-1], ends[:-1]
+    starts, ends = _line_spans(arr)
     lengths = ends - starts
     if len(lengths) and int(lengths.max()) > limits.max_field_bytes:
         return None  # a very long line: the careful path checks field sizes properly
-    # A line holding only "\r" (CRLF files) is blank too.
-    last = max(len(arr) - 1, 0)
-    blank = (lengths == 0) | ((lengths == 1) & (arr[np.minimum(starts, last)] == 13))
+    blank = _blank_mask(arr, starts, lengths)
     nonblank = np.flatnonzero(~blank)
     blanks = len(lengths) - len(nonblank)
-    del newline_pos, starts, ends, lengths, blank
+    del starts, ends, lengths, blank
     invalid: list[int] = []
 
     def on_invalid(_row: Any) -> str:
@@ -949,15 +956,9 @@ def _blank_lines(data: bytes | Path, body_start: int) -> np.ndarray:
             piece, carry = (carry + chunk[: cut + 1], chunk[cut + 1 :]) if chunk else (carry, b"")
             if piece:
                 arr = np.frombuffer(piece, dtype=np.uint8)
-                newline_pos = np.flatnonzero(arr == 10)
-                starts = np.concatenate(([0], newline_pos + 1))
-                ends = np.concatenate((newline_pos, [len(arr)]))
-                if starts[-1] >= len(arr):
-                    starts, ends = starts[:-1], ends[:-1]
-                lengths = ends - starts
-                is_blank = (lengths == 0) | ((lengths == 1) & (arr[starts] == 13))
-                found.append(np.flatnonzero(is_blank) + total)
-                total += len(lengths)
+                starts, ends = _line_spans(arr)
+                found.append(np.flatnonzero(_blank_mask(arr, starts, ends - starts)) + total)
+                total += len(starts)
             if not chunk:
                 break
     return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
