@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,30 @@ class _Raw:
         return f"c{self.headers.index(header)}"
 
 
+def _database_path(con: duckdb.DuckDBPyConnection) -> str:
+    """The file of the dataset being built. Scratch files are named after it, so the store's
+    clean-up of an unfinished build removes them too."""
+    (path,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    return str(path)
+
+
+@contextmanager
+def _csv_file(con: duckdb.DuckDBPyConnection, stream: CsvStream) -> Iterator[Path]:
+    """The stream's file for DuckDB to read: its path, or an upload's bytes written to a
+    scratch file for as long as the read takes."""
+    if isinstance(stream.source, Path):
+        yield stream.source
+        return
+    scratch = Path(f"{_database_path(con)}.upload.csv")
+    try:
+        scratch.write_bytes(stream.source)
+        yield scratch
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP VIEW IF EXISTS __typed")
     con.execute("DROP VIEW IF EXISTS __stored")
@@ -110,17 +135,20 @@ def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
+def _named(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if f"${k}" in sql}
+
+
 def _run(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
 ) -> duckdb.DuckDBPyConnection:
     """Execute ``sql`` with those of ``params`` it names (DuckDB refuses unused ones)."""
-    return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    return con.execute(sql, _named(sql, params))
 
 
 def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> pa.Table:
     """A query's rows as Arrow, with those of ``params`` it names."""
-    used = {k: v for k, v in params.items() if f"${k}" in sql}
-    table = con.sql(sql, params=used or None).to_arrow_table()
+    table = con.sql(sql, params=_named(sql, params) or None).to_arrow_table()
     assert table is not None
     return table
 
@@ -210,7 +238,6 @@ def read_raw(
 def load_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
-    path: Path,
     stage_map: StageMap,
     as_of: dt.date,
     opp_ids: pl.Series | None,
@@ -227,7 +254,8 @@ def load_source(
 
     assert source.stream is not None
     lo, hi = share
-    raw = read_raw(con, source.stream, path, source.notes)
+    with _csv_file(con, source.stream) as path:
+        raw = read_raw(con, source.stream, path, source.notes)
     if raw is None:
         return None
     # On an error the build fails as a whole (its transaction is rolled back), so the
@@ -385,7 +413,7 @@ def _create_typed(
                 WHEN {status} IN ('lost', 'open') THEN false END, coalesce({won}, false))
                 AS is_won)"""
     if opp_ids is not None and table in ("stage_history", "activities"):
-        _materialise(con, "__lkopp", pl.DataFrame({"id": opp_ids.unique()}))
+        _materialise(con, "__lkopp", pl.DataFrame({"id": opp_ids}))  # already distinct
         helper_joins.append("LEFT JOIN __lkopp o ON o.id = t.opportunity_id")
         known = "CASE WHEN t.opportunity_id IS NULL THEN NULL ELSE o.id IS NOT NULL END"
         helpers.append(f"{known} AS {OPP_KNOWN}")
@@ -418,10 +446,7 @@ class _Findings:
     beside the dataset being built, so a file where every row is flagged stays in bounds."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        (path,) = con.execute(
-            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-        ).fetchall()[0]
-        self._stem = f"{path}.findings"
+        self._stem = f"{_database_path(con)}.findings"
         self._parts: list[tuple[int, pl.DataFrame | Path, pl.DataFrame | Path]] = []
         self._held = 0
         self._files: list[Path] = []

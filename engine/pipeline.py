@@ -29,7 +29,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from engine import ingest, typeparse
+from engine import bulk, ingest, typeparse
 from engine.canonical import (
     ACTIVITY_TYPES,
     FLAGGED,
@@ -285,11 +285,12 @@ class Source:
     fallbacks: dict[str, list[str]]
     notes: list[str] = field(default_factory=list)
     hints: dict[str, str | None] = field(default_factory=dict)
-    stream: ingest.CsvStream | None = None  # rows come from here when set
+    # When set, the rows are in this file and engine.bulk reads them (``src`` is its head)
+    stream: ingest.CsvStream | None = None
 
     @property
     def rows(self) -> int:
-        return self.src.num_rows
+        return self.stream.rows if self.stream is not None else self.src.num_rows
 
     def sample(self, headers: list[str], step: int) -> pa.Table:
         """Rows 0, step, 2*step, ... of ``headers``."""
@@ -353,8 +354,7 @@ def _resolve_formats(
     Batches are typed with these choices as hints, so every row of a column is read the same
     way. The choice is made on an evenly spaced sample of up to ``FORMAT_SAMPLE`` values.
     """
-    rows = source.stream.rows if source.stream is not None else source.rows
-    step = max(rows // FORMAT_SAMPLE, 1)
+    step = max(source.rows // FORMAT_SAMPLE, 1)
     wanted = []
     for col in TABLES[source.table].columns:
         header = source.columns.get(col.name)
@@ -475,7 +475,11 @@ def _process(
         if progress:
             progress(f"Parsing {source.name}", share[0])
         if source.stream is not None:
-            streamed = _load_streamed(con, source, stage_map, as_of, opp_ids, keep, progress, share)
+            streamed = None
+            if con is not None:
+                streamed = bulk.load_source(
+                    con, source, stage_map, as_of, opp_ids, keep, progress, share
+                )
             if streamed is not None:
                 result, ids = streamed
                 if ids is not None and opp_ids is not None:
@@ -510,38 +514,6 @@ def _process(
             opp_ids = pl.concat([opp_ids, *ids_here]).unique()
         results.append(result)
     return results
-
-
-def _load_streamed(
-    con: duckdb.DuckDBPyConnection | None,
-    source: Source,
-    stage_map: StageMap,
-    as_of: dt.date,
-    opp_ids: pl.Series | None,
-    keep: int | None,
-    progress: Progress | None,
-    share: tuple[float, float],
-) -> tuple[PreparedFile, pl.Series | None] | None:
-    from engine import bulk
-
-    if con is None or source.stream is None:
-        return None
-    data = source.stream.source
-    if isinstance(data, Path):
-        return bulk.load_source(con, source, data, stage_map, as_of, opp_ids, keep, progress, share)
-    # DuckDB reads files: an upload's bytes go to a scratch file named after the dataset
-    # being built, so the store's clean-up of an unfinished build removes it too.
-    (path,) = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchall()[0]
-    scratch = Path(f"{path}.upload.csv")
-    try:
-        scratch.write_bytes(data)
-        return bulk.load_source(
-            con, source, scratch, stage_map, as_of, opp_ids, keep, progress, share
-        )
-    finally:
-        scratch.unlink(missing_ok=True)
 
 
 def prepare(
