@@ -102,6 +102,8 @@ def _free_port() -> int:
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
+    """``streamlit run`` on a free local port with an empty workspace under ``workdir``, once
+    it answers its health check; its output goes to ``workdir/server.log``."""
     port = _free_port()
     env = dict(os.environ, WORKBENCH_WORKSPACE=str(workdir / "ws"), WORKBENCH_SAMPLE="0")
     cmd = [
@@ -117,8 +119,9 @@ def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
         "--server.headless",
         "true",
     ]
-    log = open(workdir / "server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # The server writes to its own copy of the file descriptor.
+    with open(workdir / "server.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -10,39 +10,20 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from benchmarks import loadtest
+from engine.samples import SAMPLE_DIR, SAMPLE_FILES
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(loadtest.CHROMIUM)
 ARTIFACTS = ROOT / "test-artifacts"
-SAMPLES = [
-    ROOT / "sample_data" / n
-    for n in (
-        "opportunities.csv",
-        "stage_history.csv",
-        "activities.csv",
-        "reps.csv",
-        "quotas.csv",
-        "leads.csv",
-    )
-]
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+SAMPLES = [SAMPLE_DIR / name for name in SAMPLE_FILES]
+ARGS = loadtest.ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -55,48 +36,18 @@ def _need_chromium() -> None:
     pytest.skip("chromium is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[str]:
     _need_chromium()
-    port = _free_port()
-    env = dict(os.environ, WORKBENCH_WORKSPACE=str(tmp_path / "ws"), WORKBENCH_SAMPLE="0")
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "streamlit_app.py"),
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-    ]
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(base + "/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start: " + (tmp_path / "server.log").read_text())
+        proc, base = loadtest.start_server(tmp_path)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-        log.close()
 
 
 def _texts(page, test_id: str) -> list[str]:
