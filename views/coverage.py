@@ -93,18 +93,7 @@ with common.error_boundary(), common.cursor() as con:
                 icon=":material/upload:",
             )
         else:
-            lvl = view.extras.get("level", "team")
-            state.bind_widget("w_level", lvl if lvl in LEVELS else "team")
-            lvl = (
-                st.segmented_control(
-                    "Per",
-                    list(LEVELS),
-                    format_func=LEVELS.get,
-                    key="w_level",
-                    on_change=state.on_change_param("level", "w_level"),
-                )
-                or "team"
-            )
+            lvl = state.url_choice("Per", "level", LEVELS, "team")
             cov = coverage.coverage(con, req, level=lvl)
             for which in ("current", "next"):
                 part = cov.frame[cov.frame["period"] == which]

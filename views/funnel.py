@@ -29,14 +29,7 @@ def definition(metric_id: str) -> None:
 st.header("Funnel benchmarks")
 info, view, prof = common.analysis_context()
 segments = [s for s in prof.options.get("segment", []) if s in ("SMB", "Mid-Market", "Enterprise")]
-seg = view.extras.get("seg", "All segments")
-state.bind_widget("w_seg", seg if seg in segments else "All segments")
-choice = st.segmented_control(
-    "Benchmark segment",
-    ["All segments", *segments],
-    key="w_seg",
-    on_change=state.on_change_param("seg", "w_seg"),
-)
+choice = state.url_choice("Benchmark segment", "seg", ["All segments", *segments], "All segments")
 filters = dict(view.filters) | ({"segment": [choice]} if choice in segments else {})
 req = make_request(
     "stage_conversion", period=view.period, grain=view.grain, filters=filters, as_of=prof.as_of
@@ -104,18 +97,7 @@ with common.error_boundary(), common.cursor() as con:
         fmt.table(leak.frame, "leakage", "leak")
         common.how_computed(leak.sql, leak.params)
     with tabs[3]:
-        dim = view.extras.get("by", "segment")
-        state.bind_widget("w_by", dim if dim in BREAKDOWNS else "segment")
-        dim = (
-            st.segmented_control(
-                "Break down by",
-                list(BREAKDOWNS),
-                format_func=BREAKDOWNS.get,
-                key="w_by",
-                on_change=state.on_change_param("by", "w_by"),
-            )
-            or "segment"
-        )
+        dim = state.url_choice("Break down by", "by", BREAKDOWNS, "segment")
         by = funnel.conversion(con, req.with_(by=(dim,)))
         build = lambda f: charts.conversion_heatmap(f, dim)  # noqa: E731
         fmt.chart_or_empty(by.frame, "rate", build, f"conversion by {dim}", "by")

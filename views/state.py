@@ -306,6 +306,23 @@ def bind_widget(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def url_choice(
+    label: str, param: str, options: Iterable[str] | Mapping[str, str], default: str
+) -> str:
+    """A segmented control whose choice is the URL parameter ``param``: seeded from the link
+    (a value that is not an option gives ``default``) and written back when it changes.
+    ``options`` is a list of values, or a mapping of value -> label."""
+    key = f"w_{param}"
+    values = list(options)
+    raw = current().extras.get(param, default)
+    bind_widget(key, raw if raw in values else default)
+    labels = options.get if isinstance(options, Mapping) else str
+    choice = st.segmented_control(
+        label, values, format_func=labels, key=key, on_change=on_change_param(param, key)
+    )
+    return choice or default
+
+
 def on_change_param(param: str, widget_key: str) -> Callable[[], None]:
     """A callback writing a widget's new value into the URL."""
 
