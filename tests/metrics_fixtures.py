@@ -12,24 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pandas_reference import SF_STAGES
 
 from engine.layout import create_tables, table_columns
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# Salesforce standard stage map (domain.md section 5): stage -> (canonical, order, probability).
-SF_STAGES: dict[str, tuple[str, int, float]] = {
-    "Prospecting": ("opportunity", 1, 10),
-    "Qualification": ("opportunity", 2, 10),
-    "Needs Analysis": ("opportunity", 3, 20),
-    "Value Proposition": ("opportunity", 4, 50),
-    "Id. Decision Makers": ("opportunity", 5, 60),
-    "Perception Analysis": ("opportunity", 6, 70),
-    "Proposal/Price Quote": ("proposal", 7, 75),
-    "Negotiation/Review": ("proposal", 8, 90),
-    "Closed Won": ("closed_won", 9, 100),
-    "Closed Lost": ("closed_lost", 10, 0),
-}
 
 
 def new_con() -> duckdb.DuckDBPyConnection:
