@@ -3,14 +3,16 @@
 A streamed source (``ingest.CsvStream``: a large UTF-8 CSV whose records are single lines)
 is not handed to Python row by row. Instead, on the connection that builds the dataset:
 
-1. DuckDB's parallel CSV reader reads it once into a temporary table of cleaned strings
-   (trimmed as ``ingest`` trims, empty cells null). Any record the reader cannot place
-   (a ragged row, bytes that are not UTF-8, a quoted line break) makes the load fall back to
-   reading the file whole, where such records are quarantined as usual.
+1. DuckDB's CSV reader reads it once, in file order, into a temporary table of strings; a
+   view cleans them (trimmed as ``ingest`` trims, empty cells null) and gives each its line.
+   Any record the reader cannot place (a ragged row, bytes that are not UTF-8, a quoted line
+   break) makes the load fall back to reading the file whole, where such records are
+   quarantined as usual.
 2. Each typed column is parsed by :func:`engine.typeparse.parse_column` over its distinct
    values only (dates, amounts and flags repeat), with the format chosen on the same sample
    as the batch path; the typed view is those lookups joined back, plus the helper columns
-   the rules read (stage map, repeated ids, known opportunities).
+   the rules read (stage map, known opportunities, and repeated ids, looked up only when the
+   ids are not in order).
 3. The pandera model validates the typed rows ``VALIDATE_ROWS`` at a time, in polars. Its
    findings are what decide: quarantined rows are written with their original values and
    every reason, warnings with their messages.
@@ -67,6 +69,7 @@ WHITESPACE = (
 # Findings held in memory before the rest wait on disk until the stream of rows ends.
 PARK_ROWS = 250_000
 _LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
+_DUPKEY = "__dupkey__"  # the id whose repeats the duplicate_id rule catches
 
 _NO_REASONS = pl.DataFrame(
     schema={"line": pl.Int64, "reasons": pl.List(pl.Utf8), "rules": pl.List(pl.Utf8)}
@@ -76,19 +79,18 @@ _NO_WARNINGS = pl.DataFrame(schema={"line": pl.Int64, "rule": pl.Utf8, "message"
 
 @dataclass
 class _Raw:
-    """The temporary table ``__raw`` holding one file's cleaned strings."""
+    """The temporary table ``__raw`` holding one file's strings (``__rawl`` cleans them)."""
 
     headers: list[str]
     rows: int
-    first: int  # rowid of the first record
 
     def sample(self, con: duckdb.DuckDBPyConnection, headers: list[str], step: int) -> pa.Table:
         """Records 0, step, 2*step, ... of ``headers``, as ``pipeline.Source.sample`` takes."""
         cols = ", ".join(str(self.col(h)) for h in headers)
         table = _arrow(
             con,
-            f"SELECT {cols} FROM __raw WHERE (rowid - $first) % $step = 0 ORDER BY rowid",
-            {"first": self.first, "step": step},
+            f"SELECT {cols} FROM __rawl WHERE __pos__ % $step = 0 ORDER BY __pos__",
+            {"step": step},
         )
         return table.rename_columns(headers)
 
@@ -160,40 +162,43 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
 
 
 _WHITESPACE_CODES = ", ".join(str(ord(c)) for c in WHITESPACE)
+# The set as a constant SQL expression (a view takes no parameters; DuckDB folds it once).
+_WHITESPACE_SQL = "(" + " || ".join(f"chr({ord(c)})" for c in WHITESPACE) + ")"
 
 
 def clean_sql(column: str) -> str:
     """SQL for ``ingest._clean_strings`` of a column: outer whitespace trimmed (the same set of
     characters), empty text null. trim() with a set of characters is slow, so only values that
-    start or end with whitespace (or are empty) take it; ``$ws`` is ``WHITESPACE``."""
-    edge = f"ascii({column}) IN ({_WHITESPACE_CODES}) OR contains($ws, right({column}, 1))"
+    start or end with whitespace (or are empty) take it."""
+    ws = _WHITESPACE_SQL
+    edge = f"ascii({column}) IN ({_WHITESPACE_CODES}) OR contains({ws}, right({column}, 1))"
     return (
-        f"CASE WHEN {edge} OR {column} = '' THEN nullif(trim({column}, $ws), '') ELSE {column} END"
+        f"CASE WHEN {edge} OR {column} = '' THEN nullif(trim({column}, {ws}), '') ELSE {column} END"
     )
 
 
 def read_raw(
     con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path, notes: list[str]
 ) -> _Raw | None:
-    """Read a streamed CSV into ``__raw`` (columns c0..cN, cleaned) and the view ``__rawl``
-    (with each record's position and physical line); None when a record is not a plain single
-    line of the header's width, so the caller reads the file whole. A note about skipped blank
-    lines goes to the front of ``notes``."""
+    """Read a streamed CSV into ``__raw`` (columns c0..cN as read) and the view ``__rawl`` (the
+    columns cleaned, with each record's position and physical line); None when a record is
+    not a plain single line of the header's width, so the caller reads the file whole. A note
+    about skipped blank lines goes to the front of ``notes``.
+
+    A record's line follows from its rowid, so the rowids must follow the file. DuckDB keeps
+    insertion order for a plain parallel read, but not reliably once the read computes
+    anything per value (a cleaning projection scrambled most rows of a 5M-row file), so the
+    file is read by one thread and as it is; the cleaning is done where the values are used.
+    """
     n = len(stream.headers)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-    cleaned = ", ".join(f"{clean_sql(f'c{i}')} AS c{i}" for i in range(n))
     con.execute(
-        f"""CREATE TEMP TABLE __raw AS SELECT {cleaned} FROM read_csv($path,
+        f"""CREATE TEMP TABLE __raw AS SELECT * FROM read_csv($path,
             delim = $delim, quote = '"', escape = '"', header = false, skip = $skip,
-            columns = {columns}, auto_detect = false, strict_mode = true,
+            columns = {columns}, auto_detect = false, strict_mode = true, parallel = false,
             null_padding = false, store_rejects = true, rejects_table = '__rejects',
             rejects_scan = '__rejects_scan')""",
-        {
-            "path": str(path),
-            "delim": stream.delimiter,
-            "skip": stream.first_line - 1,
-            "ws": WHITESPACE,
-        },
+        {"path": str(path), "delim": stream.delimiter, "skip": stream.first_line - 1},
     )
     rejects = con.execute("SELECT count(*) FROM __rejects").fetchall()[0][0]
     rows, first, last = con.execute(
@@ -212,9 +217,10 @@ def read_raw(
     # Each record is one line, so its physical line follows from its position; blank lines
     # (which the reader skips) shift the lines after them.
     pos = f"(__raw.rowid - {int(first or 0)})"
+    cleaned = ", ".join(f"{clean_sql(f'__raw.c{i}')} AS c{i}" for i in range(n))
     if stream.nonblank is None:
         con.execute(
-            f"CREATE TEMP VIEW __rawl AS SELECT *, {pos} AS __pos__, "
+            f"CREATE TEMP VIEW __rawl AS SELECT {cleaned}, {pos} AS __pos__, "
             f"{pos} + {int(stream.first_line)} AS {_LINE} FROM __raw"
         )
     else:
@@ -228,11 +234,11 @@ def read_raw(
         con.execute("CREATE TEMP TABLE __lines AS SELECT * FROM __lines_frame")
         con.unregister("__lines_frame")
         con.execute(
-            f"CREATE TEMP VIEW __rawl AS SELECT __raw.*, {pos} AS __pos__, "
+            f"CREATE TEMP VIEW __rawl AS SELECT {cleaned}, {pos} AS __pos__, "
             f"__lines.line AS {_LINE} FROM __raw "
             f"JOIN __lines ON __lines.pos = {pos}"
         )
-    return _Raw(list(stream.headers), rows, int(first or 0))
+    return _Raw(list(stream.headers), rows)
 
 
 def load_source(
@@ -263,7 +269,7 @@ def load_source(
     if progress:
         progress(f"Validating {source.name}", lo + (hi - lo) * 0.2)
     pipeline._resolve_formats(source, lambda headers, step: raw.sample(con, headers, step))
-    _create_typed(con, source, raw, stage_map, as_of, opp_ids)
+    helpers = _create_typed(con, source, raw, stage_map, as_of, opp_ids)
     result = pipeline.PreparedFile(
         source.plan,
         source.table,
@@ -276,7 +282,13 @@ def load_source(
     con.execute("CREATE TEMP TABLE __errs (line BIGINT)")
     con.execute("CREATE TEMP TABLE __flags (line BIGINT)")
     with _Findings(con) as found:
-        _validate_all(con, source, raw, found, progress, share)
+        # First on the bet that the ids are in order (no repeats to look up); if the stream
+        # shows otherwise, what it found so far is dropped and it runs again with the lookup.
+        helpers.view(con, repeats=False)
+        if not _validate_all(con, source, raw, found, progress, share, _Order()):
+            found.clear()
+            helpers.view(con, repeats=True)
+            _validate_all(con, source, raw, found, progress, share, None)
         # The stream is finished: what it found is written (originals, reasons, warnings).
         for rows_in, reasons, warnings in found:
             batch = _outcome(con, raw, rows_in, reasons, warnings)
@@ -311,9 +323,9 @@ def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, name: str) -> pa.Table:
-    """The distinct typed values of a text column, straight from ``__raw``."""
+    """The distinct typed values of a text column, straight from ``__rawl``."""
     expr = _typed_expr(source, raw, name) or "CAST(NULL AS VARCHAR)"
-    return _arrow(con, f"SELECT DISTINCT {expr} AS v FROM __raw r", {})
+    return _arrow(con, f"SELECT DISTINCT {expr} AS v FROM __rawl r", {})
 
 
 def _create_typed(
@@ -323,11 +335,11 @@ def _create_typed(
     stage_map: StageMap,
     as_of: dt.date,
     opp_ids: pl.Series | None,
-) -> None:
-    """Two views of the file's rows: ``__stored``, the typed columns that are written (with the
-    stage map applied), and ``__typed``, those plus the helper columns the rules read: the
-    frame ``pipeline._typed_frame`` + ``_derive`` would build. Writing from ``__stored``
-    skips the joins only the rules need (repeated ids, known opportunities)."""
+) -> _Helpers:
+    """The view ``__stored``: the typed columns that are written (with the stage map applied),
+    and the helper columns the rules also read, for ``_Helpers.view``: together, the frame
+    ``pipeline._typed_frame`` + ``_derive`` would build. Writing from ``__stored`` skips the
+    joins only the rules need (repeated ids, known opportunities)."""
     from engine import pipeline
 
     table = source.table
@@ -363,23 +375,16 @@ def _create_typed(
     )
     selects.append(f"{parse_errors} AS {PARSE_ERRORS}")
 
-    # An id already seen on an earlier line of the file (only the first occurrence loads).
+    # The id that must not repeat (repeats are looked up only if the stream of rows shows
+    # the ids are not in order; see ``_Order``).
     id_raw = raw.col(source.columns.get(spec.id_column)) if spec.id_column else None
     if id_raw is not None:
-        con.execute(
-            f"""CREATE TEMP TABLE __lkdup AS SELECT id, min(line) AS first FROM (
-                SELECT nullif({id_raw}, '{SALESFORCE_NULL_ID}') AS id, {_LINE} AS line FROM __rawl)
-                WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1""",
-            {},
-        )
-        selects.append(f"nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}') AS __dupkey__")
-        helpers = [f"coalesce(t.{SOURCE_LINE} > d.first, false) AS {SEEN_BEFORE}"]
-        helper_joins = ["LEFT JOIN __lkdup d ON d.id = t.__dupkey__"]
+        selects.append(f"nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}') AS {_DUPKEY}")
     else:
-        selects.append("CAST(NULL AS VARCHAR) AS __dupkey__")
-        helpers, helper_joins = [f"false AS {SEEN_BEFORE}"], []
+        selects.append(f"CAST(NULL AS VARCHAR) AS {_DUPKEY}")
     # A view takes no parameters: the day is a date object, written as an ISO literal.
-    helpers.append(f"DATE '{as_of.isoformat()}' AS {AS_OF}")
+    helpers = [f"DATE '{as_of.isoformat()}' AS {AS_OF}"]
+    helper_joins: list[str] = []
 
     derived = []
     if table in STAGED_TABLES:
@@ -426,12 +431,67 @@ def _create_typed(
         SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join}""",
         {},
     )
-    _run(
-        con,
-        f"""CREATE TEMP VIEW __typed AS SELECT t.* EXCLUDE (__dupkey__), {", ".join(helpers)}
-        FROM __stored t {" ".join(helper_joins)}""",
-        {},
-    )
+    return _Helpers(helpers, helper_joins, id_raw)
+
+
+@dataclass
+class _Helpers:
+    """The helper columns the rules read beside ``__stored``'s (SQL and joins), less the one
+    for repeated ids, which ``view`` adds in one of two ways."""
+
+    selects: list[str]
+    joins: list[str]
+    id_raw: str | None  # the raw column of the id that must not repeat, if the table has one
+
+    def view(self, con: duckdb.DuckDBPyConnection, repeats: bool) -> None:
+        """(Re)create ``__typed``. With ``repeats``, the ids that occur more than once are
+        looked up (a pass over every id) and a row whose id appeared on an earlier line is
+        marked; without, no row is marked and the id rides along for ``_Order`` to check."""
+        selects, joins = list(self.selects), list(self.joins)
+        if self.id_raw is not None and repeats:
+            con.execute(
+                f"""CREATE TEMP TABLE IF NOT EXISTS __lkdup AS
+                SELECT id, min(line) AS first FROM (
+                    SELECT nullif({self.id_raw}, '{SALESFORCE_NULL_ID}') AS id, {_LINE} AS line
+                    FROM __rawl)
+                WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"""
+            )
+            selects.append(f"coalesce(t.{SOURCE_LINE} > d.first, false) AS {SEEN_BEFORE}")
+            joins.append(f"LEFT JOIN __lkdup d ON d.id = t.{_DUPKEY}")
+        else:
+            selects.append(f"false AS {SEEN_BEFORE}")
+        keep_key = self.id_raw is not None and not repeats
+        exclude = "" if keep_key else f"EXCLUDE ({_DUPKEY})"
+        con.execute("DROP VIEW IF EXISTS __typed")
+        con.execute(
+            f"""CREATE TEMP VIEW __typed AS SELECT t.* {exclude}, {", ".join(selects)}
+            FROM __stored t {" ".join(joins)}"""
+        )
+
+
+class _Order:
+    """Whether no id repeats, shown cheaply for ids in order (exports are often in id or
+    creation order): every slice's ids strictly ascending or descending by line (so none
+    repeats within it) and the slices' ranges of ids pairwise disjoint (so none repeats
+    across them; slices may arrive in any order). Then the pass that looks repeats up is
+    skipped. Nulls (no id) are left out."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[str, str]] = []
+
+    def extend(self, ids: pl.Series) -> bool:
+        """Take the next slice's ids, in line order; False when a repeat cannot be ruled out."""
+        ids = ids.drop_nulls()
+        if ids.len() == 0:
+            return True
+        head, tail = ids.slice(0, ids.len() - 1), ids.slice(1)
+        if not ((tail > head).all() or (tail < head).all()):
+            return False
+        lo, hi = sorted((ids[0], ids[-1]))
+        if any(lo <= b and a <= hi for a, b in self.ranges):
+            return False
+        self.ranges.append((lo, hi))
+        return True
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
@@ -463,6 +523,11 @@ class _Findings:
         self._files.append(path)
         return path
 
+    def clear(self) -> None:
+        """Forget every finding (the stream starts again)."""
+        self.__exit__()
+        self._parts, self._held, self._files = [], 0, []
+
     def __iter__(self) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
         for rows_in, reasons, warnings in self._parts:
             yield rows_in, _unpark(reasons), _unpark(warnings)
@@ -486,9 +551,12 @@ def _validate_all(
     found: _Findings,
     progress: Callable[[str, float], None] | None,
     share: tuple[float, float],
-) -> None:
+    order: _Order | None,
+) -> bool:
     """Run the table's pandera model over every typed row, ``VALIDATE_ROWS`` at a time, from
-    one query (a query per slice would scan the table once per slice)."""
+    one query (a query per slice would scan the table once per slice). With ``order``,
+    ``__typed`` marks no repeated id and carries the ids instead: the stream stops, returning
+    False, at the first slice after which ``order`` cannot rule a repeat out."""
     # Columns no rule reads stay in DuckDB.
     skip = ", ".join(["__pos__", *(f'"{c}"' for c in sorted(unread_columns(source.table)))])
     reader = con.sql(f"SELECT * EXCLUDE ({skip}) FROM __typed").to_arrow_reader(VALIDATE_ROWS)
@@ -500,9 +568,14 @@ def _validate_all(
         if not frame.height:
             continue
         # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
-        # rule relies on it within a slice, so it is checked rather than assumed.
+        # rule relies on it, so it is checked rather than assumed.
         if not frame[SOURCE_LINE].is_sorted():
             frame = frame.sort(SOURCE_LINE)
+        if _DUPKEY in frame.columns:
+            if order is None or not order.extend(frame[_DUPKEY]):
+                reader.close()
+                return False
+            frame = frame.drop(_DUPKEY)
         verdicts = validate(source.table, frame)
         if verdicts.findings.height:
             lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
@@ -516,6 +589,7 @@ def _validate_all(
         if progress:
             done = 0.3 + 0.5 * seen / max(raw.rows, 1)
             progress(f"Validating {source.name}", lo + (hi - lo) * done)
+    return True
 
 
 def _outcome(

@@ -413,6 +413,108 @@ def test_large_csvs_that_are_not_plain_records_load_as_whole_files(
     assert report["plain.csv"]["rows_loaded"] == 30
 
 
+@pytest.mark.parametrize(
+    ("ids", "lookups"),
+    [
+        # ids in order: no pass over the ids to look repeats up
+        ([b"D%03d" % i for i in range(40)], [False]),
+        ([b"D%03d" % (99 - i) for i in range(40)], [False]),
+        # in order, with empty and Salesforce-empty ids, which are never repeats
+        (
+            [
+                b"" if i % 9 == 4 else b"000000000000000AAA" if i == 7 else b"D%03d" % i
+                for i in range(40)
+            ],
+            [False],
+        ),
+        # in order until a late slice repeats an early id: the stream starts again
+        ([b"D005" if i == 33 else b"D%03d" % i for i in range(40)], [False, True]),
+        # a repeat right after its first occurrence breaks the strict order too
+        ([b"D%03d" % (i - (i == 12)) for i in range(40)], [False, True]),
+        # out of order from the first slice
+        ([b"D%03d" % ((i * 7) % 40) for i in range(40)], [False, True]),
+    ],
+)
+def test_bulk_finds_repeated_ids_in_any_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids: list[bytes], lookups: list[bool]
+) -> None:
+    """The bulk path looks repeated ids up only when the ids are not strictly in order, and
+    quarantines exactly the repeats the whole-file load does, in either case."""
+    from engine import ingest
+
+    header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
+    rows = [b"%s,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (rid, i) for i, rid in enumerate(ids)]
+    data = header + b"".join(rows)
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 5)
+    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 6)
+    monkeypatch.setattr(bulk, "PARK_ROWS", 2)
+    seen: list[bool] = []
+    real_view = bulk._Helpers.view
+
+    def view(self, con, repeats):  # type: ignore[no-untyped-def]
+        seen.append(repeats)
+        return real_view(self, con, repeats)
+
+    monkeypatch.setattr(bulk._Helpers, "view", view)
+    ws = Workspace(tmp_path / "s")
+    info, prepared = pipeline.load_plans(
+        ws, [pipeline.inspect_file(data, "d.csv")], "t", as_of=AS_OF
+    )
+    assert seen == lookups
+    assert sorted(p.name for p in ws.dir.iterdir()) == [f"{info.token}.duckdb"]
+    with monkeypatch.context() as m:
+        m.setattr(ingest, "_open_stream", lambda *_a: None)
+        whole_ws = Workspace(tmp_path / "w")
+        whole_info, whole = pipeline.load_plans(
+            whole_ws, [pipeline.inspect_file(data, "d.csv")], "t", as_of=AS_OF
+        )
+    assert prepared.reports() == whole.reports()
+    assert _dataset_rows(ws, info.token) == _dataset_rows(whole_ws, whole_info.token)
+    named = [i for i in ids if i and i != b"000000000000000AAA"]
+    repeats = len(named) - len(set(named))
+    assert prepared.reports()[0]["errors"].get("duplicate_id", 0) == repeats
+
+
+def test_bulk_line_numbers_follow_the_file_when_duckdb_reads_in_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a file large enough for DuckDB to read with several threads, every loaded row and
+    every quarantined row keeps the line it was on (the row numbered k is on line k + 1),
+    and a repeated id quarantines its later occurrence."""
+    from engine import ingest
+
+    n = 400_000
+    bad = {1234: b"-5", 250_001: b"-7", n - 1: b"-9"}  # row index -> a negative amount
+    rows = [
+        b"D%07d,Ann, Closed Won ,%s,2026-02-01,2026-03-01\n" % (i, bad.get(i, b"%d" % i))
+        for i in range(n)
+    ]
+    rows.append(b"D0000003,Ann,Closed Won,1,2026-02-01,2026-03-01\n")  # repeats line 5's id
+    path = tmp_path / "deals.csv"
+    path.write_bytes(
+        b"Opportunity ID,Owner,Stage,Amount,Created Date,Close Date\n" + b"".join(rows)
+    )
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    in_duckdb = _spy_bulk(monkeypatch)
+    ws = Workspace(tmp_path / "ws")
+    info, _ = pipeline.load_plans(ws, [pipeline.inspect_file(path, "deals.csv")], "t", as_of=AS_OF)
+    assert in_duckdb == {"deals.csv": True}
+    with ws.cursor(info.token) as cur:
+        misplaced = cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE _line - 2 <> CAST(substr(opportunity_id, 2)"
+            " AS INTEGER)), count(*) FILTER (WHERE stage <> 'Closed Won') FROM opportunities"
+        ).fetchall()[0]
+        quarantined = cur.execute("SELECT line, rules FROM _quarantine ORDER BY line").fetchall()
+    assert misplaced == (n - len(bad), 0, 0)
+    assert quarantined == [
+        (1236, ["negative_amount"]),
+        (250_003, ["negative_amount"]),
+        (n + 1, ["negative_amount"]),
+        (n + 2, ["duplicate_id"]),
+    ]
+
+
 def test_bulk_cleaning_matches_the_readers_trim() -> None:
     """DuckDB's cleaning of a large CSV's values equals ingest's (Arrow's trim of Unicode
     whitespace, empty text null), character by character."""
@@ -429,6 +531,6 @@ def test_bulk_cleaning_matches_the_readers_trim() -> None:
     con = duckdb.connect()
     rows = con.execute(
         f"SELECT {bulk.clean_sql('v')} FROM unnest($values) WITH ORDINALITY AS t(v, i) ORDER BY i",
-        {"values": values, "ws": bulk.WHITESPACE},
+        {"values": values},
     ).fetchall()
     assert [r[0] for r in rows] == expected
