@@ -3,11 +3,10 @@
 A streamed source (``ingest.CsvStream``: a large UTF-8 CSV whose records are single lines)
 is not handed to Python row by row. Instead, on the connection that builds the dataset:
 
-1. DuckDB's CSV reader reads it once, in file order, into a temporary table of strings; a
-   view cleans them (trimmed as ``ingest`` trims, empty cells null) and gives each its line.
-   Any record the reader cannot place (a ragged row, bytes that are not UTF-8, a quoted line
-   break) makes the load fall back to reading the file whole, where such records are
-   quarantined as usual.
+1. DuckDB's parallel CSV reader reads it once, in file order, into a temporary table of
+   cleaned strings (trimmed as ``ingest`` trims, empty cells null). Any record the reader
+   cannot place (a ragged row, bytes that are not UTF-8, a quoted line break) makes the load
+   fall back to reading the file whole, where such records are quarantined as usual.
 2. Each typed column is parsed by :func:`engine.typeparse.parse_column` over its distinct
    values only (dates, amounts and flags repeat), with the format chosen on the same sample
    as the batch path; the typed view is those lookups joined back, plus the helper columns
@@ -24,7 +23,9 @@ registered frame, and the only names in the SQL are canonical columns and ``c0, 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -79,18 +80,19 @@ _NO_WARNINGS = pl.DataFrame(schema={"line": pl.Int64, "rule": pl.Utf8, "message"
 
 @dataclass
 class _Raw:
-    """The temporary table ``__raw`` holding one file's strings (``__rawl`` cleans them)."""
+    """The temporary table ``__raw`` holding one file's cleaned strings."""
 
     headers: list[str]
     rows: int
+    first: int  # rowid of the first record
 
     def sample(self, con: duckdb.DuckDBPyConnection, headers: list[str], step: int) -> pa.Table:
         """Records 0, step, 2*step, ... of ``headers``, as ``pipeline.Source.sample`` takes."""
         cols = ", ".join(str(self.col(h)) for h in headers)
         table = _arrow(
             con,
-            f"SELECT {cols} FROM __rawl WHERE __pos__ % $step = 0 ORDER BY __pos__",
-            {"step": step},
+            f"SELECT {cols} FROM __raw WHERE (rowid - $first) % $step = 0 ORDER BY rowid",
+            {"first": self.first, "step": step},
         )
         return table.rename_columns(headers)
 
@@ -161,7 +163,6 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
     return out.cast(pl.Utf8).alias(name)
 
 
-_WHITESPACE_CODES = ", ".join(str(ord(c)) for c in WHITESPACE)
 # The set as a constant SQL expression (a view takes no parameters; DuckDB folds it once).
 _WHITESPACE_SQL = "(" + " || ".join(f"chr({ord(c)})" for c in WHITESPACE) + ")"
 
@@ -171,35 +172,55 @@ def clean_sql(column: str) -> str:
     characters), empty text null. trim() with a set of characters is slow, so only values that
     start or end with whitespace (or are empty) take it."""
     ws = _WHITESPACE_SQL
-    edge = f"ascii({column}) IN ({_WHITESPACE_CODES}) OR contains({ws}, right({column}, 1))"
+    # (Not ``ascii(x) IN (...)``: DuckDB plans a long IN list as a join, which every query
+    # through the view then runs, for every column, used or not.)
+    edge = f"contains({ws}, left({column}, 1)) OR contains({ws}, right({column}, 1))"
     return (
         f"CASE WHEN {edge} OR {column} = '' THEN nullif(trim({column}, {ws}), '') ELSE {column} END"
     )
 
 
+def _plan_keeps_order(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> bool:
+    """Whether DuckDB runs ``sql`` with only operators that keep the rows in file order (a
+    scan and projections); a join, for one, may emit them in another order."""
+    (plan,) = con.execute(f"EXPLAIN (FORMAT json) {sql}", params).fetchall()[0][1:]
+    nodes = list(json.loads(plan))
+    while nodes:
+        node = nodes.pop()
+        if node["name"] not in ("PROJECTION", "READ_CSV"):
+            return False
+        nodes += node["children"]
+    return True
+
+
 def read_raw(
     con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path, notes: list[str]
 ) -> _Raw | None:
-    """Read a streamed CSV into ``__raw`` (columns c0..cN as read) and the view ``__rawl`` (the
-    columns cleaned, with each record's position and physical line); None when a record is
-    not a plain single line of the header's width, so the caller reads the file whole. A note
-    about skipped blank lines goes to the front of ``notes``.
+    """Read a streamed CSV into ``__raw`` (columns c0..cN, cleaned) and the view ``__rawl``
+    (with each record's position and physical line); None when a record is not a plain single
+    line of the header's width, so the caller reads the file whole. A note about skipped blank
+    lines goes to the front of ``notes``.
 
     A record's line follows from its rowid, so the rowids must follow the file. DuckDB keeps
-    insertion order for a plain parallel read, but not reliably once the read computes
-    anything per value (a cleaning projection scrambled most rows of a 5M-row file), so the
-    file is read by one thread and as it is; the cleaning is done where the values are used.
+    insertion order on a parallel read only while every operator of the plan does (a scan
+    and projections: the cleaning is written so it stays one); should the plan hold any
+    other, the file is read by one thread.
     """
     n = len(stream.headers)
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-    con.execute(
-        f"""CREATE TEMP TABLE __raw AS SELECT * FROM read_csv($path,
+    cleaned = ", ".join(f"{clean_sql(f'c{i}')} AS c{i}" for i in range(n))
+    params = {"path": str(path), "delim": stream.delimiter, "skip": stream.first_line - 1}
+    select = f"""SELECT {cleaned} FROM read_csv($path,
             delim = $delim, quote = '"', escape = '"', header = false, skip = $skip,
-            columns = {columns}, auto_detect = false, strict_mode = true, parallel = false,
+            columns = {columns}, auto_detect = false, strict_mode = true,
             null_padding = false, store_rejects = true, rejects_table = '__rejects',
-            rejects_scan = '__rejects_scan')""",
-        {"path": str(path), "delim": stream.delimiter, "skip": stream.first_line - 1},
+            rejects_scan = '__rejects_scan'@PARALLEL@)"""
+    parallel = (
+        ""
+        if _plan_keeps_order(con, select.replace("@PARALLEL@", ""), params)
+        else ", parallel = false"
     )
+    con.execute(f"CREATE TEMP TABLE __raw AS {select.replace('@PARALLEL@', parallel)}", params)
     rejects = con.execute("SELECT count(*) FROM __rejects").fetchall()[0][0]
     rows, first, last = con.execute(
         "SELECT count(*), min(rowid), max(rowid) FROM __raw"
@@ -217,10 +238,9 @@ def read_raw(
     # Each record is one line, so its physical line follows from its position; blank lines
     # (which the reader skips) shift the lines after them.
     pos = f"(__raw.rowid - {int(first or 0)})"
-    cleaned = ", ".join(f"{clean_sql(f'__raw.c{i}')} AS c{i}" for i in range(n))
     if stream.nonblank is None:
         con.execute(
-            f"CREATE TEMP VIEW __rawl AS SELECT {cleaned}, {pos} AS __pos__, "
+            f"CREATE TEMP VIEW __rawl AS SELECT *, {pos} AS __pos__, "
             f"{pos} + {int(stream.first_line)} AS {_LINE} FROM __raw"
         )
     else:
@@ -234,11 +254,11 @@ def read_raw(
         con.execute("CREATE TEMP TABLE __lines AS SELECT * FROM __lines_frame")
         con.unregister("__lines_frame")
         con.execute(
-            f"CREATE TEMP VIEW __rawl AS SELECT {cleaned}, {pos} AS __pos__, "
+            f"CREATE TEMP VIEW __rawl AS SELECT __raw.*, {pos} AS __pos__, "
             f"__lines.line AS {_LINE} FROM __raw "
             f"JOIN __lines ON __lines.pos = {pos}"
         )
-    return _Raw(list(stream.headers), rows)
+    return _Raw(list(stream.headers), rows, int(first or 0))
 
 
 def load_source(
@@ -323,9 +343,9 @@ def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
 
 
 def _distinct(con: duckdb.DuckDBPyConnection, source: Source, raw: _Raw, name: str) -> pa.Table:
-    """The distinct typed values of a text column, straight from ``__rawl``."""
+    """The distinct typed values of a text column, straight from ``__raw``."""
     expr = _typed_expr(source, raw, name) or "CAST(NULL AS VARCHAR)"
-    return _arrow(con, f"SELECT DISTINCT {expr} AS v FROM __rawl r", {})
+    return _arrow(con, f"SELECT DISTINCT {expr} AS v FROM __raw r", {})
 
 
 def _create_typed(
@@ -471,26 +491,35 @@ class _Helpers:
 
 class _Order:
     """Whether no id repeats, shown cheaply for ids in order (exports are often in id or
-    creation order): every slice's ids strictly ascending or descending by line (so none
-    repeats within it) and the slices' ranges of ids pairwise disjoint (so none repeats
-    across them; slices may arrive in any order). Then the pass that looks repeats up is
-    skipped. Nulls (no id) are left out."""
+    creation order). The rows arrive in slices of runs of consecutive lines, in any order;
+    when every slice's ids are strictly ascending or descending by line (none repeats within
+    it) and the runs' ranges of ids are pairwise disjoint (none repeats across them), no id
+    repeats, and the pass that looks repeats up is skipped. Rows without an id are left out."""
 
     def __init__(self) -> None:
-        self.ranges: list[tuple[str, str]] = []
+        self._starts: list[str] = []  # the runs' ranges, sorted (disjoint, so by both ends)
+        self._ends: list[str] = []
 
-    def extend(self, ids: pl.Series) -> bool:
-        """Take the next slice's ids, in line order; False when a repeat cannot be ruled out."""
-        ids = ids.drop_nulls()
-        if ids.len() == 0:
+    def extend(self, ids: pl.Series, lines: pl.Series) -> bool:
+        """Take the next slice (ids and their lines, in line order); False when a repeat can
+        no longer be ruled out."""
+        frame = pl.DataFrame({"id": ids, "line": lines}).drop_nulls("id")
+        if frame.height == 0:
             return True
+        ids = frame["id"]
         head, tail = ids.slice(0, ids.len() - 1), ids.slice(1)
         if not ((tail > head).all() or (tail < head).all()):
             return False
-        lo, hi = sorted((ids[0], ids[-1]))
-        if any(lo <= b and a <= hi for a, b in self.ranges):
-            return False
-        self.ranges.append((lo, hi))
+        breaks = (frame["line"].diff() != 1).fill_null(True).arg_true().to_list()
+        for first, last in zip(breaks, [*breaks[1:], frame.height], strict=True):
+            lo, hi = sorted((ids[first], ids[last - 1]))
+            at = bisect.bisect_left(self._starts, lo)
+            if (at and self._ends[at - 1] >= lo) or (
+                at < len(self._starts) and self._starts[at] <= hi
+            ):
+                return False
+            self._starts.insert(at, lo)
+            self._ends.insert(at, hi)
         return True
 
 
@@ -572,7 +601,7 @@ def _validate_all(
         if not frame[SOURCE_LINE].is_sorted():
             frame = frame.sort(SOURCE_LINE)
         if _DUPKEY in frame.columns:
-            if order is None or not order.extend(frame[_DUPKEY]):
+            if order is None or not order.extend(frame[_DUPKEY], frame[SOURCE_LINE]):
                 reader.close()
                 return False
             frame = frame.drop(_DUPKEY)

@@ -507,6 +507,15 @@ def test_bulk_line_numbers_follow_the_file_when_duckdb_reads_in_parallel(
         ).fetchall()[0]
         quarantined = cur.execute("SELECT line, rules FROM _quarantine ORDER BY line").fetchall()
     assert misplaced == (n - len(bad), 0, 0)
+    # the guard that keeps the read in order: a join in the plan (as a long IN list becomes)
+    # would make the file be read by one thread
+    import duckdb
+
+    con = duckdb.connect()
+    read = f"read_csv('{path}', header = true, all_varchar = true)"
+    assert bulk._plan_keeps_order(con, f"SELECT trim(Owner) FROM {read}", {})
+    codes = ", ".join(str(i) for i in range(40))
+    assert not bulk._plan_keeps_order(con, f"SELECT ascii(Owner) IN ({codes}) FROM {read}", {})
     assert quarantined == [
         (1236, ["negative_amount"]),
         (250_003, ["negative_amount"]),
