@@ -3,10 +3,11 @@
 A streamed source (``ingest.CsvStream``: a large UTF-8 CSV whose records are single lines)
 is not handed to Python row by row. Instead, on the connection that builds the dataset:
 
-1. DuckDB's parallel CSV reader reads it once, in file order, into a temporary table of
-   cleaned strings (trimmed as ``ingest`` trims, empty cells null). Any record the reader
-   cannot place (a ragged row, bytes that are not UTF-8, a quoted line break) makes the load
-   fall back to reading the file whole, where such records are quarantined as usual.
+1. pyarrow's parallel CSV reader reads it once into Arrow strings, cleaned as ``ingest``
+   cleans (trimmed, empty cells null), with each record's position and physical line, and
+   DuckDB scans that table in place (``__raw``). Any record the reader cannot place (a
+   ragged row, a quoted line break) makes the load fall back to reading the file whole,
+   where such records are quarantined as usual.
 2. Each typed column is parsed by :func:`engine.typeparse.parse_column` over its distinct
    values only (dates, amounts and flags repeat), with the format chosen on the same sample
    as the batch path; the typed view is those lookups joined back, plus the helper columns
@@ -25,19 +26,17 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
-from engine import typeparse
+from engine import ingest, typeparse
 from engine.canonical import (
     DUCKDB_TYPES,
     FLAGGED,
@@ -62,11 +61,6 @@ if TYPE_CHECKING:
 
 # Typed rows validated at a time (a polars frame of this many rows is in memory at once).
 VALIDATE_ROWS = 500_000
-# What ingest._clean_strings trims (Arrow's utf8_trim_whitespace): ASCII and Unicode spaces.
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
 # Findings held in memory before the rest wait on disk until the stream of rows ends.
 PARK_ROWS = 250_000
 _LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
@@ -80,21 +74,21 @@ _NO_WARNINGS = pl.DataFrame(schema={"line": pl.Int64, "rule": pl.Utf8, "message"
 
 @dataclass
 class _Raw:
-    """The temporary table ``__raw`` holding one file's cleaned strings."""
+    """One file's records as cleaned strings, registered with DuckDB as ``__raw``: columns
+    c0..cN and each record's physical line (``__line__``)."""
 
     headers: list[str]
-    rows: int
-    first: int  # rowid of the first record
+    table: pa.Table
 
-    def sample(self, con: duckdb.DuckDBPyConnection, headers: list[str], step: int) -> pa.Table:
+    @property
+    def rows(self) -> int:
+        return self.table.num_rows
+
+    def sample(self, headers: list[str], step: int) -> pa.Table:
         """Records 0, step, 2*step, ... of ``headers``, as ``pipeline.Source.sample`` takes."""
-        cols = ", ".join(str(self.col(h)) for h in headers)
-        table = _arrow(
-            con,
-            f"SELECT {cols} FROM __raw WHERE (rowid - $first) % $step = 0 ORDER BY rowid",
-            {"first": self.first, "step": step},
-        )
-        return table.rename_columns(headers)
+        cols = [str(self.col(h)) for h in headers]
+        picked = self.table.select(cols).take(pa.array(range(0, self.rows, step), pa.int64()))
+        return picked.rename_columns(headers)
 
     def col(self, header: str | None) -> str | None:
         """The SQL name (``cN``) of a header, or None when the file has no such column."""
@@ -112,25 +106,10 @@ def _database_path(con: duckdb.DuckDBPyConnection) -> str:
     return str(path)
 
 
-@contextmanager
-def _csv_file(con: duckdb.DuckDBPyConnection, stream: CsvStream) -> Iterator[Path]:
-    """The stream's file for DuckDB to read: its path, or an upload's bytes written to a
-    scratch file for as long as the read takes."""
-    if isinstance(stream.source, Path):
-        yield stream.source
-        return
-    scratch = Path(f"{_database_path(con)}.upload.csv")
-    try:
-        scratch.write_bytes(stream.source)
-        yield scratch
-    finally:
-        scratch.unlink(missing_ok=True)
-
-
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP VIEW IF EXISTS __typed")
     con.execute("DROP VIEW IF EXISTS __stored")
-    con.execute("DROP VIEW IF EXISTS __rawl")
+    con.unregister("__raw")
     names = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '__')"
     ).fetchall()
@@ -163,102 +142,51 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
     return out.cast(pl.Utf8).alias(name)
 
 
-# The set as a constant SQL expression (a view takes no parameters; DuckDB folds it once).
-_WHITESPACE_SQL = "(" + " || ".join(f"chr({ord(c)})" for c in WHITESPACE) + ")"
+def read_raw(con: duckdb.DuckDBPyConnection, stream: CsvStream, notes: list[str]) -> _Raw | None:
+    """Read a streamed CSV's records (pyarrow's parallel reader, the options of every CSV
+    read), clean them as ``ingest`` does and register them with DuckDB as ``__raw``; None
+    when a record is not a plain single line of the header's width, so the caller reads the
+    file whole. A note about skipped blank lines goes to the front of ``notes``.
 
-
-def clean_sql(column: str) -> str:
-    """SQL for ``ingest._clean_strings`` of a column: outer whitespace trimmed (the same set of
-    characters), empty text null. trim() with a set of characters is slow, so only values that
-    start or end with whitespace (or are empty) take it."""
-    ws = _WHITESPACE_SQL
-    # (Not ``ascii(x) IN (...)``: DuckDB plans a long IN list as a join, which every query
-    # through the view then runs, for every column, used or not.)
-    edge = f"contains({ws}, left({column}, 1)) OR contains({ws}, right({column}, 1))"
-    return (
-        f"CASE WHEN {edge} OR {column} = '' THEN nullif(trim({column}, {ws}), '') ELSE {column} END"
-    )
-
-
-def _plan_keeps_order(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> bool:
-    """Whether DuckDB runs ``sql`` with only operators that keep the rows in file order (a
-    scan and projections); a join, for one, may emit them in another order."""
-    (plan,) = con.execute(f"EXPLAIN (FORMAT json) {sql}", params).fetchall()[0][1:]
-    nodes = list(json.loads(plan))
-    while nodes:
-        node = nodes.pop()
-        if node["name"] not in ("PROJECTION", "READ_CSV"):
-            return False
-        nodes += node["children"]
-    return True
-
-
-def read_raw(
-    con: duckdb.DuckDBPyConnection, stream: CsvStream, path: Path, notes: list[str]
-) -> _Raw | None:
-    """Read a streamed CSV into ``__raw`` (columns c0..cN, cleaned) and the view ``__rawl``
-    (with each record's position and physical line); None when a record is not a plain single
-    line of the header's width, so the caller reads the file whole. A note about skipped blank
-    lines goes to the front of ``notes``.
-
-    A record's line follows from its rowid, so the rowids must follow the file. DuckDB keeps
-    insertion order on a parallel read only while every operator of the plan does (a scan
-    and projections: the cleaning is written so it stays one); should the plan hold any
-    other, the file is read by one thread.
+    A record's line follows from its position: the reader skips blank lines (reconciled
+    with the line count) and any record spanning lines makes the counts differ.
     """
-    n = len(stream.headers)
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n)) + "}"
-    cleaned = ", ".join(f"{clean_sql(f'c{i}')} AS c{i}" for i in range(n))
-    params = {"path": str(path), "delim": stream.delimiter, "skip": stream.first_line - 1}
-    select = f"""SELECT {cleaned} FROM read_csv($path,
-            delim = $delim, quote = '"', escape = '"', header = false, skip = $skip,
-            columns = {columns}, auto_detect = false, strict_mode = true,
-            null_padding = false, store_rejects = true, rejects_table = '__rejects',
-            rejects_scan = '__rejects_scan'@PARALLEL@)"""
-    parallel = (
-        ""
-        if _plan_keeps_order(con, select.replace("@PARALLEL@", ""), params)
-        else ", parallel = false"
-    )
-    con.execute(f"CREATE TEMP TABLE __raw AS {select.replace('@PARALLEL@', parallel)}", params)
-    rejects = con.execute("SELECT count(*) FROM __rejects").fetchall()[0][0]
-    rows, first, last = con.execute(
-        "SELECT count(*), min(rowid), max(rowid) FROM __raw"
-    ).fetchall()[0]
-    plain = not rejects and (not rows or last - first + 1 == rows)
-    if plain and rows != stream.rows:
+    names = [f"c{i}" for i in range(len(stream.headers))]
+    ragged: list[int] = []
+
+    def on_invalid(_row: Any) -> str:
+        ragged.append(1)
+        return "error"
+
+    read_opts, parse_opts, convert_opts = ingest._lean_options(names, stream.delimiter, on_invalid)
+    try:
+        with stream.body() as body:
+            table = pacsv.read_csv(
+                body,
+                read_options=read_opts,
+                parse_options=parse_opts,
+                convert_options=convert_opts,
+                memory_pool=ingest._STREAM_POOL,
+            )
+    except pa.ArrowException:
+        return None  # a ragged record, or quoting the reader cannot follow
+    rows = table.num_rows
+    if ragged:
+        return None
+    if rows != stream.rows:
         # The reader skips blank lines; any other difference is a record spanning lines.
         try:
             notes.insert(0, stream.account_for_blank_lines(rows))
         except InputError:
-            plain = False
-    if not plain:
-        _drop_temps(con)
-        return None
-    # Each record is one line, so its physical line follows from its position; blank lines
-    # (which the reader skips) shift the lines after them.
-    pos = f"(__raw.rowid - {int(first or 0)})"
-    if stream.nonblank is None:
-        con.execute(
-            f"CREATE TEMP VIEW __rawl AS SELECT *, {pos} AS __pos__, "
-            f"{pos} + {int(stream.first_line)} AS {_LINE} FROM __raw"
-        )
-    else:
-        lines = pa.table(
-            {
-                "pos": pa.array(np.arange(rows, dtype=np.int64)),
-                "line": pa.array(stream.nonblank + stream.first_line),
-            }
-        )
-        con.register("__lines_frame", lines)
-        con.execute("CREATE TEMP TABLE __lines AS SELECT * FROM __lines_frame")
-        con.unregister("__lines_frame")
-        con.execute(
-            f"CREATE TEMP VIEW __rawl AS SELECT __raw.*, {pos} AS __pos__, "
-            f"__lines.line AS {_LINE} FROM __raw "
-            f"JOIN __lines ON __lines.pos = {pos}"
-        )
-    return _Raw(list(stream.headers), rows, int(first or 0))
+            return None
+    ingest._check_field_sizes(table.rename_columns(stream.headers), ingest.Limits())
+    # Cleaning keeps the text where it can (a new validity bitmap for empty cells).
+    cleaned = ingest._string_table(table.columns, names)
+    del table
+    lines = stream.lines(0, rows)
+    cleaned = cleaned.append_column(_LINE, pa.array(lines))
+    con.register("__raw", cleaned)
+    return _Raw(list(stream.headers), cleaned)
 
 
 def load_source(
@@ -280,15 +208,14 @@ def load_source(
 
     assert source.stream is not None
     lo, hi = share
-    with _csv_file(con, source.stream) as path:
-        raw = read_raw(con, source.stream, path, source.notes)
+    raw = read_raw(con, source.stream, source.notes)
     if raw is None:
         return None
     # On an error the build fails as a whole (its transaction is rolled back), so the
     # temporary tables are dropped only on success.
     if progress:
         progress(f"Validating {source.name}", lo + (hi - lo) * 0.2)
-    pipeline._resolve_formats(source, lambda headers, step: raw.sample(con, headers, step))
+    pipeline._resolve_formats(source, raw.sample)
     helpers = _create_typed(con, source, raw, stage_map, as_of, opp_ids)
     result = pipeline.PreparedFile(
         source.plan,
@@ -364,7 +291,7 @@ def _create_typed(
 
     table = source.table
     spec = TABLES[table]
-    selects = [f"r.{_LINE} AS {SOURCE_LINE}", "r.__pos__ AS __pos__"]
+    selects = [f"r.{_LINE} AS {SOURCE_LINE}"]
     joins: list[str] = []
     errors: list[str] = []
     for col in spec.columns:
@@ -447,7 +374,7 @@ def _create_typed(
     _run(
         con,
         f"""CREATE TEMP VIEW __stored AS
-        WITH b AS (SELECT {", ".join(selects)} FROM __rawl r {" ".join(joins)})
+        WITH b AS (SELECT {", ".join(selects)} FROM __raw r {" ".join(joins)})
         SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join}""",
         {},
     )
@@ -473,7 +400,7 @@ class _Helpers:
                 f"""CREATE TEMP TABLE IF NOT EXISTS __lkdup AS
                 SELECT id, min(line) AS first FROM (
                     SELECT nullif({self.id_raw}, '{SALESFORCE_NULL_ID}') AS id, {_LINE} AS line
-                    FROM __rawl)
+                    FROM __raw)
                 WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"""
             )
             selects.append(f"coalesce(t.{SOURCE_LINE} > d.first, false) AS {SEEN_BEFORE}")
@@ -587,8 +514,9 @@ def _validate_all(
     ``__typed`` marks no repeated id and carries the ids instead: the stream stops, returning
     False, at the first slice after which ``order`` cannot rule a repeat out."""
     # Columns no rule reads stay in DuckDB.
-    skip = ", ".join(["__pos__", *(f'"{c}"' for c in sorted(unread_columns(source.table)))])
-    reader = con.sql(f"SELECT * EXCLUDE ({skip}) FROM __typed").to_arrow_reader(VALIDATE_ROWS)
+    skip = ", ".join(f'"{c}"' for c in sorted(unread_columns(source.table)))
+    exclude = f"EXCLUDE ({skip})" if skip else ""
+    reader = con.sql(f"SELECT * {exclude} FROM __typed").to_arrow_reader(VALIDATE_ROWS)
     seen = 0
     lo, hi = share
     for batch in reader:
@@ -640,7 +568,7 @@ def _outcome(
         cols = ", ".join(f"c{i}" for i in range(len(raw.headers)))
         original = _arrow(
             con,
-            f"SELECT {cols} FROM __rawl WHERE {_LINE} IN (SELECT line FROM __bad__) "
+            f"SELECT {cols} FROM __raw WHERE {_LINE} IN (SELECT line FROM __bad__) "
             f"ORDER BY {_LINE}",
             {},
         )

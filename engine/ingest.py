@@ -268,10 +268,47 @@ def _field_limit_error(limits: Limits, where: str = "") -> LimitExceeded:
     )
 
 
-def _clean_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """Trim outer whitespace and turn empty strings into nulls."""
+def _trim_exact(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Trim outer whitespace (Unicode's, as Arrow defines it) and turn empty strings into
+    nulls: the cleaning every reader applies, written as Arrow kernels over every value."""
     trimmed = pc.utf8_trim_whitespace(column)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _clean_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``_trim_exact`` of a column, computed where it can change something: a value can only
+    lose whitespace when its first or last byte is one (an ASCII control or space, <= 0x20)
+    or belongs to a multi-byte character (>= 0x80, which Unicode's spaces are), so only
+    those values go through the trim; empty values become null without copying any text."""
+    if isinstance(column, pa.ChunkedArray):
+        return pa.chunked_array([_clean_chunk(c) for c in column.chunks], pa.string())
+    return _clean_chunk(column)
+
+
+def _clean_chunk(arr: pa.Array) -> pa.Array:
+    n = len(arr)
+    if n == 0 or arr.null_count or arr.type != pa.string():
+        return _trim_exact(arr)
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=arr.offset * 4)
+    if data_buf is None or offsets[-1] == offsets[0]:
+        return pa.nulls(n, pa.string())
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    empty = starts == ends
+    first = data[np.minimum(starts, len(data) - 1)]
+    last = data[np.maximum(ends - 1, 0)]
+    edge = ~empty & ((first <= 0x20) | (first >= 0x80) | (last <= 0x20) | (last >= 0x80))
+    if empty.any():
+        bits = np.concatenate((np.zeros(arr.offset, dtype=bool), ~empty))  # a slice's offset
+        valid = pa.py_buffer(np.packbits(bits, bitorder="little"))
+        nulls = int(np.count_nonzero(empty))
+        # the same offsets and text; only the validity bitmap is new
+        arr = pa.StringArray.from_buffers(n, offsets_buf, data_buf, valid, nulls, arr.offset)
+    if edge.any():
+        trimmed = _trim_exact(arr.take(pa.array(np.flatnonzero(edge))))
+        arr = pc.replace_with_mask(arr, pa.array(edge), trimmed)
+    return arr
 
 
 def _string_table(columns: Sequence[pa.Array | pa.ChunkedArray], headers: list[str]) -> pa.Table:
@@ -284,13 +321,22 @@ def _string_table(columns: Sequence[pa.Array | pa.ChunkedArray], headers: list[s
     return pa.table(cleaned, names=headers) if headers else pa.table({})
 
 
+def _longest(arr: pa.Array) -> int:
+    """Bytes of the longest value of a string array (from its offsets when it is plain)."""
+    if arr.type == pa.string() and not arr.null_count and len(arr):
+        offsets = np.frombuffer(arr.buffers()[1], np.int32, len(arr) + 1, arr.offset * 4)
+        return int(np.diff(offsets).max())
+    longest = pc.max(pc.binary_length(arr)).as_py()
+    return 0 if longest is None else int(longest)
+
+
 def _check_field_sizes(table: pa.Table, limits: Limits) -> None:
     for name in table.column_names:
         col = table.column(name)
         if col.null_count == len(col):
             continue
-        longest = pc.max(pc.binary_length(col)).as_py()
-        if longest is not None and longest > limits.max_field_bytes:
+        longest = max((_longest(chunk) for chunk in col.chunks), default=0)
+        if longest > limits.max_field_bytes:
             raise _field_limit_error(limits, f" in column {name!r}")
 
 
@@ -824,7 +870,8 @@ class CsvStream:
     nonblank: np.ndarray | None = None
     size: int = 0
 
-    def _input(self) -> pa.NativeFile:
+    def body(self) -> pa.NativeFile:
+        """The file from its first record on (checked to be the file that was inspected)."""
         if isinstance(self.source, bytes):
             return pa.BufferReader(pa.py_buffer(self.source)[self.body_start :])
         if self.source.stat().st_size != self.size:
@@ -850,7 +897,7 @@ class CsvStream:
         """The records on the first ``n`` lines, cleaned; reads only the start of the file."""
         want = 1 << 20
         while True:
-            with self._input() as f:
+            with self.body() as f:
                 data = f.read(want)
             end = -1
             for _ in range(n):
@@ -881,27 +928,23 @@ class CsvStream:
 
     def first_values(self, name: str) -> list[str]:
         """The distinct values of one column, cleaned, in order of first appearance (for
-        proposals such as the stage map). One streaming pass that converts only that column;
+        proposals such as the stage map). One parallel pass that converts only that column;
         a record it cannot split raises ``InputError``."""
         opts = _lean_options(self.headers, self.delimiter, _refuse_invalid, [name])
-        seen: dict[str, None] = {}
         try:
-            with self._input() as f:
-                reader = pacsv.open_csv(
+            with self.body() as f:
+                table = pacsv.read_csv(
                     f,
                     read_options=opts[0],
                     parse_options=opts[1],
                     convert_options=opts[2],
                     memory_pool=_STREAM_POOL,
                 )
-                for batch in reader:
-                    values = pl.from_arrow(_clean_strings(batch.column(0)))
-                    assert isinstance(values, pl.Series)
-                    for v in values.drop_nulls().unique(maintain_order=True).to_list():
-                        seen.setdefault(str(v), None)
         except pa.ArrowException as exc:
             raise InputError(f"{name} could not be read on its own: {exc}") from exc
-        return list(seen)
+        values = pl.from_arrow(_clean_strings(table.column(0)))
+        assert isinstance(values, pl.Series)
+        return [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
 
 
 def _scan_body(data: bytes | Path, body_start: int) -> int | None:

@@ -53,7 +53,7 @@ from engine.mapping import (
     stage_history_from_wide,
 )
 from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
-from engine.store import DatasetInfo, Workspace, kill_point
+from engine.store import DatasetInfo, Workspace, kill_point, settle
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import ROW, validate
 
@@ -481,6 +481,8 @@ def _process(
                     con, source, stage_map, as_of, opp_ids, keep, progress, share
                 )
             if streamed is not None:
+                assert con is not None
+                settle(con)  # the file's raw rows are released now, not at the end
                 result, ids = streamed
                 if ids is not None and opp_ids is not None:
                     opp_ids = pl.concat([opp_ids, ids]).unique()

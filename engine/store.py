@@ -57,6 +57,18 @@ def kill_point(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Commit what a build has written so far and go on in a new transaction.
+
+    The dataset is still unpublished (its ``.partial`` file is removed on any failure or at
+    the next start after a kill), so the load as a whole stays all or nothing. The commit
+    lets DuckDB release what the finished steps held: an Arrow table scanned inside a
+    transaction is kept alive until that transaction ends.
+    """
+    con.execute("COMMIT")
+    con.execute("BEGIN")
+
+
 def retention_days() -> float | None:
     """Days a dataset is kept ($WORKBENCH_RETENTION_DAYS); None (the default) keeps them all."""
     raw = os.environ.get(RETENTION_ENV, "").strip()
