@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from engine import ingest, typeparse
@@ -61,6 +62,10 @@ if TYPE_CHECKING:
 
 # Typed rows validated at a time (a polars frame of this many rows is in memory at once).
 VALIDATE_ROWS = 500_000
+# A column whose first rows hold at most this many distinct values per row is read
+# dictionary-encoded.
+DICTIONARY_SHARE = 0.1
+DICTIONARY_HEAD = 100  # rows of the head needed to judge
 # Findings held in memory before the rest wait on disk until the stream of rows ends.
 PARK_ROWS = 250_000
 _LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
@@ -142,7 +147,22 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
     return out.cast(pl.Utf8).alias(name)
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, stream: CsvStream, notes: list[str]) -> _Raw | None:
+def _dictionary_columns(head: pa.Table) -> set[int]:
+    """Columns whose first rows repeat a few values (owners, stages, dates, types): read
+    dictionary-encoded, each value's text is held once per block instead of once per row."""
+    rows = head.num_rows
+    if rows < DICTIONARY_HEAD:
+        return set()
+    return {
+        i
+        for i, column in enumerate(head.columns)
+        if pc.count_distinct(column, mode="all").as_py() <= rows * DICTIONARY_SHARE
+    }
+
+
+def read_raw(
+    con: duckdb.DuckDBPyConnection, stream: CsvStream, notes: list[str], head: pa.Table
+) -> _Raw | None:
     """Read a streamed CSV's records (pyarrow's parallel reader, the options of every CSV
     read), clean them as ``ingest`` does and register them with DuckDB as ``__raw``; None
     when a record is not a plain single line of the header's width, so the caller reads the
@@ -159,6 +179,11 @@ def read_raw(con: duckdb.DuckDBPyConnection, stream: CsvStream, notes: list[str]
         return "error"
 
     read_opts, parse_opts, convert_opts = ingest._lean_options(names, stream.delimiter, on_invalid)
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    encoded = _dictionary_columns(head) if head.num_columns == len(names) else set()
+    convert_opts.column_types = {
+        name: dictionary if i in encoded else pa.string() for i, name in enumerate(names)
+    }
     try:
         with stream.body() as body:
             table = pacsv.read_csv(
@@ -208,7 +233,7 @@ def load_source(
 
     assert source.stream is not None
     lo, hi = share
-    raw = read_raw(con, source.stream, source.notes)
+    raw = read_raw(con, source.stream, source.notes, source.src)
     if raw is None:
         return None
     # On an error the build fails as a whole (its transaction is rolled back), so the

@@ -281,11 +281,13 @@ def _clean_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedA
     or belongs to a multi-byte character (>= 0x80, which Unicode's spaces are), so only
     those values go through the trim; empty values become null without copying any text."""
     if isinstance(column, pa.ChunkedArray):
-        return pa.chunked_array([_clean_chunk(c) for c in column.chunks], pa.string())
+        return pa.chunked_array([_clean_chunk(c) for c in column.chunks], column.type)
     return _clean_chunk(column)
 
 
 def _clean_chunk(arr: pa.Array) -> pa.Array:
+    if isinstance(arr, pa.DictionaryArray):
+        return _clean_dictionary(arr)
     n = len(arr)
     if n == 0 or arr.null_count or arr.type != pa.string():
         return _trim_exact(arr)
@@ -311,6 +313,27 @@ def _clean_chunk(arr: pa.Array) -> pa.Array:
     return arr
 
 
+def _clean_dictionary(arr: pa.DictionaryArray) -> pa.DictionaryArray:
+    """A dictionary-encoded column cleaned through its dictionary: values that clean to
+    nothing become null entries (the dictionary itself keeps no nulls)."""
+    values = _clean_chunk(arr.dictionary)
+    if not values.null_count:
+        return pa.DictionaryArray.from_arrays(arr.indices, values)
+    blank = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    indices = arr.indices
+    if indices.null_count:
+        raise ValueError("a dictionary column read from CSV has no null indices")
+    codes = np.asarray(indices.to_numpy(zero_copy_only=False))
+    valid = ~blank[codes]
+    masked = pa.Array.from_buffers(
+        indices.type,
+        len(indices),
+        [pa.py_buffer(np.packbits(valid, bitorder="little")), pa.py_buffer(codes)],
+        int(np.count_nonzero(~valid)),
+    )
+    return pa.DictionaryArray.from_arrays(masked, pc.fill_null(values, ""))
+
+
 def _string_table(columns: Sequence[pa.Array | pa.ChunkedArray], headers: list[str]) -> pa.Table:
     if len(columns) > 1 and sum(len(c) for c in columns) > 100_000:
         # Arrow kernels release the GIL, so columns clean in parallel.
@@ -323,6 +346,8 @@ def _string_table(columns: Sequence[pa.Array | pa.ChunkedArray], headers: list[s
 
 def _longest(arr: pa.Array) -> int:
     """Bytes of the longest value of a string array (from its offsets when it is plain)."""
+    if isinstance(arr, pa.DictionaryArray):
+        return _longest(arr.dictionary)
     if arr.type == pa.string() and not arr.null_count and len(arr):
         offsets = np.frombuffer(arr.buffers()[1], np.int32, len(arr) + 1, arr.offset * 4)
         return int(np.diff(offsets).max())

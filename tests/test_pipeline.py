@@ -320,7 +320,13 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
     monkeypatch.setattr(bulk, "PARK_ROWS", 3)  # findings beyond 3 wait on disk
     monkeypatch.setattr(ingest, "HEAD_ROWS", 50)
     monkeypatch.setattr(pipeline, "FORMAT_SAMPLE", 5)
+    monkeypatch.setattr(bulk, "DICTIONARY_HEAD", 10)  # repeated values read as dictionaries
     in_duckdb = _spy_bulk(monkeypatch)
+    encoded: list[set[int]] = []
+    real_pick = bulk._dictionary_columns
+    monkeypatch.setattr(
+        bulk, "_dictionary_columns", lambda h: encoded.append(real_pick(h)) or encoded[-1]
+    )
 
     def run(label: str, stream: bool) -> tuple[dict[str, list[tuple]], list]:
         plans = []
@@ -335,6 +341,8 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
 
     streamed = run("streamed", True)
     assert in_duckdb == {"deals.csv": True, "activities.csv": True, "stage_history.csv": True}
+    # owners, stages and types repeat in deals and activities: read as dictionaries
+    assert [bool(e) for e in encoded] == [True, True, False]
     head = pipeline.inspect_file(tmp_path / "activities.csv", "activities.csv").raw
     assert head.table.num_rows == ingest.HEAD_ROWS and head.records == 150
     with monkeypatch.context() as m:
