@@ -90,10 +90,18 @@ class _Raw:
         return self.table.num_rows
 
     def sample(self, headers: list[str], step: int) -> pa.Table:
-        """Records 0, step, 2*step, ... of ``headers``, as ``pipeline.Source.sample`` takes."""
-        cols = [str(self.col(h)) for h in headers]
-        picked = self.table.select(cols).take(pa.array(range(0, self.rows, step), pa.int64()))
-        return picked.rename_columns(headers)
+        """Records 0, step, 2*step, ... of ``headers``, as ``pipeline.Source.sample`` takes
+        (gathered chunk by chunk: a take over the whole column would first join its chunks)."""
+        picked = []
+        for header in headers:
+            column = self.table.column(str(self.col(header)))
+            parts, start = [], 0
+            for chunk in column.chunks:
+                first = -start % step  # the first multiple of step in this chunk
+                parts.append(chunk.take(pa.array(range(first, len(chunk), step), pa.int64())))
+                start += len(chunk)
+            picked.append(pa.chunked_array(parts, column.type))
+        return pa.table(picked, names=headers)
 
     def col(self, header: str | None) -> str | None:
         """The SQL name (``cN``) of a header, or None when the file has no such column."""
@@ -541,7 +549,26 @@ def _validate_all(
     # Columns no rule reads stay in DuckDB.
     skip = ", ".join(f'"{c}"' for c in sorted(unread_columns(source.table)))
     exclude = f"EXCLUDE ({skip})" if skip else ""
+    # Text as Arrow string views, which polars takes without converting them.
+    con.execute("SET produce_arrow_string_view = true")
     reader = con.sql(f"SELECT * {exclude} FROM __typed").to_arrow_reader(VALIDATE_ROWS)
+    try:
+        return _validate_stream(reader, source, raw, found, progress, share, order)
+    finally:
+        reader.close()
+        con.execute("RESET produce_arrow_string_view")
+
+
+def _validate_stream(
+    reader: pa.RecordBatchReader,
+    source: Source,
+    raw: _Raw,
+    found: _Findings,
+    progress: Callable[[str, float], None] | None,
+    share: tuple[float, float],
+    order: _Order | None,
+) -> bool:
+    """``_validate_all`` over the rows ``reader`` streams."""
     seen = 0
     lo, hi = share
     for batch in reader:
@@ -555,7 +582,6 @@ def _validate_all(
             frame = frame.sort(SOURCE_LINE)
         if _DUPKEY in frame.columns:
             if order is None or not order.extend(frame[_DUPKEY], frame[SOURCE_LINE]):
-                reader.close()
                 return False
             frame = frame.drop(_DUPKEY)
         verdicts = validate(source.table, frame)
