@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -98,7 +99,7 @@ class _Raw:
             parts, start = [], 0
             for chunk in column.chunks:
                 first = -start % step  # the first multiple of step in this chunk
-                parts.append(chunk.take(pa.array(range(first, len(chunk), step), pa.int64())))
+                parts.append(chunk.take(pa.array(np.arange(first, len(chunk), step))))
                 start += len(chunk)
             picked.append(pa.chunked_array(parts, column.type))
         return pa.table(picked, names=headers)
@@ -186,7 +187,9 @@ def read_raw(
         ragged.append(1)
         return "error"
 
-    read_opts, parse_opts, convert_opts = ingest._lean_options(names, stream.delimiter, on_invalid)
+    read_opts, parse_opts, convert_opts = ingest._lean_options(
+        names, stream.delimiter, on_invalid, newlines_in_values=stream.single_column
+    )
     dictionary = pa.dictionary(pa.int32(), pa.string())
     encoded = _dictionary_columns(head) if head.num_columns == len(names) else set()
     convert_opts.column_types = {

@@ -58,6 +58,8 @@ _SNIFF_RECORDS = 50
 _BINARY_SAMPLE = 8 * 1024
 # Files from this size try the lean byte-level reader first (see _read_large_csv).
 LARGE_CSV_BYTES = 16 * MB
+# Bytes pyarrow's CSV reader parses at a time (the unit its threads share out).
+BLOCK_BYTES = 16 * MB
 # Rows a streamed file keeps in memory for preview and mapping.
 HEAD_ROWS = 1000
 # Bytes read at a time by the streamed file's line count.
@@ -830,13 +832,15 @@ def _lean_options(
     delim: str,
     on_invalid: Callable[[Any], str],
     include: list[str] | None = None,
-    block_size: int = 16 * MB,
+    block_size: int | None = None,
     newlines_in_values: bool = True,
 ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
     """The reader options of every pyarrow CSV read, so a streamed file tokenises exactly as
     a whole one (every column as text; empty cells stay empty strings until cleaned)."""
     return (
-        pacsv.ReadOptions(column_names=headers, block_size=block_size, use_threads=True),
+        pacsv.ReadOptions(
+            column_names=headers, block_size=block_size or BLOCK_BYTES, use_threads=True
+        ),
         pacsv.ParseOptions(
             delimiter=delim,
             quote_char='"',
@@ -894,6 +898,19 @@ class CsvStream:
     # Body line (0-based) of each record, kept only when blank lines shift them.
     nonblank: np.ndarray | None = None
     size: int = 0
+
+    @property
+    def single_column(self) -> bool:
+        """Whether the reader must follow quoted line breaks across its blocks.
+
+        A reader that splits the file into blocks at line breaks (much the faster) cuts a
+        record with a quoted line break at a block boundary into two pieces; with two or
+        more columns one piece is always short of fields, so the read fails and the file is
+        read whole. A record that keeps its line break inside one block is read as one,
+        and then the records no longer match the lines, with the same outcome. Only a
+        file of one column could be cut into two valid pieces.
+        """
+        return len(self.headers) < 2
 
     def body(self) -> pa.NativeFile:
         """The file from its first record on (checked to be the file that was inspected)."""
@@ -955,7 +972,13 @@ class CsvStream:
         """The distinct values of one column, cleaned, in order of first appearance (for
         proposals such as the stage map). One parallel pass that converts only that column;
         a record it cannot split raises ``InputError``."""
-        opts = _lean_options(self.headers, self.delimiter, _refuse_invalid, [name])
+        opts = _lean_options(
+            self.headers,
+            self.delimiter,
+            _refuse_invalid,
+            [name],
+            newlines_in_values=self.single_column,
+        )
         try:
             with self.body() as f:
                 table = pacsv.read_csv(

@@ -421,6 +421,45 @@ def test_large_csvs_that_are_not_plain_records_load_as_whole_files(
     assert report["plain.csv"]["rows_loaded"] == 30
 
 
+def test_a_quoted_line_break_at_any_block_boundary_makes_a_large_csv_load_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader of large CSVs splits the file into blocks at line breaks without following
+    quotes. Wherever a record with a quoted line break falls (inside a block or across a
+    boundary), the file is read whole instead and loads exactly as it would have."""
+    from engine import ingest
+
+    header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
+    body = [b"D%02d,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (i, 100 + i) for i in range(24)]
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 2)
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", 160)  # about three records a block
+    in_duckdb = _spy_bulk(monkeypatch)
+    for at in range(2, 24):
+        rows = body.copy()
+        rows[at] = b'D%02d,"Ann\nSmith",Closed Won,1,2026-02-01,2026-03-01\n' % at
+        data = header + b"".join(rows)
+        ws = Workspace(tmp_path / f"s{at}")
+        info, prepared = pipeline.load_plans(
+            ws, [pipeline.inspect_file(data, "d.csv")], "t", as_of=AS_OF
+        )
+        assert in_duckdb == {"d.csv": False}, at
+        with monkeypatch.context() as m:
+            m.setattr(ingest, "_open_stream", lambda *_a: None)
+            whole_ws = Workspace(tmp_path / f"w{at}")
+            whole_info, whole = pipeline.load_plans(
+                whole_ws, [pipeline.inspect_file(data, "d.csv")], "t", as_of=AS_OF
+            )
+        assert prepared.reports() == whole.reports(), at
+        assert _dataset_rows(ws, info.token) == _dataset_rows(whole_ws, whole_info.token), at
+        assert prepared.reports()[0]["rows_loaded"] == 24
+    plain = header + b"".join(body)
+    info, _ = pipeline.load_plans(
+        Workspace(tmp_path / "plain"), [pipeline.inspect_file(plain, "d.csv")], "t", as_of=AS_OF
+    )
+    assert in_duckdb == {"d.csv": True}  # small blocks alone are no reason to read it whole
+
+
 @pytest.mark.parametrize(
     ("ids", "lookups"),
     [
