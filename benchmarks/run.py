@@ -110,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
             "1.5 GB for both files together.",
             "",
             "Where the workbench's time goes (medians, from the load's progress messages): "
-            "start = importing the engine; inspect = the head, line count and stage map; read = DuckDB reading the CSV into "
-            "a table of cleaned strings; type + validate = format choice, typing by lookup, "
+            "start = importing the engine; inspect = the head, line count and stage map; "
+            "read = pyarrow's parallel CSV reader into Arrow strings, cleaned (DuckDB scans "
+            "them in place); type + validate = format choice, typing by lookup in DuckDB, "
             "repeated ids, and the pandera model over every row in slices; write = the loaded "
-            "rows into the dataset; save = report, commit and checkpoint.",
+            "rows into the dataset and its commit; save = report, commit and checkpoint.",
             "",
             "| input | " + " | ".join(PHASE_ORDER) + " |",
             "|---|" + "---|" * len(PHASE_ORDER),

@@ -154,8 +154,8 @@ def read_file(
 
     With ``stream=True`` a large UTF-8 CSV (see :class:`CsvStream`) is not held: its lines
     are counted and the result has the rows on its first ``HEAD_ROWS`` lines and a ``stream``
-    the load reads with DuckDB (falling back to the whole-file read when a record is not one
-    plain line). Other files are read whole either way.
+    the load reads (``engine.bulk``, falling back to the whole-file read when a record is not
+    one plain line). Other files are read whole either way.
 
     Raises ``InputError`` for a file that is empty, binary or damaged, and ``LimitExceeded``
     when a limit in ``limits`` (default: ``Limits()``) is exceeded.
@@ -883,10 +883,10 @@ def _refuse_invalid(_row: Any) -> str:
 class CsvStream:
     """A large UTF-8 CSV left where it is (a path, or an upload's bytes) instead of held whole.
 
-    Holding a file as Arrow strings costs about twice its size for as long as the load runs.
-    Inspecting a stream parses only its first rows and counts its lines; the load reads the
-    records with DuckDB (``engine.bulk``), which checks that each record is one physical
-    line of the header's width, and reads the file whole otherwise.
+    Holding a file as Arrow strings costs up to twice its size. Inspecting a stream parses only
+    its first rows and counts its lines; the load reads the records (``engine.bulk``) only
+    while it loads that file, checks that each record is one physical line of the header's
+    width, and reads the file whole otherwise.
     """
 
     source: bytes | Path
@@ -1058,7 +1058,7 @@ def _blank_lines(data: bytes | Path, body_start: int) -> np.ndarray:
 def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str) -> RawTable | None:
     """A streamed :class:`RawTable` for a large UTF-8 CSV, else None (read it whole).
 
-    Only the head is parsed here; the body is scanned for its line count (``_scan_body``). The load reads the records with DuckDB and reads the file whole
+    Only the head is parsed here; the body is scanned for its line count (``_scan_body``). The load reads the records in parallel and reads the file whole
     instead when a record is not one plain line of the header's width.
     """
     bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0

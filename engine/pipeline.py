@@ -893,8 +893,8 @@ def load_files(
 ) -> tuple[DatasetInfo, Prepared]:
     """Inspect and load files with the proposed mappings (command line, tests, sample).
 
-    A file given as a path is never held whole when it is a large plain CSV (DuckDB reads it
-    from disk); any other file is read only while it is inspected.
+    A file given as a path is read only while it is inspected, and a large plain CSV only
+    once more, file by file, while it loads (``engine.bulk``).
     """
     if not files:
         raise InputError("No files were given.")
