@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import pandera.polars as pa
 import polars as pl
+from pandera.api.dataframe.model_components import ClassCheck
 from pandera.api.polars.types import PolarsData
 
 from engine.canonical import ACTIVITY_TYPES, TABLES
@@ -46,6 +47,14 @@ def _not_negative(data: PolarsData, col: str) -> pl.LazyFrame:
     return _ok(data, pl.col(col) >= 0)
 
 
+def _rule(name: str) -> ClassCheck:
+    """A row rule, as a check named after its rule id. Each rule reads what columns it needs
+    but reports against the as-of column, which every validated frame has: pandera's failure
+    cases are then that one narrow column, not every column of each failing row (which it
+    turns into Python objects, row by row)."""
+    return pa.check(AS_OF, name=name)
+
+
 class _Base(pa.DataFrameModel):
     """Rules every table shares; the pipeline adds the helper columns they read."""
 
@@ -53,7 +62,9 @@ class _Base(pa.DataFrameModel):
         strict = False  # provenance and helper columns ride along
         coerce = False  # typeparse has typed every column already
 
-    @pa.dataframe_check(name="unparseable_value")
+    as_of: dt.date = pa.Field(alias=AS_OF)  # the day of the load (the rules' anchor)
+
+    @_rule("unparseable_value")
     def unparseable_value(cls, data: PolarsData) -> pl.LazyFrame:
         return _parsed(data)
 
@@ -63,11 +74,11 @@ class _Keyed(_Base):
 
     _id: ClassVar[str | None] = None
 
-    @pa.dataframe_check(name="empty_id")
+    @_rule("empty_id")
     def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
         return _id_present(data, str(cls._id))
 
-    @pa.dataframe_check(name="duplicate_id")
+    @_rule("duplicate_id")
     def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
         return _id_first(data, str(cls._id))
 
@@ -84,51 +95,51 @@ class Opportunities(_Keyed):
     is_closed: bool = pa.Field(nullable=True)
     is_won: bool = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="empty_required")
+    @_rule("empty_required")
     def empty_stage(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, ~_blank("stage"))
 
-    @pa.dataframe_check(name="negative_amount")
+    @_rule("negative_amount")
     def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
         return _not_negative(data, "amount")
 
-    @pa.dataframe_check(name="probability_out_of_range")
+    @_rule("probability_out_of_range")
     def probability_out_of_range(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("probability").is_between(0, 100))
 
-    @pa.dataframe_check(name="closed_without_close_date")
+    @_rule("closed_without_close_date")
     def closed_without_close_date(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, ~(pl.col("is_closed") & pl.col("close_date").is_null()))
 
-    @pa.dataframe_check(name="close_before_created")
+    @_rule("close_before_created")
     def close_before_created(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("close_date") >= pl.col("created_date"))
 
-    @pa.dataframe_check(name="missing_created_date")
+    @_rule("missing_created_date")
     def missing_created_date(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("created_date").is_not_null())
 
-    @pa.dataframe_check(name="missing_amount")
+    @_rule("missing_amount")
     def missing_amount(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("amount").is_not_null())
 
-    @pa.dataframe_check(name="open_without_close_date")
+    @_rule("open_without_close_date")
     def open_without_close_date(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("is_closed") | pl.col("close_date").is_not_null())
 
-    @pa.dataframe_check(name="slipped")
+    @_rule("slipped")
     def slipped(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("is_closed") | (pl.col("close_date") >= pl.col(AS_OF)))
 
-    @pa.dataframe_check(name="unknown_stage")
+    @_rule("unknown_stage")
     def unknown_stage(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, _blank("stage") | pl.col(STAGE_KNOWN))
 
-    @pa.dataframe_check(name="missing_owner")
+    @_rule("missing_owner")
     def missing_owner(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, ~_blank("owner"))
 
-    @pa.dataframe_check(name="zero_amount_proposal")
+    @_rule("zero_amount_proposal")
     def zero_amount_proposal(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, ~((pl.col("stage_canonical") == "proposal") & (pl.col("amount") == 0)))
 
@@ -140,26 +151,26 @@ class StageHistory(_Base):
     amount: float = pa.Field(nullable=True)
     probability: float = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="empty_required")
+    @_rule("empty_required")
     def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(
             data,
             ~_blank("opportunity_id") & ~_blank("stage") & pl.col("entered_at").is_not_null(),
         )
 
-    @pa.dataframe_check(name="negative_amount")
+    @_rule("negative_amount")
     def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
         return _not_negative(data, "amount")
 
-    @pa.dataframe_check(name="probability_out_of_range")
+    @_rule("probability_out_of_range")
     def probability_out_of_range(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("probability").is_between(0, 100))
 
-    @pa.dataframe_check(name="unknown_stage")
+    @_rule("unknown_stage")
     def unknown_stage(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, _blank("stage") | pl.col(STAGE_KNOWN))
 
-    @pa.dataframe_check(name="unknown_opportunity")
+    @_rule("unknown_opportunity")
     def unknown_opportunity(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col(OPP_KNOWN))
 
@@ -173,28 +184,28 @@ class Activities(_Keyed):
     duration_minutes: float = pa.Field(nullable=True)
     discovery_score: float = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="empty_required")
+    @_rule("empty_required")
     def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("activity_date").is_not_null())
 
-    @pa.dataframe_check(name="negative_duration")
+    @_rule("negative_duration")
     def negative_duration(cls, data: PolarsData) -> pl.LazyFrame:
         return _not_negative(data, "duration_minutes")
 
-    @pa.dataframe_check(name="score_out_of_range")
+    @_rule("score_out_of_range")
     def score_out_of_range(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("discovery_score").is_between(0, 5))
 
-    @pa.dataframe_check(name="missing_owner")
+    @_rule("missing_owner")
     def missing_owner(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, ~_blank("owner"))
 
-    @pa.dataframe_check(name="unknown_activity_type")
+    @_rule("unknown_activity_type")
     def unknown_activity_type(cls, data: PolarsData) -> pl.LazyFrame:
         known = list(ACTIVITY_TYPES)
         return _ok(data, pl.col("activity_type").str.to_lowercase().is_in(known))
 
-    @pa.dataframe_check(name="unknown_opportunity")
+    @_rule("unknown_opportunity")
     def unknown_opportunity(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col(OPP_KNOWN))
 
@@ -211,7 +222,7 @@ class Quotas(_Base):
     period_end: dt.date = pa.Field(nullable=True)
     quota_amount: float = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="empty_required")
+    @_rule("empty_required")
     def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(
             data,
@@ -221,11 +232,11 @@ class Quotas(_Base):
             & pl.col("quota_amount").is_not_null(),
         )
 
-    @pa.dataframe_check(name="negative_amount")
+    @_rule("negative_amount")
     def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
         return _not_negative(data, "quota_amount")
 
-    @pa.dataframe_check(name="period_end_before_start")
+    @_rule("period_end_before_start")
     def period_end_before_start(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("period_end") > pl.col("period_start"))
 
@@ -239,11 +250,11 @@ class Leads(_Keyed):
     converted_date: dt.date = pa.Field(nullable=True)
     first_response_at: dt.datetime = pa.Field(nullable=True)
 
-    @pa.dataframe_check(name="empty_required")
+    @_rule("empty_required")
     def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
         return _ok(data, pl.col("created_date").is_not_null())
 
-    @pa.dataframe_check(name="dates_out_of_order")
+    @_rule("dates_out_of_order")
     def dates_out_of_order(cls, data: PolarsData) -> pl.LazyFrame:
         created = pl.col("created_date").dt.date()
         steps = [created, pl.col("sal_date"), pl.col("sql_date"), pl.col("converted_date")]
