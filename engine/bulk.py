@@ -42,6 +42,7 @@ from engine import ingest, typeparse
 from engine.canonical import (
     DUCKDB_TYPES,
     FLAGGED,
+    OPP_CHECKED_TABLES,
     SALESFORCE_NULL_ID,
     SOURCE_FILE,
     SOURCE_LINE,
@@ -238,7 +239,8 @@ def load_source(
     """Validate and write one streamed source into the dataset ``con`` is building.
 
     Returns the file's outcome (complete counts, the first ``keep`` quarantined and flagged
-    rows) and, for opportunities, the ids it saw; None when the file must be read whole.
+    rows) and, for opportunities when ``opp_ids`` collects them, the ids it saw; None when
+    the file must be read whole.
     """
     from engine import pipeline
 
@@ -284,7 +286,7 @@ def load_source(
         progress(f"Writing {source.name}", lo + (hi - lo) * 0.85)
     _insert_loaded(con, source, raw)
     ids = None
-    if source.table == "opportunities":
+    if source.table == "opportunities" and opp_ids is not None:  # a later file needs them
         got = _distinct(con, source, raw, "opportunity_id")
         ids = _series(got.column(0), "opportunity_id").drop_nulls()
     _drop_temps(con)
@@ -400,7 +402,7 @@ def _create_typed(
             coalesce(b.is_won, CASE WHEN {status} = 'won' THEN true
                 WHEN {status} IN ('lost', 'open') THEN false END, coalesce({won}, false))
                 AS is_won)"""
-    if opp_ids is not None and table in ("stage_history", "activities"):
+    if opp_ids is not None and table in OPP_CHECKED_TABLES:
         _materialise(con, "__lkopp", pl.DataFrame({"id": opp_ids}))  # already distinct
         helper_joins.append("LEFT JOIN __lkopp o ON o.id = t.opportunity_id")
         known = "CASE WHEN t.opportunity_id IS NULL THEN NULL ELSE o.id IS NOT NULL END"

@@ -183,6 +183,8 @@ FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {
 }
 
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise")
+# Tables whose opportunity_id is checked against the opportunities loaded with them.
+OPP_CHECKED_TABLES = ("stage_history", "activities")
 UNASSIGNED_OWNER = "(unassigned)"
 # Salesforce writes this id for an empty lookup field; it loads as an empty id.
 SALESFORCE_NULL_ID = "000000000000000AAA"

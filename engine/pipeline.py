@@ -33,6 +33,7 @@ from engine import bulk, ingest, typeparse
 from engine.canonical import (
     ACTIVITY_TYPES,
     FLAGGED,
+    OPP_CHECKED_TABLES,
     SALESFORCE_NULL_ID,
     SOURCE_FILE,
     SOURCE_LINE,
@@ -467,8 +468,13 @@ def _process(
     """
     _check_usable(plans)
     sources = _sources(plans)
+    # The opportunity ids are collected only when a history or activity file is checked
+    # against them (None: no file is).
     has_opps = any(s.table == "opportunities" for s in sources)
-    opp_ids: pl.Series | None = pl.Series("opportunity_id", [], pl.Utf8) if has_opps else None
+    checked = any(s.table in OPP_CHECKED_TABLES for s in sources)
+    opp_ids: pl.Series | None = (
+        pl.Series("opportunity_id", [], pl.Utf8) if has_opps and checked else None
+    )
     results = []
     for i, source in enumerate(sources):
         share = (i / len(sources) * 0.9, (i + 1) / len(sources) * 0.9)
@@ -485,7 +491,7 @@ def _process(
                 settle(con)  # the file's raw rows are released now, not at the end
                 result, ids = streamed
                 if ids is not None and opp_ids is not None:
-                    opp_ids = pl.concat([opp_ids, ids]).unique()
+                    opp_ids = ids if opp_ids.is_empty() else pl.concat([opp_ids, ids]).unique()
                 results.append(result)
                 continue
             source = _source(_read_whole(source.plan))
@@ -650,7 +656,7 @@ def _derive(
                 from_stage_won,
             ).alias("is_won"),
         )
-    if "opportunity_id" in frame.columns and table in ("stage_history", "activities"):
+    if "opportunity_id" in frame.columns and table in OPP_CHECKED_TABLES:
         if opp_ids is None:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Boolean).alias(OPP_KNOWN))
         else:
