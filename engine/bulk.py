@@ -4,8 +4,8 @@ A streamed source (``ingest.CsvStream``: a large UTF-8 CSV whose records are sin
 is not handed to Python row by row. Instead, on the connection that builds the dataset:
 
 1. pyarrow's parallel CSV reader reads it once into Arrow strings, cleaned as ``ingest``
-   cleans (trimmed, empty cells null), with each record's position and physical line, and
-   DuckDB scans that table in place (``__raw``). Any record the reader cannot place (a
+   cleans (trimmed, empty cells null), with each record's physical line, and DuckDB scans
+   that table in place (``__raw``). Any record the reader cannot place (a
    ragged row, a quoted line break) makes the load fall back to reading the file whole,
    where such records are quarantined as usual.
 2. Each typed column is parsed by :func:`engine.typeparse.parse_column` over its distinct
@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,8 +36,6 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from engine import ingest, typeparse
 from engine.canonical import (
@@ -52,7 +51,6 @@ from engine.canonical import (
     TABLES,
     UNASSIGNED_OWNER,
 )
-from engine.errors import InputError
 from engine.ingest import CsvStream
 from engine.layout import STAGED_TABLES, table_columns
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
@@ -64,10 +62,6 @@ if TYPE_CHECKING:
 
 # Typed rows validated at a time (a polars frame of this many rows is in memory at once).
 VALIDATE_ROWS = 500_000
-# A column whose first rows hold at most this many distinct values per row is read
-# dictionary-encoded.
-DICTIONARY_SHARE = 0.1
-DICTIONARY_HEAD = 100  # rows of the head needed to judge
 # Findings held in memory before the rest wait on disk until the stream of rows ends.
 PARK_ROWS = 250_000
 _LINE = "__line__"  # the physical line of a raw row: unique, so it keys every row
@@ -157,73 +151,23 @@ def _series(column: pa.ChunkedArray, name: str) -> pl.Series:
     return out.cast(pl.Utf8).alias(name)
 
 
-def _dictionary_columns(head: pa.Table) -> set[int]:
-    """Columns whose first rows repeat a few values (owners, stages, dates, types): read
-    dictionary-encoded, each value's text is held once per block instead of once per row."""
-    rows = head.num_rows
-    if rows < DICTIONARY_HEAD:
-        return set()
-    return {
-        i
-        for i, column in enumerate(head.columns)
-        if pc.count_distinct(column, mode="all").as_py() <= rows * DICTIONARY_SHARE
-    }
-
-
 def read_raw(
     con: duckdb.DuckDBPyConnection, stream: CsvStream, notes: list[str], head: pa.Table
 ) -> _Raw | None:
-    """Read a streamed CSV's records (pyarrow's parallel reader, the options of every CSV
-    read), clean them as ``ingest`` does and register them with DuckDB as ``__raw``; None
-    when a record is not a plain single line of the header's width, so the caller reads the
-    file whole. A note about skipped blank lines goes to the front of ``notes``.
-
-    A record's line follows from its position: the reader skips blank lines (reconciled
-    with the line count) and any record spanning lines makes the counts differ.
-    """
+    """A streamed CSV's records (``CsvStream.records``), each with its physical line,
+    registered with DuckDB as ``__raw``; None when a record is not a plain single line of
+    the header's width, so the caller reads the file whole. A note about skipped blank lines
+    goes to the front of ``notes``."""
     names = [f"c{i}" for i in range(len(stream.headers))]
-    ragged: list[int] = []
-
-    def on_invalid(_row: Any) -> str:
-        ragged.append(1)
-        return "error"
-
-    read_opts, parse_opts, convert_opts = ingest._lean_options(
-        names, stream.delimiter, on_invalid, newlines_in_values=stream.single_column
-    )
-    dictionary = pa.dictionary(pa.int32(), pa.string())
-    encoded = _dictionary_columns(head) if head.num_columns == len(names) else set()
-    convert_opts.column_types = {
-        name: dictionary if i in encoded else pa.string() for i, name in enumerate(names)
-    }
-    try:
-        with stream.body() as body:
-            table = pacsv.read_csv(
-                body,
-                read_options=read_opts,
-                parse_options=parse_opts,
-                convert_options=convert_opts,
-                memory_pool=ingest._STREAM_POOL,
-            )
-    except pa.ArrowException:
-        return None  # a ragged record, or quoting the reader cannot follow
-    rows = table.num_rows
-    if ragged:
+    read = stream.records(names, ingest.repeating_columns(head))
+    if read is None:
         return None
-    if rows != stream.rows:
-        # The reader skips blank lines; any other difference is a record spanning lines.
-        try:
-            notes.insert(0, stream.account_for_blank_lines(rows))
-        except InputError:
-            return None
-    ingest._check_field_sizes(table.rename_columns(stream.headers), ingest.Limits())
-    # Cleaning keeps the text where it can (a new validity bitmap for empty cells).
-    cleaned = ingest._string_table(table.columns, names)
-    del table
-    lines = stream.lines(0, rows)
-    cleaned = cleaned.append_column(_LINE, pa.array(lines))
-    con.register("__raw", cleaned)
-    return _Raw(list(stream.headers), cleaned)
+    table, note = read
+    if note:
+        notes.insert(0, note)
+    table = table.append_column(_LINE, pa.array(stream.lines(0, table.num_rows)))
+    con.register("__raw", table)
+    return _Raw(list(stream.headers), table)
 
 
 def load_source(
@@ -538,6 +482,22 @@ def _unpark(frame: pl.DataFrame | Path) -> pl.DataFrame:
     return pl.read_ipc(frame) if isinstance(frame, Path) else frame
 
 
+@contextmanager
+def _typed_rows(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pa.RecordBatchReader]:
+    """The typed rows of ``__typed``, ``VALIDATE_ROWS`` at a time, from one query (a query
+    per slice would scan the table once per slice), without the columns no rule reads, and
+    with text as Arrow string views, which polars takes without converting them."""
+    skip = ", ".join(f'"{c}"' for c in sorted(unread_columns(table)))
+    exclude = f"EXCLUDE ({skip})" if skip else ""
+    con.execute("SET produce_arrow_string_view = true")
+    reader = con.sql(f"SELECT * {exclude} FROM __typed").to_arrow_reader(VALIDATE_ROWS)
+    try:
+        yield reader
+    finally:
+        reader.close()
+        con.execute("RESET produce_arrow_string_view")
+
+
 def _validate_all(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -547,62 +507,39 @@ def _validate_all(
     share: tuple[float, float],
     order: _Order | None,
 ) -> bool:
-    """Run the table's pandera model over every typed row, ``VALIDATE_ROWS`` at a time, from
-    one query (a query per slice would scan the table once per slice). With ``order``,
+    """Run the table's pandera model over every typed row, slice by slice. With ``order``,
     ``__typed`` marks no repeated id and carries the ids instead: the stream stops, returning
     False, at the first slice after which ``order`` cannot rule a repeat out."""
-    # Columns no rule reads stay in DuckDB.
-    skip = ", ".join(f'"{c}"' for c in sorted(unread_columns(source.table)))
-    exclude = f"EXCLUDE ({skip})" if skip else ""
-    # Text as Arrow string views, which polars takes without converting them.
-    con.execute("SET produce_arrow_string_view = true")
-    reader = con.sql(f"SELECT * {exclude} FROM __typed").to_arrow_reader(VALIDATE_ROWS)
-    try:
-        return _validate_stream(reader, source, raw, found, progress, share, order)
-    finally:
-        reader.close()
-        con.execute("RESET produce_arrow_string_view")
-
-
-def _validate_stream(
-    reader: pa.RecordBatchReader,
-    source: Source,
-    raw: _Raw,
-    found: _Findings,
-    progress: Callable[[str, float], None] | None,
-    share: tuple[float, float],
-    order: _Order | None,
-) -> bool:
-    """``_validate_all`` over the rows ``reader`` streams."""
-    seen = 0
-    lo, hi = share
-    for batch in reader:
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        if not frame.height:
-            continue
-        # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
-        # rule relies on it, so it is checked rather than assumed.
-        if not frame[SOURCE_LINE].is_sorted():
-            frame = frame.sort(SOURCE_LINE)
-        if _DUPKEY in frame.columns:
-            if order is None or not order.extend(frame[_DUPKEY], frame[SOURCE_LINE]):
-                return False
-            frame = frame.drop(_DUPKEY)
-        verdicts = validate(source.table, frame)
-        if verdicts.findings.height:
-            lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
-            lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
-            reasons = verdicts.reasons().join(lines, on=ROW).sort(ROW).drop(ROW)
-            warnings = verdicts.warnings().join(lines, on=ROW).select("line", "rule", "message")
-            found.add(frame.height, reasons, warnings)
-        else:
-            found.add(frame.height, _NO_REASONS, _NO_WARNINGS)
-        seen += frame.height
-        if progress:
-            done = 0.3 + 0.5 * seen / max(raw.rows, 1)
-            progress(f"Validating {source.name}", lo + (hi - lo) * done)
-    return True
+    with _typed_rows(con, source.table) as reader:
+        seen = 0
+        lo, hi = share
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            if not frame.height:
+                continue
+            # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
+            # rule relies on it, so it is checked rather than assumed.
+            if not frame[SOURCE_LINE].is_sorted():
+                frame = frame.sort(SOURCE_LINE)
+            if _DUPKEY in frame.columns:
+                if order is None or not order.extend(frame[_DUPKEY], frame[SOURCE_LINE]):
+                    return False
+                frame = frame.drop(_DUPKEY)
+            verdicts = validate(source.table, frame)
+            if verdicts.findings.height:
+                lines = frame.select(pl.col(SOURCE_LINE).alias("line")).with_row_index(ROW)
+                lines = lines.with_columns(pl.col(ROW).cast(pl.Int64))
+                reasons = verdicts.reasons().join(lines, on=ROW).sort(ROW).drop(ROW)
+                warnings = verdicts.warnings().join(lines, on=ROW).select("line", "rule", "message")
+                found.add(frame.height, reasons, warnings)
+            else:
+                found.add(frame.height, _NO_REASONS, _NO_WARNINGS)
+            seen += frame.height
+            if progress:
+                done = 0.3 + 0.5 * seen / max(raw.rows, 1)
+                progress(f"Validating {source.name}", lo + (hi - lo) * done)
+        return True
 
 
 def _outcome(

@@ -29,7 +29,7 @@ import io
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -323,10 +323,10 @@ def _clean_dictionary(arr: pa.DictionaryArray) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(arr.indices, values)
     blank = np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     indices = arr.indices
-    if indices.null_count:
-        raise ValueError("a dictionary column read from CSV has no null indices")
-    codes = np.asarray(indices.to_numpy(zero_copy_only=False))
+    codes = np.asarray(indices.fill_null(0).to_numpy(zero_copy_only=False))
     valid = ~blank[codes]
+    if indices.null_count:
+        valid &= np.asarray(indices.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     masked = pa.Array.from_buffers(
         indices.type,
         len(indices),
@@ -334,6 +334,25 @@ def _clean_dictionary(arr: pa.DictionaryArray) -> pa.DictionaryArray:
         int(np.count_nonzero(~valid)),
     )
     return pa.DictionaryArray.from_arrays(masked, pc.fill_null(values, ""))
+
+
+# A column whose first rows hold at most this many distinct values per row is read
+# dictionary-encoded.
+DICTIONARY_SHARE = 0.1
+DICTIONARY_HEAD = 100  # rows of the head needed to judge
+
+
+def repeating_columns(head: pa.Table) -> set[int]:
+    """Columns whose first rows repeat a few values (owners, stages, dates, types): read
+    dictionary-encoded, each value's text is held once per block instead of once per row."""
+    rows = head.num_rows
+    if rows < DICTIONARY_HEAD:
+        return set()
+    return {
+        i
+        for i, column in enumerate(head.columns)
+        if pc.count_distinct(column, mode="all").as_py() <= rows * DICTIONARY_SHARE
+    }
 
 
 def _string_table(columns: Sequence[pa.Array | pa.ChunkedArray], headers: list[str]) -> pa.Table:
@@ -900,7 +919,7 @@ class CsvStream:
     size: int = 0
 
     @property
-    def single_column(self) -> bool:
+    def _follow_quotes(self) -> bool:
         """Whether the reader must follow quoted line breaks across its blocks.
 
         A reader that splits the file into blocks at line breaks (much the faster) cuts a
@@ -911,6 +930,54 @@ class CsvStream:
         file of one column could be cut into two valid pieces.
         """
         return len(self.headers) < 2
+
+    def records(
+        self,
+        names: list[str],
+        dictionary: Collection[int] = (),
+    ) -> tuple[pa.Table, str | None] | None:
+        """Every record, in columns ``names``, cleaned as every reader cleans (the columns
+        numbered in ``dictionary`` dictionary-encoded), read in parallel; with the note about
+        skipped blank lines, if any. None when a record is not one plain line of the
+        header's width (ragged, or a quoted line break: the counts of records and lines
+        differ), so the file must be read whole. A field over the size limit raises
+        ``LimitExceeded``."""
+        ragged: list[int] = []
+
+        def on_invalid(_row: Any) -> str:
+            ragged.append(1)
+            return "error"
+
+        read_opts, parse_opts, convert_opts = _lean_options(
+            names, self.delimiter, on_invalid, newlines_in_values=self._follow_quotes
+        )
+        encoded = pa.dictionary(pa.int32(), pa.string())
+        convert_opts.column_types = {
+            name: encoded if i in dictionary else pa.string() for i, name in enumerate(names)
+        }
+        try:
+            with self.body() as body:
+                table = pacsv.read_csv(
+                    body,
+                    read_options=read_opts,
+                    parse_options=parse_opts,
+                    convert_options=convert_opts,
+                    memory_pool=_STREAM_POOL,
+                )
+        except pa.ArrowException:
+            return None  # a ragged record, or quoting the reader cannot follow
+        if ragged:
+            return None
+        note = None
+        if table.num_rows != self.rows:
+            # The reader skips blank lines; any other difference is a record spanning lines.
+            try:
+                note = self.account_for_blank_lines(table.num_rows)
+            except InputError:
+                return None
+        _check_field_sizes(table.rename_columns(self.headers), Limits())
+        # Cleaning keeps the text where it can (a new validity bitmap for empty cells).
+        return _string_table(table.columns, names), note
 
     def body(self) -> pa.NativeFile:
         """The file from its first record on (checked to be the file that was inspected)."""
@@ -977,7 +1044,7 @@ class CsvStream:
             self.delimiter,
             _refuse_invalid,
             [name],
-            newlines_in_values=self.single_column,
+            newlines_in_values=self._follow_quotes,
         )
         try:
             with self.body() as f:

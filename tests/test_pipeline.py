@@ -320,12 +320,12 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
     monkeypatch.setattr(bulk, "PARK_ROWS", 3)  # findings beyond 3 wait on disk
     monkeypatch.setattr(ingest, "HEAD_ROWS", 50)
     monkeypatch.setattr(pipeline, "FORMAT_SAMPLE", 5)
-    monkeypatch.setattr(bulk, "DICTIONARY_HEAD", 10)  # repeated values read as dictionaries
+    monkeypatch.setattr(ingest, "DICTIONARY_HEAD", 10)  # repeated values read as dictionaries
     in_duckdb = _spy_bulk(monkeypatch)
     encoded: list[set[int]] = []
-    real_pick = bulk._dictionary_columns
+    real_pick = ingest.repeating_columns
     monkeypatch.setattr(
-        bulk, "_dictionary_columns", lambda h: encoded.append(real_pick(h)) or encoded[-1]
+        ingest, "repeating_columns", lambda h: encoded.append(real_pick(h)) or encoded[-1]
     )
 
     def run(label: str, stream: bool) -> tuple[dict[str, list[tuple]], list]:
@@ -579,6 +579,9 @@ def test_cleaning_trims_only_what_can_change_and_matches_arrows_trim() -> None:
     values += [f"{w}é😀{w}" for w in spaces] + ["\x1c", "x\x1fy", "\x00", "a\x00", "\x7f"]
     column = pa.array(values, pa.string())
     assert ingest._clean_strings(column).to_pylist() == ingest._trim_exact(column).to_pylist()
+    with_nulls = pa.array([None, " a", "", "b ", None, " "], pa.string())
+    for piece in (with_nulls, with_nulls.dictionary_encode()):
+        assert ingest._clean_strings(piece).to_pylist() == [None, "a", None, "b", None, None]
     rng = random.Random(7)
     alphabet = [*spaces, "a", "é", "😀", "\u0301", "", "xy"]
     for _ in range(500):
