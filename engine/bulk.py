@@ -193,7 +193,7 @@ def load_source(
     raw = read_raw(con, source.stream, source.notes, source.src)
     if raw is None:
         return None
-    # On an error the build fails as a whole (its transaction is rolled back), so the
+    # On an error the build fails as a whole (its unpublished file is removed), so the
     # temporary tables are dropped only on success.
     if progress:
         progress(f"Validating {source.name}", lo + (hi - lo) * 0.2)

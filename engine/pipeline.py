@@ -6,10 +6,10 @@ stage map) and let the user change them before anything is written:
 1. :func:`inspect_file` reads bytes into a string table and proposes a mapping.
 2. :func:`prepare` types every mapped column, applies the stage map and validates every row
    of every file, with cross-file rules (an activity's opportunity must exist).
-3. :func:`load_plans` does step 2 batch by batch while writing a new dataset in one
-   transaction, so memory is bounded by the batch, not the file; a large CSV is read, typed
-   and written inside DuckDB (:mod:`engine.bulk`), with the same outcome. :func:`load`
-   writes what :func:`prepare` kept in memory.
+3. :func:`load_plans` does step 2 batch by batch while writing a new dataset that is
+   published only when complete, so memory is bounded by the batch, not the file; a large
+   CSV is read in parallel, typed and written inside DuckDB (:mod:`engine.bulk`), with the
+   same outcome. :func:`load` writes what :func:`prepare` kept in memory.
 
 Nothing is dropped: every data record of a file is either loaded or quarantined with its
 reasons, so ``rows_in == rows_loaded + rows_quarantined`` holds per file.

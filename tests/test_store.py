@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from engine.errors import DatasetNotFound, WorkbenchError
-from engine.store import TOKEN_BYTES, Workspace, is_token, new_token
+from engine.store import TOKEN_BYTES, Workspace, is_token, new_token, settle
 
 
 def _insert_rep(name: str):
@@ -76,6 +76,8 @@ def test_a_failed_load_leaves_the_workspace_as_it_was(tmp_path: Path) -> None:
 
     def broken(con: duckdb.DuckDBPyConnection) -> None:
         _insert_rep("Bob")(con)
+        settle(con)  # a file already committed (as a large CSV is) is removed all the same
+        _insert_rep("Cy")(con)
         raise WorkbenchError("boom midway")
 
     with pytest.raises(WorkbenchError, match="boom midway"):
@@ -93,9 +95,11 @@ def test_a_killed_load_is_invisible_and_cleaned_up(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, signal
-        from engine.store import Workspace
+        from engine.store import Workspace, settle
         def build(con):
             con.execute("INSERT INTO reps (owner) SELECT 'r' || range FROM range(200000)")
+            settle(con)
+            con.execute("INSERT INTO reps (owner) SELECT 's' || range FROM range(1000)")
             os.kill(os.getpid(), signal.SIGKILL)
         Workspace({str(tmp_path)!r}).create("doomed", build)
         """
