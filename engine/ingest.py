@@ -917,6 +917,7 @@ class CsvStream:
     # Body line (0-based) of each record, kept only when blank lines shift them.
     nonblank: np.ndarray | None = None
     size: int = 0
+    blanks: int = 0  # blank lines, once reconciled
 
     @property
     def _follow_quotes(self) -> bool:
@@ -969,7 +970,7 @@ class CsvStream:
         if ragged:
             return None
         note = None
-        if table.num_rows != self.rows:
+        if table.num_rows != self.rows or self.blanks:
             # The reader skips blank lines; any other difference is a record spanning lines.
             try:
                 note = self.account_for_blank_lines(table.num_rows)
@@ -995,11 +996,13 @@ class CsvStream:
         """Reconcile ``rows`` (lines counted) with the ``records`` a reader found, which skips
         blank lines. Returns the note for the skipped lines; raises ``InputError`` when the
         difference is not blank lines (a record spans lines: the file must be read whole)."""
+        if self.nonblank is not None and records == self.rows:  # reconciled by a load before
+            return f"Skipped {self.blanks} blank line(s)."
         blank = _blank_lines(self.source, self.body_start)
         if not len(blank) or records != self.rows - len(blank):
             raise InputError("The records of this file do not match its lines.")
         self.nonblank = np.delete(np.arange(self.rows, dtype=np.int64), blank)
-        self.rows = records
+        self.rows, self.blanks = records, len(blank)
         return f"Skipped {len(blank)} blank line(s)."
 
     def head(self, n: int) -> pa.Table:

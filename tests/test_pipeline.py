@@ -343,6 +343,11 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
     assert in_duckdb == {"deals.csv": True, "activities.csv": True, "stage_history.csv": True}
     # owners, stages and types repeat in deals and activities: read as dictionaries
     assert [bool(e) for e in encoded] == [True, True, False]
+    # the same inspected files loaded again (as the app does when Load is clicked twice)
+    plans = [pipeline.inspect_file(tmp_path / name, name) for name in files]
+    first = pipeline.load_plans(Workspace(tmp_path / "again"), plans, "t", as_of=AS_OF)[1]
+    again = pipeline.load_plans(Workspace(tmp_path / "again2"), plans, "t", as_of=AS_OF)[1]
+    assert again.reports() == first.reports() == streamed[1]
     head = pipeline.inspect_file(tmp_path / "activities.csv", "activities.csv").raw
     assert head.table.num_rows == ingest.HEAD_ROWS and head.records == 150
     with monkeypatch.context() as m:
