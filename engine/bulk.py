@@ -518,8 +518,8 @@ def _validate_all(
             assert isinstance(frame, pl.DataFrame)
             if not frame.height:
                 continue
-            # A scan returns rows in file order (DuckDB keeps insertion order); the duplicate-id
-            # rule relies on it, so it is checked rather than assumed.
+            # The lookups' joins may hand rows over out of file order; the duplicate-id rule
+            # needs each slice in line order, so the slice is sorted when it is not.
             if not frame[SOURCE_LINE].is_sorted():
                 frame = frame.sort(SOURCE_LINE)
             if _DUPKEY in frame.columns:
