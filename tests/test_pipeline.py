@@ -465,6 +465,34 @@ def test_a_quoted_line_break_at_any_block_boundary_makes_a_large_csv_load_whole(
     assert in_duckdb == {"d.csv": True}  # small blocks alone are no reason to read it whole
 
 
+@pytest.mark.parametrize("column", ["Opportunity Owner", "Stage", "Amount"])
+def test_a_field_over_the_limit_deep_in_a_large_csv_stops_the_load_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column: str
+) -> None:
+    """A cell over the per-field limit past the head (so inspection does not see it) stops the
+    load of a large CSV with the limit's message, whether its column is read as text or
+    dictionary-encoded (owner and stage repeat), and leaves nothing in the workspace."""
+    from engine import ingest
+    from engine.errors import LimitExceeded
+
+    header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
+    rows = [b"D%03d,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (i, i) for i in range(300)]
+    cells = rows[250].rstrip(b"\n").split(b",")
+    cells[header.decode().split(",").index(column)] = b"9" * 20_000
+    rows[250] = b",".join(cells) + b"\n"
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 200)
+    monkeypatch.setenv("WORKBENCH_MAX_FIELD_MB", "0.01")
+    plan = pipeline.inspect_file(header + b"".join(rows), "d.csv")
+    assert plan.raw.stream is not None
+    if column != "Amount":
+        assert ingest.repeating_columns(plan.raw.table)  # owner and stage as dictionaries
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(LimitExceeded, match="limit per field"):
+        pipeline.load_plans(ws, [plan], "t", as_of=AS_OF)
+    assert list(ws.dir.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("ids", "lookups"),
     [
