@@ -918,6 +918,8 @@ class CsvStream:
     nonblank: np.ndarray | None = None
     size: int = 0
     blanks: int = 0  # blank lines, once reconciled
+    # first_values by column: the upload page asks again at every rerun
+    _first: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
     def _follow_quotes(self) -> bool:
@@ -1041,7 +1043,9 @@ class CsvStream:
     def first_values(self, name: str) -> list[str]:
         """The distinct values of one column, cleaned, in order of first appearance (for
         proposals such as the stage map). One parallel pass that converts only that column;
-        a record it cannot split raises ``InputError``."""
+        a record it cannot split raises ``InputError``. Remembered per column."""
+        if name in self._first:
+            return list(self._first[name])
         opts = _lean_options(
             self.headers,
             self.delimiter,
@@ -1062,7 +1066,9 @@ class CsvStream:
             raise InputError(f"{name} could not be read on its own: {exc}") from exc
         values = pl.from_arrow(_clean_strings(table.column(0)))
         assert isinstance(values, pl.Series)
-        return [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
+        found = [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
+        self._first[name] = found
+        return list(found)
 
 
 def _scan_body(data: bytes | Path, body_start: int) -> int | None:

@@ -465,6 +465,31 @@ def test_a_quoted_line_break_at_any_block_boundary_makes_a_large_csv_load_whole(
     assert in_duckdb == {"d.csv": True}  # small blocks alone are no reason to read it whole
 
 
+def test_a_large_csvs_stage_values_are_read_once_however_often_the_page_asks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The upload page proposes the stage map at every rerun; a large CSV's pass over its
+    stage column runs once per column, and the stage map stays the same."""
+    from engine import ingest
+
+    header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
+    stages = [b"Prospecting", b"Closed Won", b"Negotiation/Review"]
+    rows = [b"D%03d,Ann,%s,%d,2026-02-01,2026-03-01\n" % (i, stages[i % 3], i) for i in range(60)]
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 2)
+    plan = pipeline.inspect_file(header + b"".join(rows), "d.csv")
+    assert plan.raw.stream is not None
+    reads = []
+    real = ingest.pacsv.read_csv
+    monkeypatch.setattr(ingest.pacsv, "read_csv", lambda *a, **k: reads.append(1) or real(*a, **k))
+    maps = [pipeline.default_stage_map([plan]).to_json() for _ in range(3)]
+    assert len(reads) == 1 and maps[0] == maps[1] == maps[2]
+    assert {e.stage for e in pipeline.default_stage_map([plan]).entries} == {
+        s.decode() for s in stages
+    }
+    assert len(reads) == 1
+
+
 @pytest.mark.parametrize("column", ["Opportunity Owner", "Stage", "Amount"])
 def test_a_field_over_the_limit_deep_in_a_large_csv_stops_the_load_cleanly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, column: str
