@@ -99,6 +99,13 @@ class _Raw:
             picked.append(pa.chunked_array(parts, column.type))
         return pa.table(picked, names=headers)
 
+    def first_values(self, header: str) -> list[str]:
+        """A column's distinct values in order of first appearance (``CsvStream.first_values``
+        of the same column, without a pass of its own)."""
+        values = pl.from_arrow(self.table.column(str(self.col(header))))
+        assert isinstance(values, pl.Series)
+        return [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
+
     def col(self, header: str | None) -> str | None:
         """The SQL name (``cN``) of a header, or None when the file has no such column."""
         if header is None or header not in self.headers:
@@ -173,18 +180,19 @@ def read_raw(
 def load_source(
     con: duckdb.DuckDBPyConnection,
     source: Source,
-    stage_map: StageMap,
+    stage_map: StageMap | Callable[[], StageMap],
     as_of: dt.date,
     opp_ids: pl.Series | None,
     keep: int | None,
     progress: Callable[[str, float], None] | None,
     share: tuple[float, float],
-) -> tuple[PreparedFile, pl.Series | None] | None:
+) -> tuple[PreparedFile, pl.Series | None, StageMap] | None:
     """Validate and write one streamed source into the dataset ``con`` is building.
 
     Returns the file's outcome (complete counts, the first ``keep`` quarantined and flagged
-    rows) and, for opportunities when ``opp_ids`` collects them, the ids it saw; None when
-    the file must be read whole.
+    rows), for opportunities when ``opp_ids`` collects them the ids it saw, and the stage map
+    used; None when the file must be read whole. A ``stage_map`` that is a function proposing
+    it is asked once the records are read, which answer for this file's stage values.
     """
     from engine import pipeline
 
@@ -193,6 +201,11 @@ def load_source(
     raw = read_raw(con, source.stream, source.notes, source.src)
     if raw is None:
         return None
+    if callable(stage_map):
+        header = source.columns.get("stage")
+        if source.table in STAGED_TABLES and header is not None:
+            source.stream.remember_first_values(header, raw.first_values(header))
+        stage_map = stage_map()
     # On an error the build fails as a whole (its unpublished file is removed), so the
     # temporary tables are dropped only on success.
     if progress:
@@ -234,7 +247,7 @@ def load_source(
         got = _distinct(con, source, raw, "opportunity_id")
         ids = _series(got.column(0), "opportunity_id").drop_nulls()
     _drop_temps(con)
-    return result, ids
+    return result, ids, stage_map
 
 
 def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:

@@ -1040,6 +1040,10 @@ class CsvStream:
     def _clean(table: pa.Table, names: list[str]) -> pa.Table:
         return pa.table([_clean_strings(c) for c in table.columns], names=names)
 
+    def remember_first_values(self, name: str, values: list[str]) -> None:
+        """``first_values`` of a column, found by a reader that read every record."""
+        self._first[name] = list(values)
+
     def first_values(self, name: str) -> list[str]:
         """The distinct values of one column, cleaned, in order of first appearance (for
         proposals such as the stage map). One parallel pass that converts only that column;

@@ -453,7 +453,7 @@ def _bad_row_batch(plan: FilePlan) -> Batch:
 
 def _process(
     plans: Sequence[FilePlan],
-    stage_map: StageMap,
+    stage_map: StageMap | Callable[[], StageMap],
     as_of: dt.date,
     on_batch: Callable[[PreparedFile, Batch], None],
     keep: int | None,
@@ -464,7 +464,9 @@ def _process(
 
     With ``con`` (the connection building a dataset), a streamed source is checked and
     written inside DuckDB (:mod:`engine.bulk`); without it, or when the file turns out not to
-    be a plain CSV, it is read whole.
+    be a plain CSV, it is read whole. ``stage_map`` may be a function that proposes it,
+    asked when the first file needs it (a streamed file's stage values are then taken from
+    its records, not from a pass of their own).
     """
     _check_usable(plans)
     sources = _sources(plans)
@@ -489,12 +491,14 @@ def _process(
             if streamed is not None:
                 assert con is not None
                 settle(con)  # the file's raw rows are released now, not at the end
-                result, ids = streamed
+                result, ids, stage_map = streamed
                 if ids is not None and opp_ids is not None:
                     opp_ids = ids if opp_ids.is_empty() else pl.concat([opp_ids, ids]).unique()
                 results.append(result)
                 continue
             source = _source(_read_whole(source.plan))
+        if callable(stage_map):
+            stage_map = stage_map()
         _resolve_formats(source)
         result = PreparedFile(
             source.plan,
@@ -817,10 +821,16 @@ def load_plans(
     rows per file; the full lists are in the dataset's ``_quarantine`` and ``_warnings``.
     """
     as_of = as_of or dt.date.today()
-    stage_map = stage_map if stage_map is not None else default_stage_map(plans)
     _check_usable(plans)
     done: list[PreparedFile] = []
     batches = 0
+    proposed: list[StageMap] = [] if stage_map is None else [stage_map]
+
+    def the_stage_map() -> StageMap:
+        """The stage map given, or the default one, proposed once when the load needs it."""
+        if not proposed:
+            proposed.append(default_stage_map(plans))
+        return proposed[0]
 
     def build(con: duckdb.DuckDBPyConnection) -> None:
         def on_batch(f: PreparedFile, b: Batch) -> None:
@@ -829,19 +839,22 @@ def load_plans(
             batches += 1
             _insert_rows(con, f.table, f.source_name, b.loaded, b.quarantine, b.warnings)
 
-        done.extend(_process(plans, stage_map, as_of, on_batch, EXAMPLES, progress, con))
+        done.extend(_process(plans, the_stage_map, as_of, on_batch, EXAMPLES, progress, con))
         for f in done:
             _insert_report(con, f)
-        _write_meta(con, stage_map, as_of, {f.table for f in done})
+        _write_meta(con, the_stage_map(), as_of, {f.table for f in done})
         if progress:
             progress("Saving the dataset", 0.95)
 
-    digest = hashlib.sha256(stage_map.to_json().encode())
-    for p in plans:
-        digest.update(p.filename.encode() + p.mapping.to_json().encode())
-        digest.update(str(p.size_bytes).encode())
-    info = workspace.create(name, build, fingerprint=digest.hexdigest()[:12])
-    return info, Prepared(done, stage_map, as_of)
+    def fingerprint() -> str:
+        digest = hashlib.sha256(the_stage_map().to_json().encode())
+        for p in plans:
+            digest.update(p.filename.encode() + p.mapping.to_json().encode())
+            digest.update(str(p.size_bytes).encode())
+        return digest.hexdigest()[:12]
+
+    info = workspace.create(name, build, fingerprint=fingerprint)
+    return info, Prepared(done, the_stage_map(), as_of)
 
 
 def _insert_rows(

@@ -165,9 +165,10 @@ class Workspace:
         self,
         name: str,
         build: Callable[[duckdb.DuckDBPyConnection], None],
-        fingerprint: str = "",
+        fingerprint: str | Callable[[], str] = "",
     ) -> DatasetInfo:
         """Build a dataset with ``build(con)`` and publish it atomically under a new token.
+        ``fingerprint`` may be a function, asked once the build is done.
 
         Writes are serialised within the process (one build at a time); readers are never
         blocked because they only open published, immutable files.
@@ -188,7 +189,7 @@ class Workspace:
                     meta = {
                         "name": name,
                         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                        "fingerprint": fingerprint,
+                        "fingerprint": fingerprint() if callable(fingerprint) else fingerprint,
                     }
                     con.executemany(
                         "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]

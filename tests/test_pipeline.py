@@ -466,7 +466,7 @@ def test_a_quoted_line_break_at_any_block_boundary_makes_a_large_csv_load_whole(
 
 
 def test_a_large_csvs_stage_values_are_read_once_however_often_the_page_asks(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The upload page proposes the stage map at every rerun; a large CSV's pass over its
     stage column runs once per column, and the stage map stays the same."""
@@ -488,6 +488,13 @@ def test_a_large_csvs_stage_values_are_read_once_however_often_the_page_asks(
         s.decode() for s in stages
     }
     assert len(reads) == 1
+    # a load proposing its own stage map reads the file once: the stage values come from
+    # the records it reads anyway, and the map is the one proposed from a pass of its own
+    fresh = pipeline.inspect_file(header + b"".join(rows), "d.csv")
+    reads.clear()
+    info, prepared = pipeline.load_plans(Workspace(tmp_path / "ws"), [fresh], "t", as_of=AS_OF)
+    assert len(reads) == 1
+    assert prepared.stage_map.to_json() == maps[0]
 
 
 @pytest.mark.parametrize("column", ["Opportunity Owner", "Stage", "Amount"])
