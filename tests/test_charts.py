@@ -65,6 +65,20 @@ def test_a_single_or_missing_segment_is_not_a_facet_called_null() -> None:
     assert rows == {"SMB", "(no segment)"}
 
 
+def test_a_segment_panel_without_any_rate_is_left_out() -> None:
+    """Without a leads table the lead stages have no rate and no segment: no empty panel."""
+    empty = CONV.assign(segment=None, rate=float("nan"))
+    frame = pd.concat([CONV.assign(segment="SMB"), CONV.assign(segment="Enterprise"), empty])
+    spec = charts.conversion_vs_band(frame, "segment").to_dict()
+    assert spec["facet"]["row"]["field"] == "segment"
+    rows = {r["segment"] for d in spec["datasets"].values() for r in d}
+    assert rows == {"SMB", "Enterprise"}
+    # a chart with no rate at all still shows its panels ("no data"), not nothing
+    spec = charts.conversion_vs_band(pd.concat([empty, empty.assign(segment="SMB")]), "segment")
+    rows = {r["segment"] for d in spec.to_dict()["datasets"].values() for r in d}
+    assert rows == {"SMB", "(no segment)"}
+
+
 def test_breakdown_and_win_rate_label_an_empty_value() -> None:
     by = CONV.assign(lead_source=["Web", None])
     spec = charts.conversion_heatmap(by, "lead_source").to_dict()

@@ -63,6 +63,12 @@ def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart
     below / inside / above, labelled with the rate and the deal count behind it. A ``row``
     facet with a single value is left out (its header would only repeat the filter)."""
     frame = _labelled(frame, row)
+    if row:
+        # A panel where no transition has a rate (the lead stages of a dataset without a
+        # leads table come without a segment) would be an empty panel: it is left out.
+        has_rate = frame.groupby(row, dropna=False)["rate"].transform(lambda r: r.notna().any())
+        if has_rate.any():
+            frame = frame[has_rate.astype(bool)]
     if row and frame[row].nunique(dropna=False) < 2:
         row = None
     base = alt.Chart(_safe(frame)).transform_calculate(
