@@ -102,9 +102,7 @@ class _Raw:
     def first_values(self, header: str) -> list[str]:
         """A column's distinct values in order of first appearance (``CsvStream.first_values``
         of the same column, without a pass of its own)."""
-        values = pl.from_arrow(self.table.column(str(self.col(header))))
-        assert isinstance(values, pl.Series)
-        return [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
+        return ingest.values_in_order(self.table.column(str(self.col(header))))
 
     def col(self, header: str | None) -> str | None:
         """The SQL name (``cN``) of a header, or None when the file has no such column."""

@@ -336,6 +336,13 @@ def _clean_dictionary(arr: pa.DictionaryArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(masked, pc.fill_null(values, ""))
 
 
+def values_in_order(column: pa.Array | pa.ChunkedArray) -> list[str]:
+    """A column's distinct non-empty values in order of first appearance."""
+    values = pl.from_arrow(column)
+    assert isinstance(values, pl.Series)
+    return [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
+
+
 # A column whose first rows hold at most this many distinct values per row is read
 # dictionary-encoded.
 DICTIONARY_SHARE = 0.1
@@ -918,6 +925,7 @@ class CsvStream:
     nonblank: np.ndarray | None = None
     size: int = 0
     blanks: int = 0  # blank lines, once reconciled
+    limits: Limits = field(default_factory=Limits, repr=False)  # those it was inspected with
     # first_values by column: the upload page asks again at every rerun
     _first: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
@@ -978,7 +986,7 @@ class CsvStream:
                 note = self.account_for_blank_lines(table.num_rows)
             except InputError:
                 return None
-        _check_field_sizes(table.rename_columns(self.headers), Limits())
+        _check_field_sizes(table.rename_columns(self.headers), self.limits)
         # Cleaning keeps the text where it can (a new validity bitmap for empty cells).
         return _string_table(table.columns, names), note
 
@@ -1068,9 +1076,7 @@ class CsvStream:
                 )
         except pa.ArrowException as exc:
             raise InputError(f"{name} could not be read on its own: {exc}") from exc
-        values = pl.from_arrow(_clean_strings(table.column(0)))
-        assert isinstance(values, pl.Series)
-        found = [str(v) for v in values.drop_nulls().unique(maintain_order=True).to_list()]
+        found = values_in_order(_clean_strings(table.column(0)))
         self._first[name] = found
         return list(found)
 
@@ -1150,7 +1156,9 @@ def _open_stream(data: bytes | Path, head: bytes, limits: Limits, filename: str)
     if rows is None:
         return None
     size = data.stat().st_size if isinstance(data, Path) else len(data)
-    stream = CsvStream(data, body_start, headers, delim, rows, first_line, None, size)
+    stream = CsvStream(
+        data, body_start, headers, delim, rows, first_line, None, size, limits=limits
+    )
     try:
         head_table = stream.head(HEAD_ROWS)
     except (pa.ArrowException, InputError):

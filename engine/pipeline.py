@@ -251,9 +251,7 @@ def _first_values(plan: FilePlan, header: str) -> list[str]:
             return stream.first_values(header)
         except InputError:
             plan = _read_whole(plan)
-    col = pl.from_arrow(plan.raw.table.column(header))
-    assert isinstance(col, pl.Series)
-    return [str(v) for v in col.drop_nulls().unique(maintain_order=True).to_list()]
+    return ingest.values_in_order(plan.raw.table.column(header))
 
 
 def default_stage_map(plans: Sequence[FilePlan]) -> StageMap:
