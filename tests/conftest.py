@@ -38,3 +38,15 @@ def sample_con(sample_dataset: tuple[Workspace, str]) -> Iterator[duckdb.DuckDBP
     ws, token = sample_dataset
     with ws.cursor(token) as cur:
         yield cur
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Release what the app's caches still hold (each cached workspace closes its connections),
+    so no DuckDB connection outlives the run."""
+    import gc
+
+    import streamlit as st
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    gc.collect()

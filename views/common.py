@@ -35,7 +35,7 @@ def escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=Workspace.close)
 def _workspace(root: str) -> Workspace:
     ws = Workspace(root)
     samples.apply_retention(ws)  # $WORKBENCH_RETENTION_DAYS; off when unset
