@@ -317,7 +317,8 @@ def _create_typed(
 
     # The id that must not repeat (repeats are looked up only if the stream of rows shows
     # the ids are not in order; see ``_Order``).
-    id_raw = raw.col(source.columns.get(spec.id_column)) if spec.id_column else None
+    key = spec.key_column(source.columns)
+    id_raw = raw.col(source.columns.get(key)) if key else None
     if id_raw is not None:
         selects.append(f"nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}') AS {_DUPKEY}")
     else:

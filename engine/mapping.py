@@ -222,6 +222,7 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "is_closed": ("closed", "is deal closed", "deal is closed"),
         "is_won": ("won", "is closed won", "deal is won"),
         "status": ("deal status", "deal - status", "opportunity status"),
+        "lead_id": ("lead id", "converted lead id", "mql id"),
     },
     "stage_history": {
         # No bare "id": in a history export that is the history row's own id.
@@ -321,22 +322,58 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "user",
             "name",
         ),
-        # Maven's sales_teams.csv groups agents by "regional_office" (Central/East/West, two
-        # managers each). The reps table has no region column, and the office is the only
-        # grouping above the manager, so it becomes the team: that keeps a team-level cut.
-        "team": (
-            "sales team",
-            "team name",
-            "regional office",
-            "office",
-            "region",
-            "territory",
-            "pod",
-        ),
+        "team": ("sales team", "team name", "pod", "department", "division"),
+        # Maven's sales_teams.csv groups agents by "regional_office" (Central/East/West): the
+        # rep's sales territory, so the region (docs/data.md).
+        "region": ("sales region", "regional office", "office", "territory", "sales territory"),
         "segment": ("rep segment", "market segment"),
         "role": ("job title", "title", "position"),
-        "manager": ("team lead", "reports to", "supervisor", "manager name"),
+        # Salesforce User.ManagerId is a user id; it becomes a name as owner ids do.
+        "manager": ("team lead", "reports to", "supervisor", "manager name", "manager id"),
         "hire_date": ("hired", "hired on", "date hired", "start date", "joined", "hire"),
+        "user_id": ("user id", "owner id", "rep id", "employee id"),
+    },
+    "accounts": {
+        "account_id": ("account id", "company id", "organization id", "customer id", "id"),
+        "account_name": (
+            "account",
+            "account name",
+            "company",
+            "company name",
+            "organization",
+            "organization name",
+            "customer",
+            "customer name",
+            "client",
+            "name",
+        ),
+        "industry": ("sector", "industry name", "vertical"),
+        "employees": (
+            "number of employees",
+            "employee count",
+            "employees count",
+            "headcount",
+            "no of employees",
+        ),
+        "annual_revenue": ("annual revenue", "revenue", "yearly revenue", "company revenue"),
+        "region": (
+            "billing country",
+            "country",
+            "office location",
+            "hq country",
+            "headquarters",
+            "territory",
+            "billing state",
+        ),
+        "segment": ("account segment", "customer segment", "market segment"),
+    },
+    # A file of won deals keyed by the lead they came from (Olist's closed deals).
+    "lead_outcomes": {
+        "lead_id": ("mql id", "lead id", "lead"),
+        "won_date": ("won date", "date won", "won at", "won time", "closed won date"),
+        "owner": ("sr id", "sales rep id", "closer", "closer id", *_OWNER_WORDS, "owner id"),
+        "opportunity_id": ("opportunity id", "deal id"),
+        "amount": ("deal value", "deal amount", "won amount", "close value"),
     },
     "quotas": {
         # No bare "name": in a deal export that is the deal's name, and a quotas file
@@ -498,6 +535,11 @@ def _synonym_keys_for(table: str, column: str, preset: str | None) -> tuple[str,
     """
     keys = _SYN_KEYS[table][column]
     if preset == "salesforce_export":
+        if table == "reps":
+            # User.csv: Id is the user id that OwnerId columns hold; Name is the rep.
+            return ("id",) if column == "user_id" else tuple(k for k in keys if k != "id")
+        if (table, column) == ("accounts", "account_name"):
+            return ("name",)  # Account.Name; Lead.Company is a lead's company, not an account
         if column == TABLES[table].id_column:
             return ("id",)
         if (table, column) == ("stage_history", "entered_at"):
@@ -608,7 +650,10 @@ class Mapping:
 
     def missing_required(self) -> list[str]:
         """Required canonical columns with no header, in canonical order."""
-        missing = [c for c in TABLES[self.table].required if c not in self.columns]
+        spec = TABLES[self.table]
+        missing = [c for c in spec.required if c not in self.columns]
+        if spec.any_of and not any(c in self.columns for c in spec.any_of):
+            missing.append(spec.any_of[-1])  # named with its alternatives by describe_missing
         if self.period_label_column is not None and "period_end" in missing:
             missing.remove("period_end")  # the label gives both ends of the period
         return missing
@@ -784,9 +829,10 @@ def filename_hint(filename: str | None) -> str | None:
         return "reps"
     if any(w.startswith(("opportunit", "deal", "pipeline", "opps")) for w in words):
         return "opportunities"
+    if any(w.startswith(("account", "compan", "organi", "customer")) for w in words):
+        return "accounts"
     if any(
-        w.startswith(("account", "contact", "campaign", "product", "dictionary", "pricebook"))
-        for w in words
+        w.startswith(("contact", "campaign", "product", "dictionary", "pricebook")) for w in words
     ):
         return _OTHER_OBJECT
     return None
@@ -953,24 +999,41 @@ def detect_preset(headers: Sequence[str]) -> str | None:
     return None
 
 
+def _required_evidence(c: _Candidate) -> list[float]:
+    """The evidence for each required column (an ``any_of`` group counts as one column: its
+    best member)."""
+    spec = TABLES[c.table]
+    found = [c.weights.get(r, 0.0) for r in spec.required]
+    if spec.any_of:
+        found.append(max(c.weights.get(r, 0.0) for r in spec.any_of))
+    return found
+
+
 def _shares(c: _Candidate) -> tuple[float, float]:
     """(weighted share of required columns found, plain share of required columns found)."""
-    required = TABLES[c.table].required
-    if not required:
+    found = _required_evidence(c)
+    if not found:
         return 0.0, 0.0
-    found = [c.weights.get(r, 0.0) for r in required]
-    return sum(found) / len(required), sum(1 for f in found if f > 0) / len(required)
+    return sum(found) / len(found), sum(1 for f in found if f > 0) / len(found)
 
 
-def _candidate_key(c: _Candidate, hint: str | None) -> tuple[float, int, int]:
-    required = TABLES[c.table].required
-    found = sum(c.weights.get(r, 0.0) for r in required)
-    n_required = sum(1 for r in required if c.weights.get(r, 0) > 0)
+def _candidate_key(
+    c: _Candidate, hint: str | None, style: str | None = None
+) -> tuple[float, int, int]:
+    spec = TABLES[c.table]
+    evidence = _required_evidence(c)
+    required = [*spec.required, *spec.any_of]
+    found = sum(evidence)
+    n_required = sum(1 for f in evidence if f > 0)
     # The evidence for the required columns, shrunk by one phantom missing column: without it a
     # table with one required column (reps: owner) would claim any file with a "Rep" header.
     # Optional columns add a little: a Salesforce Opportunity export matches a dozen.
     optional = sum(w for col, w in c.weights.items() if col not in required)
-    score = found / (len(required) + 1) + min(0.3, 0.03 * optional)
+    score = found / (len(evidence) + 1) + min(0.3, 0.03 * optional)
+    if style == "salesforce_export" and hint == c.table:
+        # A Data Export file is named after its object, and every object has Id, OwnerId and
+        # CreatedDate: the name says more than those generic headers (Account.csv).
+        score += 0.1
     return (round(score, 6), n_required, int(hint == c.table))
 
 
@@ -998,7 +1061,7 @@ def recognise(
     if table is not None:
         best = next(c for c in candidates if c.table == table)
     else:
-        best = max(candidates, key=lambda c: _candidate_key(c, hint))
+        best = max(candidates, key=lambda c: _candidate_key(c, hint, style))
 
     strong, plain = _shares(best)
     if not best.columns:
@@ -1068,10 +1131,17 @@ def describe_missing(mapping: Mapping) -> str:
     for c in mapping.missing_required():
         close = closest_headers(mapping, c)
         hint = f" (closest headers: {', '.join(repr(h) for h in close)})" if close else ""
-        parts.append(f"{c}{hint}")
+        parts.append(f"{required_label(mapping.table, c)}{hint}")
     if not parts:
         return ""
     return f"This {mapping.table} file is missing required columns: " + "; ".join(parts) + "."
+
+
+def required_label(table: str, column: str) -> str:
+    """How a missing required column is named: ``account_id or account_name`` for a column
+    that any of several alternatives satisfies."""
+    alts = TABLES[table].any_of
+    return " or ".join(alts) if column in alts else column
 
 
 def require_complete(mapping: Mapping) -> None:

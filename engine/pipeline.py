@@ -51,6 +51,7 @@ from engine.mapping import (
     apply_remembered,
     closest_headers,
     recognise,
+    required_label,
     stage_history_from_wide,
 )
 from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
@@ -107,7 +108,8 @@ class FilePlan:
         for col in self.mapping.missing_required():
             near = closest_headers(self.mapping, col, self.raw.headers)
             hint = f" Closest headers: {', '.join(near)}." if near else ""
-            problems.append(f"Required column '{col}' is not mapped.{hint}")
+            label = required_label(self.table, col)
+            problems.append(f"Required column '{label}' is not mapped.{hint}")
         return problems
 
     def with_mapping(self, mapping: Mapping) -> FilePlan:
@@ -423,7 +425,7 @@ def _batches(
 def _repeated_ids(source: Source) -> pl.Series:
     """True where the row's id already appeared on an earlier row of the same source."""
     n = source.rows
-    id_col = TABLES[source.table].id_column
+    id_col = TABLES[source.table].key_column(source.columns)
     header = source.columns.get(id_col) if id_col else None
     if header is None or header not in source.src.column_names:
         return pl.Series(SEEN_BEFORE, [False] * n, pl.Boolean)
