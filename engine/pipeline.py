@@ -29,12 +29,14 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from engine import bulk, ingest, typeparse
+from engine import bulk, ingest, links, typeparse
 from engine.canonical import (
     ACTIVITY_TYPES,
+    DEFAULT_SEGMENT_THRESHOLDS,
     FLAGGED,
     OPP_CHECKED_TABLES,
     SALESFORCE_NULL_ID,
+    SEGMENT_THRESHOLDS_KEY,
     SOURCE_FILE,
     SOURCE_LINE,
     STAGE_CANONICAL,
@@ -771,8 +773,14 @@ def _write_meta(
     if rows:
         con.executemany("INSERT INTO stage_map VALUES (?, ?, ?, ?)", rows)
     con.execute(
-        "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?)",
-        [stage_map.to_json(), as_of.isoformat(), json.dumps(sorted(tables))],
+        "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?), (?, ?)",
+        [
+            stage_map.to_json(),
+            as_of.isoformat(),
+            json.dumps(sorted(tables)),
+            SEGMENT_THRESHOLDS_KEY,
+            json.dumps(DEFAULT_SEGMENT_THRESHOLDS, sort_keys=True),
+        ],
     )
     # The day the data describes: its latest recorded event, never after the load. An export
     # from 2017 is analysed as of 2017, not as of today (every period would be empty).
@@ -800,6 +808,8 @@ def load(
                 progress(f"Loading {f.source_name}", 0.9 + 0.1 * i / max(len(prepared.files), 1))
             kill_point(f"insert:{i}")
             _insert_rows(con, f.table, f.source_name, f.loaded, f.quarantine, f.warnings)
+        _link(con, prepared.files, prepared.stage_map)
+        for f in prepared.files:
             _insert_report(con, f)
         _write_meta(con, prepared.stage_map, prepared.as_of, {f.table for f in prepared.files})
 
@@ -840,6 +850,7 @@ def load_plans(
             _insert_rows(con, f.table, f.source_name, b.loaded, b.quarantine, b.warnings)
 
         done.extend(_process(plans, the_stage_map, as_of, on_batch, EXAMPLES, progress, con))
+        _link(con, done, the_stage_map())
         for f in done:
             _insert_report(con, f)
         _write_meta(con, the_stage_map(), as_of, {f.table for f in done})
@@ -855,6 +866,53 @@ def load_plans(
 
     info = workspace.create(name, build, fingerprint=fingerprint)
     return info, Prepared(done, the_stage_map(), as_of)
+
+
+def _link(con: duckdb.DuckDBPyConnection, files: list[PreparedFile], stage_map: StageMap) -> None:
+    """Links between the files of a load, once all rows are written (:mod:`engine.links`):
+    owner ids become rep names, lead outcomes complete their leads and add their won deals.
+    Notes and counts go to the files' reports; added deals get a report of their own."""
+    tables = {f.table for f in files}
+    if "reps" in tables:
+        changed = links.resolve_owner_ids(con)
+        if changed:
+            text = ", ".join(f"{n:,} {t}" for t, n in changed.items())
+            for f in files:
+                if f.table == "reps":
+                    f.notes.append(f"owner ids replaced by these users' names: {text} rows")
+    if "lead_outcomes" not in tables:
+        return
+    won = [e.order for e in stage_map.entries if e.canonical == "closed_won"]
+    order = min(won) if won else max((e.order for e in stage_map.entries), default=0) + 1
+    for res in links.complete_leads(con, order):
+        f = next(f for f in files if f.table == "lead_outcomes" and f.source_name == res.file)
+        if res.unmatched:
+            f.warning_rows[links.UNKNOWN_LEAD] = res.unmatched
+        f.notes.extend(res.notes)
+        if not res.deals_added:
+            continue
+        added = PreparedFile(
+            f.plan,
+            "opportunities",
+            res.file + links.WON_SUFFIX,
+            _EMPTY_FRAME,
+            _EMPTY_QUARANTINE,
+            _EMPTY_WARNINGS,
+            rows_in=res.deals_added,
+            rows_loaded=res.deals_added,
+            notes=["one won deal per lead outcome matched to a lead (docs/data.md)"],
+        )
+        for rule, n in (
+            ("missing_amount", res.missing_amount),
+            ("close_before_created", res.close_before_created),
+        ):
+            if n:
+                added.warning_rows[rule] = n
+        files.append(added)
+    if not any(e.canonical == "closed_won" for e in stage_map.entries):
+        con.execute(
+            "INSERT INTO stage_map VALUES (?, 'closed_won', ?, 100.0)", [links.WON_STAGE, order]
+        )
 
 
 def _insert_rows(
