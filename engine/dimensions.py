@@ -107,6 +107,17 @@ def save_segment_thresholds(workspace: Workspace, token: str, thresholds: Thresh
     workspace.set_meta(token, SEGMENT_THRESHOLDS_KEY, thresholds.to_json())
 
 
+def opportunity_dimensions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every deal with its attributed dimensions and where each came from (one row per deal)."""
+    q = Sql(make_request(["won_deals"]))
+    q.opp_all()
+    select = """SELECT opportunity_id, owner, segment, segment_source, industry, industry_source,
+       team, region, region_source
+FROM opp_all ORDER BY opportunity_id"""
+    frame = con.execute(q.render(select), q.params).df()
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def dimension_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per dimension and source: the deals that took the dimension from it.
 
