@@ -118,6 +118,24 @@ FROM opp_all ORDER BY opportunity_id"""
     return frame.astype(object).where(frame.notna(), None)
 
 
+def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Values a segment or industry filter can take: as deals carry them after attribution
+    (so a segment derived from accounts is offered), plus the reps' and leads' own segments."""
+    q = Sql(make_request(["won_deals"]))
+    q.opp_all()
+    out = {}
+    for dim, extra in (
+        ("segment", "UNION SELECT segment FROM reps UNION SELECT segment FROM leads"),
+        ("industry", ""),
+    ):
+        sql = q.render(
+            f"SELECT DISTINCT v FROM (SELECT {dim} FROM opp_all {extra}) AS x(v) "
+            "WHERE v IS NOT NULL AND trim(v) <> '' ORDER BY v"
+        )
+        out[dim] = [str(r[0]) for r in con.execute(sql, q.params).fetchall()]
+    return out
+
+
 def dimension_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per dimension and source: the deals that took the dimension from it.
 

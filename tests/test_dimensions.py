@@ -522,3 +522,40 @@ def test_lead_outcomes_without_leads_are_all_flagged(tmp_path: Path) -> None:
     assert (f.rows_in, f.rows_loaded, f.warning_rows) == (3, 3, {"unknown_lead": 3})
     with ws.cursor(token) as con:
         assert con.execute("SELECT count(*) FROM opportunities").fetchone() == (0,)
+
+
+# --- the Data quality page's Dimensions section ---------------------------------------------
+
+
+def test_quality_page_says_where_dimensions_come_from_and_saves_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_app_helpers import app, problems
+
+    ws, token, _ = _load(tmp_path, MAVEN)
+    ws.close()  # the app's own workspace serves the dataset
+    at = app(tmp_path, monkeypatch, sample=False)
+    at.query_params = {"dataset": token, "page": "quality"}
+    at.run()
+    assert problems(at) == []
+    text = " ".join(m.value for m in at.markdown)
+    # 7 deals with an account: segment from its employees; D6 has none. Region: all 8 from
+    # the rep (sales territory).
+    assert "segment: 7 deals from the account's employees; 1 have none" in text.replace("\\", "")
+    assert "region: 8 deals from the rep (sales territory)" in text.replace("\\", "")
+    # Someone with the link only reads the thresholds.
+    assert not [n for n in at.number_input if n.key == "w_seg_mid"]
+    assert "Only the session that uploaded" in " ".join(c.value for c in at.caption)
+
+    # The uploader's session edits them; they are stored with the dataset.
+    at.session_state["_created_datasets"] = [token]
+    at.run()
+    at.number_input(key="w_seg_mid").set_value(50)
+    at.number_input(key="w_seg_ent").set_value(3000)
+    at.get("form_submit_button")[0].click()  # type: ignore[attr-defined]
+    at.run()
+    assert problems(at) == []
+    with Workspace(tmp_path / "ws").cursor(token) as con:
+        assert dimensions.segment_thresholds(con) == dimensions.Thresholds(50, 3000)
+    text = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert "Mid-Market 50 to 2,999" in text
