@@ -434,6 +434,8 @@ def _repeated_ids(source: Source) -> pl.Series:
     ids = pl.from_arrow(source.src.column(header))
     assert isinstance(ids, pl.Series)
     ids = ids.cast(pl.Utf8).str.strip_chars().replace(SALESFORCE_NULL_ID, None)
+    if id_col == "account_name":  # names key case-insensitively (docs/data.md)
+        ids = ids.str.to_lowercase()
     blank = ids.is_null() | (ids == "")
     return (~ids.is_first_distinct() & ~blank).alias(SEEN_BEFORE)
 

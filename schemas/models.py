@@ -280,7 +280,9 @@ class Accounts(_Base):
 
     @_rule("duplicate_id")
     def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
-        key = pl.when(_blank("account_id")).then(pl.col("account_name")).otherwise("account_id")
+        # A name keys case-insensitively, as deals join on it (docs/data.md).
+        name = pl.col("account_name").str.to_lowercase()
+        key = pl.when(_blank("account_id")).then(name).otherwise("account_id")
         first = key.is_first_distinct() & ~pl.col(SEEN_BEFORE).fill_null(False)
         return _ok(data, (_blank("account_id") & _blank("account_name")) | first)
 

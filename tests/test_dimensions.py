@@ -559,3 +559,60 @@ def test_quality_page_says_where_dimensions_come_from_and_saves_thresholds(
         assert dimensions.segment_thresholds(con) == dimensions.Thresholds(50, 3000)
     text = " ".join(m.value for m in at.markdown).replace("\\", "")
     assert "Mid-Market 50 to 2,999" in text
+
+
+# --- both load paths agree ----------------------------------------------------------------------
+
+
+def test_streamed_and_whole_loads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import bulk, ingest
+
+    accounts = ACCOUNTS + b"acme,repeat,2000,1.0,5,X,\nBeta,tech,2000,1.0,-5,X,\n,none,1,1,1,X,\n"
+    files = {**dict(MAVEN), "accounts.csv": accounts, "mql.csv": MQL, "closed.csv": CLOSED}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 3)
+    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 3)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 2)
+
+    def run(label: str) -> tuple[list[dict[str, Any]], dict[str, list[tuple[Any, ...]]]]:
+        plans = [pipeline.inspect_file(tmp_path / name, name) for name in files]
+        ws = Workspace(tmp_path / label)
+        info, prepared = pipeline.load_plans(ws, plans, "t", as_of=AS_OF)
+        rows = {}
+        with ws.cursor(info.token) as con:
+            for table in ("opportunities", "accounts", "reps", "leads", "lead_outcomes"):
+                rows[table] = con.execute(
+                    f'SELECT * FROM "{table}" ORDER BY _file, _line'
+                ).fetchall()
+            rows["_warnings"] = con.execute("SELECT * FROM _warnings ORDER BY ALL").fetchall()
+            rows["_quarantine"] = con.execute(
+                "SELECT file, line, rules FROM _quarantine ORDER BY ALL"
+            ).fetchall()
+        return prepared.reports(), rows
+
+    streamed = run("streamed")
+    with monkeypatch.context() as m:
+        m.setattr(ingest, "_open_stream", lambda *_a: None)
+        whole = run("whole")
+    assert streamed == whole
+    report = {r["file"]: r for r in whole[0]}
+    # 7 account rows: the 4 accounts load; "acme" repeats Acme (a name keys whatever its
+    # case, as deals join on it), Beta has negative employees, the last row has no name.
+    assert report["accounts.csv"]["errors"] == {
+        "duplicate_id": 1,
+        "empty_id": 1,
+        "negative_amount": 1,
+    }
+    assert report["accounts.csv"]["rows_loaded"] == 4
+    assert report["closed.csv"]["warnings"] == {"unknown_lead": 1}
+
+
+def test_duplicate_account_message_names_the_key(tmp_path: Path) -> None:
+    data = b"account,sector\nAcme,tech\nACME,retail\n"
+    _ws, _token, prepared = _load(tmp_path, [("accounts.csv", data)])
+    (f,) = prepared.files
+    assert f.quarantine["reasons"].to_list() == [
+        ["duplicate id ACME (an earlier row with this id was loaded)"]
+    ]
