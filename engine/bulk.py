@@ -318,12 +318,12 @@ def _create_typed(
     # The id that must not repeat (repeats are looked up only if the stream of rows shows
     # the ids are not in order; see ``_Order``).
     key = spec.key_column(source.columns)
-    col = raw.col(source.columns.get(key)) if key else None
+    raw_col = raw.col(source.columns.get(key)) if key else None
     id_raw = None
-    if col is not None and key == "account_name":  # names key case-insensitively
-        id_raw = f"lower({{t}}{col})"
-    elif col is not None:
-        id_raw = f"nullif({{t}}{col}, '{SALESFORCE_NULL_ID}')"
+    if raw_col is not None and key == "account_name":  # names key case-insensitively
+        id_raw = f"lower({{t}}{raw_col})"
+    elif raw_col is not None:
+        id_raw = f"nullif({{t}}{raw_col}, '{SALESFORCE_NULL_ID}')"
     if id_raw is not None:
         selects.append(f"{id_raw.format(t='r.')} AS {_DUPKEY}")
     else:
