@@ -138,7 +138,7 @@ def _complete_file(con: duckdb.DuckDBPyConnection, file: str, stage_order: int) 
             converted_date = coalesce(leads.converted_date, CAST(m.won_at AS DATE)),
             converted_opportunity_id = coalesce(leads.converted_opportunity_id, m.deal_id),
             status = coalesce(leads.status, 'Converted'),
-            owner = CASE WHEN leads.owner = ? AND m.owner IS NOT NULL THEN m.owner
+            owner = CASE WHEN coalesce(leads.owner, ?) = ? AND m.owner IS NOT NULL THEN m.owner
                          ELSE leads.owner END
         FROM (
             SELECT lead_id, min(won_date) AS won_at,
@@ -147,7 +147,7 @@ def _complete_file(con: duckdb.DuckDBPyConnection, file: str, stage_order: int) 
             FROM lead_outcomes WHERE _file = ? GROUP BY lead_id
         ) m
         WHERE leads.lead_id = m.lead_id""",
-        [UNASSIGNED_OWNER, UNASSIGNED_OWNER, file],
+        [UNASSIGNED_OWNER, UNASSIGNED_OWNER, UNASSIGNED_OWNER, file],
     )
     # 3. The won deals, one per matched outcome whose deal id is not loaded already.
     source = file + WON_SUFFIX
