@@ -257,6 +257,9 @@ def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
     fallbacks = [raw.col(fb) for fb in source.fallbacks.get(name, [])]
     if any(fallbacks):
         expr = f"coalesce({expr}, {', '.join(f'r.{f}' for f in fallbacks if f)})"
+    parts = [p for p in (raw.col(h) for h in source.joined.get(name, [])) if p]
+    if parts:  # Mapping.joined: a space between the parts, empty parts left out
+        expr = f"nullif(concat_ws(' ', {expr}, {', '.join(f'r.{p}' for p in parts)}), '')"
     if name.endswith("_id"):
         expr = f"nullif({expr}, '{SALESFORCE_NULL_ID}')"
     return expr

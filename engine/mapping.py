@@ -584,6 +584,10 @@ class Mapping:
     period_label_column: str | None = None
     headers: list[str] = field(default_factory=list)
     origin: str = "recognised"
+    # Headers whose values follow the column's own, joined by a space (a name given as
+    # FirstName + LastName: ``columns["owner"] = "FirstName"``, ``joined = {"owner":
+    # ["LastName"]}``).
+    joined: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -600,7 +604,7 @@ class Mapping:
         if self.table not in TABLES:
             raise UnknownName("table", self.table, TABLES)
         table = TABLES[self.table]
-        for name in (*self.columns, *self.fallbacks):
+        for name in (*self.columns, *self.fallbacks, *self.joined):
             if name not in table.column_names:
                 raise MappingError(
                     f"{name!r} is not a column of the {self.table} table. "
@@ -641,6 +645,7 @@ class Mapping:
     def _uses(self) -> list[tuple[str, str]]:
         uses = [(name, header) for name, header in self.columns.items()]
         uses += [(f"{n} (fallback)", h) for n, hs in self.fallbacks.items() for h in hs]
+        uses += [(f"{n} (joined)", h) for n, hs in self.joined.items() for h in hs]
         uses += [(f'stage "{s}"', h) for s, h in self.stage_columns.items()]
         return uses
 
@@ -686,7 +691,12 @@ class Mapping:
         label = self.period_label_column
         if canonical == "period_start" or label not in columns.values():
             label = None
-        return self._rebuilt(columns, fallbacks, stage_columns, label)
+        joined = {
+            c: [h for h in hs if h != header]
+            for c, hs in self.joined.items()
+            if c != canonical and c in columns
+        }
+        return self._rebuilt(columns, fallbacks, stage_columns, label, joined)
 
     def with_period_label(self, header: str | None) -> Mapping:
         """A copy whose quota period comes from a label column (``2026-Q3``), or not (None)."""
@@ -697,7 +707,11 @@ class Mapping:
             return edited
         edited = self.with_column("period_start", header).with_column("period_end", None)
         return edited._rebuilt(
-            dict(edited.columns), dict(edited.fallbacks), dict(edited.stage_columns), header
+            dict(edited.columns),
+            dict(edited.fallbacks),
+            dict(edited.stage_columns),
+            header,
+            dict(edited.joined),
         )
 
     def with_fallbacks(self, canonical: str, headers: Sequence[str]) -> Mapping:
@@ -708,7 +722,11 @@ class Mapping:
         if headers:
             fallbacks[canonical] = list(headers)
         return self._rebuilt(
-            dict(self.columns), fallbacks, dict(self.stage_columns), self.period_label_column
+            dict(self.columns),
+            fallbacks,
+            dict(self.stage_columns),
+            self.period_label_column,
+            dict(self.joined),
         )
 
     def _rebuilt(
@@ -717,11 +735,14 @@ class Mapping:
         fallbacks: dict[str, list[str]],
         stage_columns: dict[str, str],
         label: str | None,
+        joined: dict[str, list[str]] | None = None,
     ) -> Mapping:
         order = TABLES[self.table].column_names
         columns = {c: columns[c] for c in order if c in columns}
         fallbacks = {c: fallbacks[c] for c in order if fallbacks.get(c)}
+        joined = {c: hs for c, hs in (joined or {}).items() if hs and c in columns}
         used = set(columns.values()) | {h for hs in fallbacks.values() for h in hs}
+        used |= {h for hs in joined.values() for h in hs}
         used |= set(stage_columns.values())
         return dataclasses.replace(
             self,
@@ -731,6 +752,7 @@ class Mapping:
             period_label_column=label,
             unmapped=[h for h in self.headers if h not in used],
             origin="edited",
+            joined=joined,
         )
 
     # -- serialisation ---------------------------------------------------------------------
@@ -748,6 +770,7 @@ class Mapping:
             "period_label_column": self.period_label_column,
             "headers": list(self.headers),
             "origin": self.origin,
+            "joined": {c: list(hs) for c, hs in self.joined.items()},
         }
 
     @classmethod
@@ -769,6 +792,9 @@ class Mapping:
                 period_label_column=data.get("period_label_column"),
                 headers=[str(h) for h in data.get("headers", [])],
                 origin=str(data.get("origin", "recognised")),
+                joined={
+                    str(k): [str(h) for h in v] for k, v in dict(data.get("joined", {})).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as e:
             raise MappingError(f"A saved column mapping is not readable ({e}).") from e
@@ -845,6 +871,7 @@ class _Candidate:
     fallbacks: dict[str, list[str]]
     period_label: str | None
     weights: dict[str, float]  # canonical column -> evidence (1 strong, 0.5 generic header)
+    joined: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _match_table(
@@ -903,8 +930,20 @@ def _match_table(
                 weights["period_start"] = 1.0
                 weights["period_end"] = 0.5
                 break
+    joined: dict[str, list[str]] = {}
+    if "owner" in cols and "owner" not in columns and table in _NAMED_BY_PARTS:
+        # A person named in two columns (Salesforce User.csv: FirstName, LastName).
+        first = [h for h, k in zip(headers, keys, strict=True) if k == "firstname"]
+        last = [h for h, k in zip(headers, keys, strict=True) if k == "lastname"]
+        if first and last and first[0] not in used and last[0] not in used:
+            columns["owner"], joined["owner"] = first[0], [last[0]]
+            weights["owner"] = 0.5  # weak: leads and contacts are named so too
     columns = {c: columns[c] for c in cols if c in columns}
-    return _Candidate(table, columns, fallbacks, label, weights)
+    return _Candidate(table, columns, fallbacks, label, weights, joined)
+
+
+# Tables whose owner may be given as first and last name (a users file).
+_NAMED_BY_PARTS = ("reps",)
 
 
 def _stage_columns(headers: Sequence[str]) -> dict[str, str]:
@@ -1074,7 +1113,7 @@ def recognise(
     if best.table != "opportunities":
         stage_cols = {}
     used = set(best.columns.values()) | {h for hs in best.fallbacks.values() for h in hs}
-    used |= set(stage_cols.values())
+    used |= set(stage_cols.values()) | {h for hs in best.joined.values() for h in hs}
     preset = style or ("spreadsheet" if best.columns else None)
     return Mapping(
         table=best.table,
@@ -1087,6 +1126,7 @@ def recognise(
         fallbacks=best.fallbacks,
         period_label_column=best.period_label,
         headers=headers,
+        joined=best.joined,
     )
 
 
@@ -1306,14 +1346,18 @@ def _rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:
     fallbacks = {c: [tr(h) for h in hs] for c, hs in saved.fallbacks.items()}
     stage_columns = {s: tr(h) for s, h in saved.stage_columns.items()}
     label = tr(saved.period_label_column) if saved.period_label_column else None
+    joined = {c: [tr(h) for h in hs] for c, hs in saved.joined.items()}
     values = [*columns.values(), *stage_columns.values()]
     values += [h for hs in fallbacks.values() for h in hs]
+    values += [h for hs in joined.values() for h in hs]
     if any(v is None for v in values) or (saved.period_label_column and label is None):
         return None
     cols = {c: h for c, h in columns.items() if h is not None}
     fbs = {c: [h for h in hs if h is not None] for c, hs in fallbacks.items()}
     stages = {s: h for s, h in stage_columns.items() if h is not None}
+    joins = {c: [h for h in hs if h is not None] for c, hs in joined.items()}
     used = set(cols.values()) | set(stages.values()) | {h for hs in fbs.values() for h in hs}
+    used |= {h for hs in joins.values() for h in hs}
     try:
         return Mapping(
             table=saved.table,
@@ -1327,6 +1371,7 @@ def _rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:
             period_label_column=label,
             headers=list(headers),
             origin="remembered",
+            joined=joins,
         )
     except MappingError:
         return None

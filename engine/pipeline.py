@@ -290,6 +290,7 @@ class Source:
     hints: dict[str, str | None] = field(default_factory=dict)
     # When set, the rows are in this file and engine.bulk reads them (``src`` is its head)
     stream: ingest.CsvStream | None = None
+    joined: dict[str, list[str]] = field(default_factory=dict)  # see Mapping.joined
 
     @property
     def rows(self) -> int:
@@ -326,6 +327,7 @@ def _source(plan: FilePlan) -> Source:
         dict(plan.mapping.fallbacks),
         list(plan.raw.notes),
         stream=plan.raw.stream,
+        joined=dict(plan.mapping.joined),
     )
 
 
@@ -567,6 +569,9 @@ def _typed_frame(source: Source, src: pa.Table, lines: pa.Array) -> pl.DataFrame
         for fb in source.fallbacks.get(col.name, []):
             if fb in raw.columns:
                 values = values.fill_null(raw[fb].cast(pl.Utf8))
+        parts = [raw[h].cast(pl.Utf8) for h in source.joined.get(col.name, []) if h in raw.columns]
+        if parts:
+            values = joined_text([values, *parts])
         if col.name.endswith("_id"):
             values = values.replace(SALESFORCE_NULL_ID, None)
         result = typeparse.parse_column(values, col.kind, source.hints.get(col.name))
@@ -585,6 +590,14 @@ def _typed_frame(source: Source, src: pa.Table, lines: pa.Array) -> pl.DataFrame
     line_series = pl.from_arrow(lines)
     assert isinstance(line_series, pl.Series)
     return frame.with_columns(line_series.cast(pl.Int64).alias(SOURCE_LINE))
+
+
+def joined_text(parts: list[pl.Series]) -> pl.Series:
+    """Values joined by a space, empty parts left out; null when every part is empty."""
+    frame = pl.DataFrame({f"p{i}": p for i, p in enumerate(parts)})
+    text = pl.concat_str(pl.all(), separator=" ", ignore_nulls=True)
+    out = frame.select(pl.when(text == "").then(None).otherwise(text).alias(parts[0].name))
+    return out.to_series()
 
 
 def _bad_messages(values: pl.Series, failed: pl.Series, name: str, kind: str) -> pl.Series:

@@ -616,3 +616,37 @@ def test_duplicate_account_message_names_the_key(tmp_path: Path) -> None:
     assert f.quarantine["reasons"].to_list() == [
         ["duplicate id ACME (an earlier row with this id was loaded)"]
     ]
+
+
+SF_USER_PARTS = b""""Id","Username","LastName","FirstName","CompanyName","Department","Title","Email","ManagerId","IsActive","CreatedDate","CreatedById","SystemModstamp"
+"005U1","ann@example.com","Lee","Ann","Acme","Enterprise Sales","AE","ann@example.com","005U2","1","2018-10-13 17:16:45","005U1","2018-10-13 17:16:45"
+"005U2","dee@example.com","Ray","","Acme","Enterprise Sales","Manager","dee@example.com","","1","2018-10-13 17:16:45","005U1","2018-10-13 17:16:45"
+"""
+
+
+def test_user_export_without_name_joins_first_and_last_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import ingest
+    from engine.mapping import Mapping
+
+    m = recognise(_headers(SF_USER_PARTS), "User.csv")
+    assert m.table == "reps" and m.is_complete
+    assert (m.columns["owner"], m.joined) == ("FirstName", {"owner": ["LastName"]})
+    assert "LastName" not in m.unmapped
+    assert Mapping.from_json(m.to_json()) == m
+    # Mapping owner to another column drops the joined part.
+    assert m.with_column("owner", "Username").joined == {}
+
+    files = [("Opportunity.csv", SF_OPPORTUNITY), ("User.csv", SF_USER_PARTS)]
+    for label, streamed in (("whole", False), ("streamed", True)):
+        with monkeypatch.context() as patch:
+            if streamed:
+                patch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+            ws, token, _ = _load(tmp_path / label, files)
+        with ws.cursor(token) as con:
+            reps = con.execute("SELECT user_id, owner FROM reps ORDER BY 1").fetchall()
+            owners = con.execute("SELECT owner FROM opportunities ORDER BY 1").fetchall()
+        # Dee has no first name: the last name alone.
+        assert reps == [("005U1", "Ann Lee"), ("005U2", "Ray")], label
+        assert owners == [("005U9",), ("Ann Lee",), ("Ray",)], label
