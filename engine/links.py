@@ -208,4 +208,8 @@ def _complete_file(con: duckdb.DuckDBPyConnection, file: str, stage_order: int) 
         if res.deals_existing:
             note += f"; {res.deals_existing:,} were loaded already and are left as they are"
         res.notes.append(note)
+        res.notes.append(
+            "the file lists won deals only: their win rate is 100% by construction; the lead "
+            "funnel (leads -> won) is the conversion to read"
+        )
     return res
