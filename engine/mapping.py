@@ -334,7 +334,15 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "user_id": ("user id", "owner id", "rep id", "employee id"),
     },
     "accounts": {
-        "account_id": ("account id", "company id", "organization id", "customer id", "id"),
+        "account_id": (
+            "account id",
+            "company id",
+            "organization id",
+            "customer id",
+            "record id",
+            "organization - id",
+            "id",
+        ),
         "account_name": (
             "account",
             "account name",
@@ -342,22 +350,31 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "company name",
             "organization",
             "organization name",
+            "organization - name",
             "customer",
             "customer name",
             "client",
             "name",
         ),
-        "industry": ("sector", "industry name", "vertical"),
+        "industry": ("sector", "industry name", "organization - industry", "vertical"),
         "employees": (
             "number of employees",
+            "organization - number of employees",
             "employee count",
             "employees count",
             "headcount",
             "no of employees",
         ),
-        "annual_revenue": ("annual revenue", "revenue", "yearly revenue", "company revenue"),
+        "annual_revenue": (
+            "annual revenue",
+            "organization - annual revenue",
+            "revenue",
+            "yearly revenue",
+            "company revenue",
+        ),
         "region": (
             "billing country",
+            "country/region",
             "country",
             "office location",
             "hq country",
@@ -1038,6 +1055,9 @@ def detect_preset(headers: Sequence[str]) -> str | None:
     return None
 
 
+_DISTINCTIVE: dict[str, tuple[str, ...]] = {"accounts": ("industry", "employees", "annual_revenue")}
+
+
 def _required_evidence(c: _Candidate) -> list[float]:
     """The evidence for each required column (an ``any_of`` group counts as one column: its
     best member)."""
@@ -1068,7 +1088,12 @@ def _candidate_key(
     # table with one required column (reps: owner) would claim any file with a "Rep" header.
     # Optional columns add a little: a Salesforce Opportunity export matches a dozen.
     optional = sum(w for col, w in c.weights.items() if col not in required)
-    score = found / (len(evidence) + 1) + min(0.3, 0.03 * optional)
+    # Columns only one table has say more than other optional ones (a company's industry,
+    # employees and revenue: accounts, whose one key column is generic).
+    distinctive = sum(c.weights.get(col, 0.0) for col in _DISTINCTIVE.get(c.table, ()))
+    score = found / (len(evidence) + 1) + min(0.3, 0.03 * optional + 0.07 * distinctive)
+    if style == "salesforce_export" and c.table == "accounts" and "account_name" not in c.columns:
+        score = 0.0  # every Salesforce Account has a Name; a Lead's Company is no account
     if style == "salesforce_export" and hint == c.table:
         # A Data Export file is named after its object, and every object has Id, OwnerId and
         # CreatedDate: the name says more than those generic headers (Account.csv).

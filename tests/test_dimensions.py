@@ -650,3 +650,29 @@ def test_user_export_without_name_joins_first_and_last_name(
         # Dee has no first name: the last name alone.
         assert reps == [("005U1", "Ann Lee"), ("005U2", "Ray")], label
         assert owners == [("005U9",), ("Ann Lee",), ("Ray",)], label
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (  # HubSpot companies export
+            ["Record ID", "Company name", "Industry", "Number of Employees", "Annual Revenue",
+             "Country/Region", "Company owner", "Create Date"],
+            {"account_id": "Record ID", "account_name": "Company name", "industry": "Industry",
+             "employees": "Number of Employees", "annual_revenue": "Annual Revenue",
+             "region": "Country/Region"},
+        ),
+        (  # Pipedrive organizations export
+            ["Organization - ID", "Organization - Name", "Organization - Industry",
+             "Organization - Number of employees", "Organization - Annual revenue"],
+            {"account_id": "Organization - ID", "account_name": "Organization - Name",
+             "industry": "Organization - Industry",
+             "employees": "Organization - Number of employees",
+             "annual_revenue": "Organization - Annual revenue"},
+        ),
+    ],
+)  # fmt: skip
+def test_other_crm_company_exports_are_accounts(headers: list[str], expected: dict[str, str]) -> None:
+    m = recognise(headers, "companies.csv")
+    assert m.table == "accounts"
+    assert m.columns == expected
