@@ -672,7 +672,9 @@ def test_user_export_without_name_joins_first_and_last_name(
         ),
     ],
 )  # fmt: skip
-def test_other_crm_company_exports_are_accounts(headers: list[str], expected: dict[str, str]) -> None:
+def test_other_crm_company_exports_are_accounts(
+    headers: list[str], expected: dict[str, str]
+) -> None:
     m = recognise(headers, "companies.csv")
     assert m.table == "accounts"
     assert m.columns == expected
