@@ -257,6 +257,9 @@ def _typed_expr(source: Source, raw: _Raw, name: str) -> str | None:
     fallbacks = [raw.col(fb) for fb in source.fallbacks.get(name, [])]
     if any(fallbacks):
         expr = f"coalesce({expr}, {', '.join(f'r.{f}' for f in fallbacks if f)})"
+    parts = [p for p in (raw.col(h) for h in source.joined.get(name, [])) if p]
+    if parts:  # Mapping.joined: a space between the parts, empty parts left out
+        expr = f"nullif(concat_ws(' ', {expr}, {', '.join(f'r.{p}' for p in parts)}), '')"
     if name.endswith("_id"):
         expr = f"nullif({expr}, '{SALESFORCE_NULL_ID}')"
     return expr
@@ -317,9 +320,15 @@ def _create_typed(
 
     # The id that must not repeat (repeats are looked up only if the stream of rows shows
     # the ids are not in order; see ``_Order``).
-    id_raw = raw.col(source.columns.get(spec.id_column)) if spec.id_column else None
+    key = spec.key_column(source.columns)
+    raw_col = raw.col(source.columns.get(key)) if key else None
+    id_raw = None
+    if raw_col is not None and key == "account_name":  # names key case-insensitively
+        id_raw = f"lower({{t}}{raw_col})"
+    elif raw_col is not None:
+        id_raw = f"nullif({{t}}{raw_col}, '{SALESFORCE_NULL_ID}')"
     if id_raw is not None:
-        selects.append(f"nullif(r.{id_raw}, '{SALESFORCE_NULL_ID}') AS {_DUPKEY}")
+        selects.append(f"{id_raw.format(t='r.')} AS {_DUPKEY}")
     else:
         selects.append(f"CAST(NULL AS VARCHAR) AS {_DUPKEY}")
     # A view takes no parameters: the day is a date object, written as an ISO literal.
@@ -381,7 +390,9 @@ class _Helpers:
 
     selects: list[str]
     joins: list[str]
-    id_raw: str | None  # the raw column of the id that must not repeat, if the table has one
+    # The id that must not repeat, if the table has one: an expression of the raw column with
+    # ``{t}`` where its table alias goes (``nullif({t}c0, ...)``, ``lower({t}c1)``).
+    id_raw: str | None
 
     def view(self, con: duckdb.DuckDBPyConnection, repeats: bool) -> None:
         """(Re)create ``__typed``. With ``repeats``, the ids that occur more than once are
@@ -392,7 +403,7 @@ class _Helpers:
             con.execute(
                 f"""CREATE TEMP TABLE IF NOT EXISTS __lkdup AS
                 SELECT id, min(line) AS first FROM (
-                    SELECT nullif({self.id_raw}, '{SALESFORCE_NULL_ID}') AS id, {_LINE} AS line
+                    SELECT {self.id_raw.format(t="")} AS id, {_LINE} AS line
                     FROM __raw)
                 WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"""
             )

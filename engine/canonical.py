@@ -7,6 +7,7 @@ engine's allow-list of identifiers all read it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +39,9 @@ class Table:
     columns: tuple[Column, ...]
     id_column: str | None
     description: str
+    # Columns of which at least one must be mapped (accounts: an id or a name). The first one
+    # mapped keys the rows (duplicates, joins); see :meth:`key_column`.
+    any_of: tuple[str, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -46,6 +50,14 @@ class Table:
     @property
     def required(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    def key_column(self, mapped: Iterable[str]) -> str | None:
+        """The column that keys this table's rows in a file mapping ``mapped`` columns: the id
+        column, else the first of ``any_of`` that is mapped."""
+        have = set(mapped)
+        if self.id_column is not None and (self.id_column in have or not self.any_of):
+            return self.id_column
+        return next((c for c in self.any_of if c in have), self.id_column)
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -80,6 +92,7 @@ OPPORTUNITIES = Table(
         _c("is_closed", "bool"),
         _c("is_won", "bool"),
         _c("status", description="open | won | lost (Pipedrive style); sets is_closed/is_won"),
+        _c("lead_id", description="The lead this deal came from (see docs/data.md)"),
     ),
     "opportunity_id",
     "One row per deal",
@@ -121,13 +134,44 @@ REPS = Table(
     (
         _c("owner", required=True),
         _c("team"),
+        _c("region", description="The rep's sales territory"),
         _c("segment"),
         _c("role"),
         _c("manager"),
         _c("hire_date", "date"),
+        _c("user_id", description="CRM user id (Salesforce User.Id): owner ids become names"),
     ),
     "owner",
     "One row per sales rep",
+)
+
+ACCOUNTS = Table(
+    "accounts",
+    (
+        _c("account_id", description="Account id; deals join on it first"),
+        _c("account_name", description="Account name; deals without an id match join on it"),
+        _c("industry"),
+        _c("employees", "number", description="Number of employees (derives the segment)"),
+        _c("annual_revenue", "amount", description="Annual revenue, in the file's currency"),
+        _c("region", description="The account's region or country"),
+        _c("segment", description="SMB | Mid-Market | Enterprise"),
+    ),
+    "account_id",
+    "One row per customer account (gives deals their industry, segment and region)",
+    any_of=("account_id", "account_name"),
+)
+
+LEAD_OUTCOMES = Table(
+    "lead_outcomes",
+    (
+        _c("lead_id", required=True, description="The lead the outcome belongs to"),
+        _c("won_date", "timestamp", True, "When the lead's deal was won"),
+        _c("owner", description="Sales rep who closed the deal"),
+        _c("opportunity_id", description="The won deal's id (default: the lead id)"),
+        _c("amount", "amount", description="Deal value, when the file has one"),
+    ),
+    "lead_id",
+    "Won deals keyed by the lead they came from (complete the leads loaded with them)",
 )
 
 QUOTAS = Table(
@@ -162,7 +206,17 @@ LEADS = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (OPPORTUNITIES, STAGE_HISTORY, ACTIVITIES, REPS, QUOTAS, LEADS)
+    t.name: t
+    for t in (
+        OPPORTUNITIES,
+        STAGE_HISTORY,
+        ACTIVITIES,
+        REPS,
+        QUOTAS,
+        LEADS,
+        ACCOUNTS,
+        LEAD_OUTCOMES,
+    )
 }
 
 # Columns the store adds to every canonical table: provenance and the warning flag.
@@ -183,6 +237,10 @@ FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {
 }
 
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise")
+# Segment from an account's employees (docs/data.md): SMB below the first bound, Mid-Market up
+# to the second, Enterprise from it. Editable per dataset (stored in its _meta).
+SEGMENT_THRESHOLDS_KEY = "segment_thresholds"
+DEFAULT_SEGMENT_THRESHOLDS: dict[str, float] = {"mid_market_min": 100.0, "enterprise_min": 1000.0}
 # Tables whose opportunity_id is checked against the opportunities loaded with them.
 OPP_CHECKED_TABLES = ("stage_history", "activities")
 UNASSIGNED_OWNER = "(unassigned)"

@@ -1,6 +1,6 @@
 """The physical layout of a dataset inside its DuckDB file.
 
-Every dataset file holds all six canonical tables (empty when that table was not uploaded),
+Every dataset file holds every canonical table (empty when that table was not uploaded),
 each with its canonical columns typed per ``canonical.DUCKDB_TYPES`` plus provenance columns,
 and the bookkeeping tables below. The metric engine reads only this layout.
 
@@ -10,7 +10,8 @@ and the bookkeeping tables below. The metric engine reads only this layout.
   (``"(unassigned)"``); ``is_closed``/``is_won`` are never null (from the file, the status
   column or the stage map).
 - ``stage_history``: canonical columns plus the same three stage columns.
-- ``activities``, ``reps``, ``quotas``, ``leads``: canonical columns.
+- ``activities``, ``reps``, ``quotas``, ``leads``, ``accounts``, ``lead_outcomes``: canonical
+  columns.
 - every canonical table also has ``_file`` (source file name), ``_line`` (1-based line of the
   row in its file, header = line 1) and ``_flagged`` (true when a warning rule fired).
 - ``stage_map``: stage, canonical, stage_order, probability.

@@ -222,6 +222,7 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "is_closed": ("closed", "is deal closed", "deal is closed"),
         "is_won": ("won", "is closed won", "deal is won"),
         "status": ("deal status", "deal - status", "opportunity status"),
+        "lead_id": ("lead id", "converted lead id", "mql id"),
     },
     "stage_history": {
         # No bare "id": in a history export that is the history row's own id.
@@ -321,22 +322,75 @@ _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
             "user",
             "name",
         ),
-        # Maven's sales_teams.csv groups agents by "regional_office" (Central/East/West, two
-        # managers each). The reps table has no region column, and the office is the only
-        # grouping above the manager, so it becomes the team: that keeps a team-level cut.
-        "team": (
-            "sales team",
-            "team name",
-            "regional office",
-            "office",
-            "region",
-            "territory",
-            "pod",
-        ),
+        "team": ("sales team", "team name", "pod", "department", "division"),
+        # Maven's sales_teams.csv groups agents by "regional_office" (Central/East/West): the
+        # rep's sales territory, so the region (docs/data.md).
+        "region": ("sales region", "regional office", "office", "territory", "sales territory"),
         "segment": ("rep segment", "market segment"),
         "role": ("job title", "title", "position"),
-        "manager": ("team lead", "reports to", "supervisor", "manager name"),
+        # Salesforce User.ManagerId is a user id; it becomes a name as owner ids do.
+        "manager": ("team lead", "reports to", "supervisor", "manager name", "manager id"),
         "hire_date": ("hired", "hired on", "date hired", "start date", "joined", "hire"),
+        "user_id": ("user id", "owner id", "rep id", "employee id"),
+    },
+    "accounts": {
+        "account_id": (
+            "account id",
+            "company id",
+            "organization id",
+            "customer id",
+            "record id",
+            "organization - id",
+            "id",
+        ),
+        "account_name": (
+            "account",
+            "account name",
+            "company",
+            "company name",
+            "organization",
+            "organization name",
+            "organization - name",
+            "customer",
+            "customer name",
+            "client",
+            "name",
+        ),
+        "industry": ("sector", "industry name", "organization - industry", "vertical"),
+        "employees": (
+            "number of employees",
+            "organization - number of employees",
+            "employee count",
+            "employees count",
+            "headcount",
+            "no of employees",
+        ),
+        "annual_revenue": (
+            "annual revenue",
+            "organization - annual revenue",
+            "revenue",
+            "yearly revenue",
+            "company revenue",
+        ),
+        "region": (
+            "billing country",
+            "country/region",
+            "country",
+            "office location",
+            "hq country",
+            "headquarters",
+            "territory",
+            "billing state",
+        ),
+        "segment": ("account segment", "customer segment", "market segment"),
+    },
+    # A file of won deals keyed by the lead they came from (Olist's closed deals).
+    "lead_outcomes": {
+        "lead_id": ("mql id", "lead id", "lead"),
+        "won_date": ("won date", "date won", "won at", "won time", "closed won date"),
+        "owner": ("sr id", "sales rep id", "closer", "closer id", *_OWNER_WORDS, "owner id"),
+        "opportunity_id": ("opportunity id", "deal id"),
+        "amount": ("deal value", "deal amount", "won amount", "close value"),
     },
     "quotas": {
         # No bare "name": in a deal export that is the deal's name, and a quotas file
@@ -498,6 +552,11 @@ def _synonym_keys_for(table: str, column: str, preset: str | None) -> tuple[str,
     """
     keys = _SYN_KEYS[table][column]
     if preset == "salesforce_export":
+        if table == "reps":
+            # User.csv: Id is the user id that OwnerId columns hold; Name is the rep.
+            return ("id",) if column == "user_id" else tuple(k for k in keys if k != "id")
+        if (table, column) == ("accounts", "account_name"):
+            return ("name",)  # Account.Name; Lead.Company is a lead's company, not an account
         if column == TABLES[table].id_column:
             return ("id",)
         if (table, column) == ("stage_history", "entered_at"):
@@ -542,6 +601,10 @@ class Mapping:
     period_label_column: str | None = None
     headers: list[str] = field(default_factory=list)
     origin: str = "recognised"
+    # Headers whose values follow the column's own, joined by a space (a name given as
+    # FirstName + LastName: ``columns["owner"] = "FirstName"``, ``joined = {"owner":
+    # ["LastName"]}``).
+    joined: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -558,7 +621,7 @@ class Mapping:
         if self.table not in TABLES:
             raise UnknownName("table", self.table, TABLES)
         table = TABLES[self.table]
-        for name in (*self.columns, *self.fallbacks):
+        for name in (*self.columns, *self.fallbacks, *self.joined):
             if name not in table.column_names:
                 raise MappingError(
                     f"{name!r} is not a column of the {self.table} table. "
@@ -599,6 +662,7 @@ class Mapping:
     def _uses(self) -> list[tuple[str, str]]:
         uses = [(name, header) for name, header in self.columns.items()]
         uses += [(f"{n} (fallback)", h) for n, hs in self.fallbacks.items() for h in hs]
+        uses += [(f"{n} (joined)", h) for n, hs in self.joined.items() for h in hs]
         uses += [(f'stage "{s}"', h) for s, h in self.stage_columns.items()]
         return uses
 
@@ -608,7 +672,10 @@ class Mapping:
 
     def missing_required(self) -> list[str]:
         """Required canonical columns with no header, in canonical order."""
-        missing = [c for c in TABLES[self.table].required if c not in self.columns]
+        spec = TABLES[self.table]
+        missing = [c for c in spec.required if c not in self.columns]
+        if spec.any_of and not any(c in self.columns for c in spec.any_of):
+            missing.append(spec.any_of[-1])  # named with its alternatives by describe_missing
         if self.period_label_column is not None and "period_end" in missing:
             missing.remove("period_end")  # the label gives both ends of the period
         return missing
@@ -641,7 +708,12 @@ class Mapping:
         label = self.period_label_column
         if canonical == "period_start" or label not in columns.values():
             label = None
-        return self._rebuilt(columns, fallbacks, stage_columns, label)
+        joined = {
+            c: [h for h in hs if h != header]
+            for c, hs in self.joined.items()
+            if c != canonical and c in columns
+        }
+        return self._rebuilt(columns, fallbacks, stage_columns, label, joined)
 
     def with_period_label(self, header: str | None) -> Mapping:
         """A copy whose quota period comes from a label column (``2026-Q3``), or not (None)."""
@@ -652,7 +724,11 @@ class Mapping:
             return edited
         edited = self.with_column("period_start", header).with_column("period_end", None)
         return edited._rebuilt(
-            dict(edited.columns), dict(edited.fallbacks), dict(edited.stage_columns), header
+            dict(edited.columns),
+            dict(edited.fallbacks),
+            dict(edited.stage_columns),
+            header,
+            dict(edited.joined),
         )
 
     def with_fallbacks(self, canonical: str, headers: Sequence[str]) -> Mapping:
@@ -663,7 +739,11 @@ class Mapping:
         if headers:
             fallbacks[canonical] = list(headers)
         return self._rebuilt(
-            dict(self.columns), fallbacks, dict(self.stage_columns), self.period_label_column
+            dict(self.columns),
+            fallbacks,
+            dict(self.stage_columns),
+            self.period_label_column,
+            dict(self.joined),
         )
 
     def _rebuilt(
@@ -672,11 +752,14 @@ class Mapping:
         fallbacks: dict[str, list[str]],
         stage_columns: dict[str, str],
         label: str | None,
+        joined: dict[str, list[str]] | None = None,
     ) -> Mapping:
         order = TABLES[self.table].column_names
         columns = {c: columns[c] for c in order if c in columns}
         fallbacks = {c: fallbacks[c] for c in order if fallbacks.get(c)}
+        joined = {c: hs for c, hs in (joined or {}).items() if hs and c in columns}
         used = set(columns.values()) | {h for hs in fallbacks.values() for h in hs}
+        used |= {h for hs in joined.values() for h in hs}
         used |= set(stage_columns.values())
         return dataclasses.replace(
             self,
@@ -686,6 +769,7 @@ class Mapping:
             period_label_column=label,
             unmapped=[h for h in self.headers if h not in used],
             origin="edited",
+            joined=joined,
         )
 
     # -- serialisation ---------------------------------------------------------------------
@@ -703,6 +787,7 @@ class Mapping:
             "period_label_column": self.period_label_column,
             "headers": list(self.headers),
             "origin": self.origin,
+            "joined": {c: list(hs) for c, hs in self.joined.items()},
         }
 
     @classmethod
@@ -724,6 +809,9 @@ class Mapping:
                 period_label_column=data.get("period_label_column"),
                 headers=[str(h) for h in data.get("headers", [])],
                 origin=str(data.get("origin", "recognised")),
+                joined={
+                    str(k): [str(h) for h in v] for k, v in dict(data.get("joined", {})).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as e:
             raise MappingError(f"A saved column mapping is not readable ({e}).") from e
@@ -784,9 +872,10 @@ def filename_hint(filename: str | None) -> str | None:
         return "reps"
     if any(w.startswith(("opportunit", "deal", "pipeline", "opps")) for w in words):
         return "opportunities"
+    if any(w.startswith(("account", "compan", "organi", "customer")) for w in words):
+        return "accounts"
     if any(
-        w.startswith(("account", "contact", "campaign", "product", "dictionary", "pricebook"))
-        for w in words
+        w.startswith(("contact", "campaign", "product", "dictionary", "pricebook")) for w in words
     ):
         return _OTHER_OBJECT
     return None
@@ -799,6 +888,7 @@ class _Candidate:
     fallbacks: dict[str, list[str]]
     period_label: str | None
     weights: dict[str, float]  # canonical column -> evidence (1 strong, 0.5 generic header)
+    joined: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _match_table(
@@ -857,8 +947,20 @@ def _match_table(
                 weights["period_start"] = 1.0
                 weights["period_end"] = 0.5
                 break
+    joined: dict[str, list[str]] = {}
+    if "owner" in cols and "owner" not in columns and table in _NAMED_BY_PARTS:
+        # A person named in two columns (Salesforce User.csv: FirstName, LastName).
+        first = [h for h, k in zip(headers, keys, strict=True) if k == "firstname"]
+        last = [h for h, k in zip(headers, keys, strict=True) if k == "lastname"]
+        if first and last and first[0] not in used and last[0] not in used:
+            columns["owner"], joined["owner"] = first[0], [last[0]]
+            weights["owner"] = 0.5  # weak: leads and contacts are named so too
     columns = {c: columns[c] for c in cols if c in columns}
-    return _Candidate(table, columns, fallbacks, label, weights)
+    return _Candidate(table, columns, fallbacks, label, weights, joined)
+
+
+# Tables whose owner may be given as first and last name (a users file).
+_NAMED_BY_PARTS = ("reps",)
 
 
 def _stage_columns(headers: Sequence[str]) -> dict[str, str]:
@@ -953,24 +1055,49 @@ def detect_preset(headers: Sequence[str]) -> str | None:
     return None
 
 
+_DISTINCTIVE: dict[str, tuple[str, ...]] = {"accounts": ("industry", "employees", "annual_revenue")}
+
+
+def _required_evidence(c: _Candidate) -> list[float]:
+    """The evidence for each required column (an ``any_of`` group counts as one column: its
+    best member)."""
+    spec = TABLES[c.table]
+    found = [c.weights.get(r, 0.0) for r in spec.required]
+    if spec.any_of:
+        found.append(max(c.weights.get(r, 0.0) for r in spec.any_of))
+    return found
+
+
 def _shares(c: _Candidate) -> tuple[float, float]:
     """(weighted share of required columns found, plain share of required columns found)."""
-    required = TABLES[c.table].required
-    if not required:
+    found = _required_evidence(c)
+    if not found:
         return 0.0, 0.0
-    found = [c.weights.get(r, 0.0) for r in required]
-    return sum(found) / len(required), sum(1 for f in found if f > 0) / len(required)
+    return sum(found) / len(found), sum(1 for f in found if f > 0) / len(found)
 
 
-def _candidate_key(c: _Candidate, hint: str | None) -> tuple[float, int, int]:
-    required = TABLES[c.table].required
-    found = sum(c.weights.get(r, 0.0) for r in required)
-    n_required = sum(1 for r in required if c.weights.get(r, 0) > 0)
+def _candidate_key(
+    c: _Candidate, hint: str | None, style: str | None = None
+) -> tuple[float, int, int]:
+    spec = TABLES[c.table]
+    evidence = _required_evidence(c)
+    required = [*spec.required, *spec.any_of]
+    found = sum(evidence)
+    n_required = sum(1 for f in evidence if f > 0)
     # The evidence for the required columns, shrunk by one phantom missing column: without it a
     # table with one required column (reps: owner) would claim any file with a "Rep" header.
     # Optional columns add a little: a Salesforce Opportunity export matches a dozen.
     optional = sum(w for col, w in c.weights.items() if col not in required)
-    score = found / (len(required) + 1) + min(0.3, 0.03 * optional)
+    # Columns only one table has say more than other optional ones (a company's industry,
+    # employees and revenue: accounts, whose one key column is generic).
+    distinctive = sum(c.weights.get(col, 0.0) for col in _DISTINCTIVE.get(c.table, ()))
+    score = found / (len(evidence) + 1) + min(0.3, 0.03 * optional + 0.07 * distinctive)
+    if style == "salesforce_export" and c.table == "accounts" and "account_name" not in c.columns:
+        score = 0.0  # every Salesforce Account has a Name; a Lead's Company is no account
+    if style == "salesforce_export" and hint == c.table:
+        # A Data Export file is named after its object, and every object has Id, OwnerId and
+        # CreatedDate: the name says more than those generic headers (Account.csv).
+        score += 0.1
     return (round(score, 6), n_required, int(hint == c.table))
 
 
@@ -998,7 +1125,7 @@ def recognise(
     if table is not None:
         best = next(c for c in candidates if c.table == table)
     else:
-        best = max(candidates, key=lambda c: _candidate_key(c, hint))
+        best = max(candidates, key=lambda c: _candidate_key(c, hint, style))
 
     strong, plain = _shares(best)
     if not best.columns:
@@ -1011,7 +1138,7 @@ def recognise(
     if best.table != "opportunities":
         stage_cols = {}
     used = set(best.columns.values()) | {h for hs in best.fallbacks.values() for h in hs}
-    used |= set(stage_cols.values())
+    used |= set(stage_cols.values()) | {h for hs in best.joined.values() for h in hs}
     preset = style or ("spreadsheet" if best.columns else None)
     return Mapping(
         table=best.table,
@@ -1024,6 +1151,7 @@ def recognise(
         fallbacks=best.fallbacks,
         period_label_column=best.period_label,
         headers=headers,
+        joined=best.joined,
     )
 
 
@@ -1068,10 +1196,17 @@ def describe_missing(mapping: Mapping) -> str:
     for c in mapping.missing_required():
         close = closest_headers(mapping, c)
         hint = f" (closest headers: {', '.join(repr(h) for h in close)})" if close else ""
-        parts.append(f"{c}{hint}")
+        parts.append(f"{required_label(mapping.table, c)}{hint}")
     if not parts:
         return ""
     return f"This {mapping.table} file is missing required columns: " + "; ".join(parts) + "."
+
+
+def required_label(table: str, column: str) -> str:
+    """How a missing required column is named: ``account_id or account_name`` for a column
+    that any of several alternatives satisfies."""
+    alts = TABLES[table].any_of
+    return " or ".join(alts) if column in alts else column
 
 
 def require_complete(mapping: Mapping) -> None:
@@ -1236,14 +1371,18 @@ def _rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:
     fallbacks = {c: [tr(h) for h in hs] for c, hs in saved.fallbacks.items()}
     stage_columns = {s: tr(h) for s, h in saved.stage_columns.items()}
     label = tr(saved.period_label_column) if saved.period_label_column else None
+    joined = {c: [tr(h) for h in hs] for c, hs in saved.joined.items()}
     values = [*columns.values(), *stage_columns.values()]
     values += [h for hs in fallbacks.values() for h in hs]
+    values += [h for hs in joined.values() for h in hs]
     if any(v is None for v in values) or (saved.period_label_column and label is None):
         return None
     cols = {c: h for c, h in columns.items() if h is not None}
     fbs = {c: [h for h in hs if h is not None] for c, hs in fallbacks.items()}
     stages = {s: h for s, h in stage_columns.items() if h is not None}
+    joins = {c: [h for h in hs if h is not None] for c, hs in joined.items()}
     used = set(cols.values()) | set(stages.values()) | {h for hs in fbs.values() for h in hs}
+    used |= {h for hs in joins.values() for h in hs}
     try:
         return Mapping(
             table=saved.table,
@@ -1257,6 +1396,7 @@ def _rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:
             period_label_column=label,
             headers=list(headers),
             origin="remembered",
+            joined=joins,
         )
     except MappingError:
         return None

@@ -29,12 +29,14 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from engine import bulk, ingest, typeparse
+from engine import bulk, ingest, links, typeparse
 from engine.canonical import (
     ACTIVITY_TYPES,
+    DEFAULT_SEGMENT_THRESHOLDS,
     FLAGGED,
     OPP_CHECKED_TABLES,
     SALESFORCE_NULL_ID,
+    SEGMENT_THRESHOLDS_KEY,
     SOURCE_FILE,
     SOURCE_LINE,
     STAGE_CANONICAL,
@@ -51,6 +53,7 @@ from engine.mapping import (
     apply_remembered,
     closest_headers,
     recognise,
+    required_label,
     stage_history_from_wide,
 )
 from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
@@ -107,7 +110,8 @@ class FilePlan:
         for col in self.mapping.missing_required():
             near = closest_headers(self.mapping, col, self.raw.headers)
             hint = f" Closest headers: {', '.join(near)}." if near else ""
-            problems.append(f"Required column '{col}' is not mapped.{hint}")
+            label = required_label(self.table, col)
+            problems.append(f"Required column '{label}' is not mapped.{hint}")
         return problems
 
     def with_mapping(self, mapping: Mapping) -> FilePlan:
@@ -286,6 +290,7 @@ class Source:
     hints: dict[str, str | None] = field(default_factory=dict)
     # When set, the rows are in this file and engine.bulk reads them (``src`` is its head)
     stream: ingest.CsvStream | None = None
+    joined: dict[str, list[str]] = field(default_factory=dict)  # see Mapping.joined
 
     @property
     def rows(self) -> int:
@@ -322,6 +327,7 @@ def _source(plan: FilePlan) -> Source:
         dict(plan.mapping.fallbacks),
         list(plan.raw.notes),
         stream=plan.raw.stream,
+        joined=dict(plan.mapping.joined),
     )
 
 
@@ -423,13 +429,15 @@ def _batches(
 def _repeated_ids(source: Source) -> pl.Series:
     """True where the row's id already appeared on an earlier row of the same source."""
     n = source.rows
-    id_col = TABLES[source.table].id_column
+    id_col = TABLES[source.table].key_column(source.columns)
     header = source.columns.get(id_col) if id_col else None
     if header is None or header not in source.src.column_names:
         return pl.Series(SEEN_BEFORE, [False] * n, pl.Boolean)
     ids = pl.from_arrow(source.src.column(header))
     assert isinstance(ids, pl.Series)
     ids = ids.cast(pl.Utf8).str.strip_chars().replace(SALESFORCE_NULL_ID, None)
+    if id_col == "account_name":  # names key case-insensitively (docs/data.md)
+        ids = ids.str.to_lowercase()
     blank = ids.is_null() | (ids == "")
     return (~ids.is_first_distinct() & ~blank).alias(SEEN_BEFORE)
 
@@ -561,6 +569,9 @@ def _typed_frame(source: Source, src: pa.Table, lines: pa.Array) -> pl.DataFrame
         for fb in source.fallbacks.get(col.name, []):
             if fb in raw.columns:
                 values = values.fill_null(raw[fb].cast(pl.Utf8))
+        parts = [raw[h].cast(pl.Utf8) for h in source.joined.get(col.name, []) if h in raw.columns]
+        if parts:
+            values = joined_text([values, *parts])
         if col.name.endswith("_id"):
             values = values.replace(SALESFORCE_NULL_ID, None)
         result = typeparse.parse_column(values, col.kind, source.hints.get(col.name))
@@ -579,6 +590,14 @@ def _typed_frame(source: Source, src: pa.Table, lines: pa.Array) -> pl.DataFrame
     line_series = pl.from_arrow(lines)
     assert isinstance(line_series, pl.Series)
     return frame.with_columns(line_series.cast(pl.Int64).alias(SOURCE_LINE))
+
+
+def joined_text(parts: list[pl.Series]) -> pl.Series:
+    """Values joined by a space, empty parts left out; null when every part is empty."""
+    frame = pl.DataFrame({f"p{i}": p for i, p in enumerate(parts)})
+    text = pl.concat_str(pl.all(), separator=" ", ignore_nulls=True)
+    out = frame.select(pl.when(text == "").then(None).otherwise(text).alias(parts[0].name))
+    return out.to_series()
 
 
 def _bad_messages(values: pl.Series, failed: pl.Series, name: str, kind: str) -> pl.Series:
@@ -769,8 +788,14 @@ def _write_meta(
     if rows:
         con.executemany("INSERT INTO stage_map VALUES (?, ?, ?, ?)", rows)
     con.execute(
-        "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?)",
-        [stage_map.to_json(), as_of.isoformat(), json.dumps(sorted(tables))],
+        "INSERT INTO _meta VALUES ('stage_map', ?), ('as_of', ?), ('tables', ?), (?, ?)",
+        [
+            stage_map.to_json(),
+            as_of.isoformat(),
+            json.dumps(sorted(tables)),
+            SEGMENT_THRESHOLDS_KEY,
+            json.dumps(DEFAULT_SEGMENT_THRESHOLDS, sort_keys=True),
+        ],
     )
     # The day the data describes: its latest recorded event, never after the load. An export
     # from 2017 is analysed as of 2017, not as of today (every period would be empty).
@@ -798,6 +823,8 @@ def load(
                 progress(f"Loading {f.source_name}", 0.9 + 0.1 * i / max(len(prepared.files), 1))
             kill_point(f"insert:{i}")
             _insert_rows(con, f.table, f.source_name, f.loaded, f.quarantine, f.warnings)
+        _link(con, prepared.files, prepared.stage_map)
+        for f in prepared.files:
             _insert_report(con, f)
         _write_meta(con, prepared.stage_map, prepared.as_of, {f.table for f in prepared.files})
 
@@ -838,6 +865,7 @@ def load_plans(
             _insert_rows(con, f.table, f.source_name, b.loaded, b.quarantine, b.warnings)
 
         done.extend(_process(plans, the_stage_map, as_of, on_batch, EXAMPLES, progress, con))
+        _link(con, done, the_stage_map())
         for f in done:
             _insert_report(con, f)
         _write_meta(con, the_stage_map(), as_of, {f.table for f in done})
@@ -853,6 +881,53 @@ def load_plans(
 
     info = workspace.create(name, build, fingerprint=fingerprint)
     return info, Prepared(done, the_stage_map(), as_of)
+
+
+def _link(con: duckdb.DuckDBPyConnection, files: list[PreparedFile], stage_map: StageMap) -> None:
+    """Links between the files of a load, once all rows are written (:mod:`engine.links`):
+    owner ids become rep names, lead outcomes complete their leads and add their won deals.
+    Notes and counts go to the files' reports; added deals get a report of their own."""
+    tables = {f.table for f in files}
+    if "reps" in tables:
+        changed = links.resolve_owner_ids(con)
+        if changed:
+            text = ", ".join(f"{n:,} {t}" for t, n in changed.items())
+            for f in files:
+                if f.table == "reps":
+                    f.notes.append(f"owner ids replaced by these users' names: {text} rows")
+    if "lead_outcomes" not in tables:
+        return
+    won = [e.order for e in stage_map.entries if e.canonical == "closed_won"]
+    order = min(won) if won else max((e.order for e in stage_map.entries), default=0) + 1
+    for res in links.complete_leads(con, order):
+        f = next(f for f in files if f.table == "lead_outcomes" and f.source_name == res.file)
+        if res.unmatched:
+            f.warning_rows[links.UNKNOWN_LEAD] = res.unmatched
+        f.notes.extend(res.notes)
+        if not res.deals_added:
+            continue
+        added = PreparedFile(
+            f.plan,
+            "opportunities",
+            res.file + links.WON_SUFFIX,
+            _EMPTY_FRAME,
+            _EMPTY_QUARANTINE,
+            _EMPTY_WARNINGS,
+            rows_in=res.deals_added,
+            rows_loaded=res.deals_added,
+            notes=["one won deal per lead outcome matched to a lead (docs/data.md)"],
+        )
+        for rule, n in (
+            ("missing_amount", res.missing_amount),
+            ("close_before_created", res.close_before_created),
+        ):
+            if n:
+                added.warning_rows[rule] = n
+        files.append(added)
+    if not any(e.canonical == "closed_won" for e in stage_map.entries):
+        con.execute(
+            "INSERT INTO stage_map VALUES (?, 'closed_won', ?, 100.0)", [links.WON_STAGE, order]
+        )
 
 
 def _insert_rows(

@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from engine import dimensions
 from engine.canonical import TABLES
 from schemas.rules import RULES
 
@@ -300,6 +301,7 @@ def dataset_profile(con: duckdb.DuckDBPyConnection) -> Profile:
             "ORDER BY v"
         ).fetchall()
         options[dim] = [str(r[0]) for r in rows]
+    options.update(dimensions.filter_options(con))  # segments derived from accounts, industry
     span = con.execute(
         "SELECT min(d), max(d) FROM (SELECT created_date AS d FROM opportunities "
         "UNION ALL SELECT close_date FROM opportunities)"

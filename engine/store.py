@@ -219,6 +219,35 @@ class Workspace:
                 raise
         return self.info(token)
 
+    def set_meta(self, token: str, key: str, value: str) -> None:
+        """Replace one ``_meta`` setting of a published dataset (the segment thresholds of
+        docs/data.md); its rows never change. The shared read-only connection is closed (a
+        query running on it that moment fails and is retried by the next rerun) and the next
+        reader opens the file again. The file keeps its age for retention."""
+        path = self.path(token)
+        if not path.exists():
+            raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
+        with self._write_lock, self._lock:
+            con = self._cons.pop(token, None)
+            self._info.pop(token, None)
+            if con is not None:
+                con.close()
+            stat = path.stat()
+            try:
+                writer = duckdb.connect(str(path))
+                try:
+                    writer.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, value])
+                    writer.execute("CHECKPOINT")
+                finally:
+                    writer.close()
+            except duckdb.Error as exc:
+                raise WorkbenchError(
+                    f"The dataset's settings could not be saved ({exc}). Close other programs "
+                    "using it and try again.",
+                    "Not saved",
+                ) from exc
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
     def delete(self, token: str) -> None:
         """Remove a dataset's file from disk (its rows are gone, not only hidden)."""
         path = self.path(token)

@@ -265,6 +265,47 @@ class Leads(_Keyed):
         return _ok(data, ok)
 
 
+class Accounts(_Base):
+    """Keyed by account_id, else account_name (``Table.any_of``): a row needs one of them, and
+    only the first row of a key loads."""
+
+    account_id: str = pa.Field(nullable=True)
+    account_name: str = pa.Field(nullable=True)
+    employees: float = pa.Field(nullable=True)
+    annual_revenue: float = pa.Field(nullable=True)
+
+    @_rule("empty_id")
+    def empty_id(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, ~(_blank("account_id") & _blank("account_name")))
+
+    @_rule("duplicate_id")
+    def duplicate_id(cls, data: PolarsData) -> pl.LazyFrame:
+        # A name keys case-insensitively, as deals join on it (docs/data.md).
+        name = pl.col("account_name").str.to_lowercase()
+        key = pl.when(_blank("account_id")).then(name).otherwise("account_id")
+        first = key.is_first_distinct() & ~pl.col(SEEN_BEFORE).fill_null(False)
+        return _ok(data, (_blank("account_id") & _blank("account_name")) | first)
+
+    @_rule("negative_amount")
+    def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, (pl.col("annual_revenue") >= 0) & (pl.col("employees") >= 0))
+
+
+class LeadOutcomes(_Keyed):
+    _id = TABLES["lead_outcomes"].id_column
+    lead_id: str = pa.Field(nullable=True)
+    won_date: dt.datetime = pa.Field(nullable=True)
+    amount: float = pa.Field(nullable=True)
+
+    @_rule("empty_required")
+    def empty_required(cls, data: PolarsData) -> pl.LazyFrame:
+        return _ok(data, pl.col("won_date").is_not_null())
+
+    @_rule("negative_amount")
+    def negative_amount(cls, data: PolarsData) -> pl.LazyFrame:
+        return _not_negative(data, "amount")
+
+
 MODELS: dict[str, type[_Base]] = {
     "opportunities": Opportunities,
     "stage_history": StageHistory,
@@ -272,4 +313,6 @@ MODELS: dict[str, type[_Base]] = {
     "reps": Reps,
     "quotas": Quotas,
     "leads": Leads,
+    "accounts": Accounts,
+    "lead_outcomes": LeadOutcomes,
 }

@@ -173,6 +173,12 @@ RULES: dict[str, Rule] = {
             _fmt("opportunity_id ", _s("opportunity_id"), " is not in opportunities"),
         ),
         Rule(
+            "unknown_lead",
+            "warning",
+            "A lead outcome's lead_id is not in the leads loaded with it (kept, not applied)",
+            _fmt("lead_id ", _s("lead_id"), " is not in leads"),
+        ),
+        Rule(
             "unknown_activity_type",
             "warning",
             "activity_type is not call, email, meeting or demo (counted as other)",

@@ -81,11 +81,12 @@ def validate(table: str, frame: pl.DataFrame) -> Verdicts:
         # A dtype or column-presence failure is a bug in the pipeline, not bad user data.
         raise RuntimeError(f"schema mismatch for {table}: {unexpected.head(5)}")
     failed = cases.select(pl.col("index").cast(pl.Int64).alias(ROW), pl.col("check").alias("rule"))
-    id_col = TABLES[table].id_column or TABLES[table].required[0]
+    spec = TABLES[table]
+    key_cols = spec.any_of or (spec.id_column or spec.required[0],)
     amount_col = "quota_amount" if table == "quotas" else "amount"
     indexed = frame.with_row_index(ROW).with_columns(pl.col(ROW).cast(pl.Int64))
     indexed = indexed.with_columns(
-        pl.col(id_col).alias("__id__"),
+        pl.coalesce([pl.col(c) for c in key_cols]).alias("__id__"),
         (pl.col(amount_col) if amount_col in frame.columns else pl.lit(None)).alias("__amount__"),
     )
     parts = []

@@ -93,30 +93,31 @@ def test_sample_button_opens_the_sample(tmp_path: Path, monkeypatch: pytest.Monk
     assert Workspace(tmp_path / "ws").exists(at.query_params["dataset"])
 
 
-ACCOUNTS = b"""Id,Name,BillingCity,Phone,Industry
-001A,Edge Communications,Austin,(512) 757-6000,Electronics
-001B,Burlington Textiles,Burlington,(336) 222-7000,Apparel
+# Accounts are a CRM table now (docs/data.md); a contact file still is not.
+CONTACTS = b"""Id,AccountId,FirstName,LastName,Phone,Email
+003A,001A,Rose,Gonzalez,(512) 757-6000,rose@edge.com
+003B,001A,Sean,Forbes,(512) 757-9000,sean@edge.com
 """
 
 
 def test_a_file_that_is_no_crm_table_starts_left_out(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Dropping a whole export folder: the account file is left out, the rest loads."""
+    """Dropping a whole export folder: the contact file is left out, the rest loads."""
     at = app(tmp_path, monkeypatch, sample=False).run()
     at.switch_page("views/upload.py").run()
-    files = [("deals.csv", DEALS, "text/csv"), ("Account.csv", ACCOUNTS, "text/csv")]
+    files = [("deals.csv", DEALS, "text/csv"), ("Contact.csv", CONTACTS, "text/csv")]
     at.file_uploader[0].set_value(files).run()
     assert problems(at) == []
     assert at.toggle(key="include::deals.csv").value is True
-    assert at.toggle(key="include::Account.csv").value is False
+    assert at.toggle(key="include::Contact.csv").value is False
     # captions are markdown, so the file name is escaped
-    assert any(c.value.startswith("Left out: Account") for c in at.caption)
+    assert any(c.value.startswith("Left out: Contact") for c in at.caption)
     token = _load(at)
     assert _amounts(tmp_path, token) == [1000.0, 3000.0, 700.0]
     ws = Workspace(tmp_path / "ws")
     assert ws.info(token).files == ["deals.csv"]
     ws.close()
     # Turned back on, the unrecognised file blocks the load until it is mapped.
-    at.toggle(key="include::Account.csv").set_value(True).run()
+    at.toggle(key="include::Contact.csv").set_value(True).run()
     assert next(b for b in at.button if b.label == "Load").disabled

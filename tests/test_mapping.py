@@ -374,10 +374,12 @@ def test_maven_sales_pipeline() -> None:
     assert m.confidence == 1.0
 
 
-def test_maven_sales_teams_is_reps_with_office_as_team() -> None:
+def test_maven_sales_teams_is_reps_with_office_as_region() -> None:
+    # The regional office is the rep's sales territory: reps now have a region column (it was
+    # mapped to team while reps had none).
     m = recognise(MAVEN_TEAMS, "sales_teams.csv")
     assert m.table == "reps"
-    assert m.columns == {"owner": "sales_agent", "team": "regional_office", "manager": "manager"}
+    assert m.columns == {"owner": "sales_agent", "region": "regional_office", "manager": "manager"}
     assert recognise(MAVEN_TEAMS).table == "reps"
 
 
@@ -641,7 +643,8 @@ def test_forced_table_and_empty_headers() -> None:
         ("sales_teams.csv", "reps"),
         ("Opportunity report.csv", "opportunities"),
         ("OpportunityLineItem.csv", "_other"),
-        ("Account.csv", "_other"),
+        ("Account.csv", "accounts"),
+        ("Contact.csv", "_other"),
         ("export.csv", None),
         (None, None),
     ],
@@ -655,8 +658,18 @@ def test_filename_breaks_a_tie() -> None:
     headers = ["Owner", "Notes"]
     assert recognise(headers, "team_roster.csv").table == "reps"
     # Unrelated Salesforce objects get low confidence even when some headers match.
-    account = recognise(["Id", "Name", "OwnerId", "CreatedDate", "Industry"], "Account.csv")
-    assert account.confidence < 0.5
+    contact = recognise(["Id", "Name", "OwnerId", "CreatedDate", "Email"], "Contact.csv")
+    assert contact.confidence < 0.5
+    # Account.csv was one of them; accounts are a canonical table now (docs/data.md).
+    headers = ["Id", "Name", "OwnerId", "CreatedDate", "Industry", "NumberOfEmployees"]
+    account = recognise(headers, "Account.csv")
+    assert account.table == "accounts"
+    assert account.columns == {
+        "account_id": "Id",
+        "account_name": "Name",
+        "industry": "Industry",
+        "employees": "NumberOfEmployees",
+    }
 
 
 def test_detect_preset() -> None:

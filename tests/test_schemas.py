@@ -63,6 +63,8 @@ GOOD: dict[str, dict[str, Any]] = {
         "sal_date": D(2026, 1, 3),
         "sql_date": D(2026, 1, 5),
     },
+    "accounts": {"account_id": "A1", "account_name": "Acme", "employees": 120.0},
+    "lead_outcomes": {"lead_id": "L1", "won_date": dt.datetime(2026, 2, 1, 10)},
 }
 
 

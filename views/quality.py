@@ -8,6 +8,7 @@ import streamlit as st
 
 from engine import quality
 from views import common, state
+from views import dimensions as dimensions_view
 
 st.header("Data quality")
 info = common.require_dataset()
@@ -94,3 +95,5 @@ with common.error_boundary(), common.cursor() as con:
         column_config={"difference %": st.column_config.NumberColumn(format="percent")},
     )
     common.how_computed("\n\n".join(f"-- {k}\n{v}" for k, v in impact.sql.items()))
+
+dimensions_view.render()  # where dimensions come from; segment thresholds

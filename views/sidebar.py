@@ -79,7 +79,7 @@ def _filters(view: state.ViewState, prof: Profile) -> None:
             key=key,
             on_change=state.on_change_param(dim, key),
             format_func=lambda v: v if state.reveal_personal() else privacy.mask_if_personal(v),
-            placeholder=f"All {dim}s",
+            placeholder="All " + ("industries" if dim == "industry" else f"{dim}s"),
         )
 
 

@@ -36,7 +36,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Reference": ("glossary",),
 }
 DEFAULT_PAGE = "funnel"
-FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner")
+FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner", "industry")
 DEFAULT_PERIOD = "all"
 DEFAULT_GRAIN = "month"
 SHARED_KEYS: tuple[str, ...] = ("dataset", "page", "period", "grain", *FILTER_DIMS)

@@ -94,7 +94,12 @@ def _metrics_of(res: Result, request: Request, keys: dict[str, Any] | None) -> d
         f = part.frame
         if keys:
             for k, v in keys.items():
-                f = f[f[k].map(clean) == v] if k in f.columns else f.iloc[0:0]
+                if k not in f.columns:
+                    f = f.iloc[0:0]
+                elif v is None:  # the group of rows without a value (e.g. no segment)
+                    f = f[f[k].map(clean).isna()]
+                else:
+                    f = f[f[k].map(clean) == v]
         row = f.iloc[0].to_dict() if len(f) else {}
         out[mid] = _entry(mid, row)
     return out

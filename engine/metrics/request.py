@@ -24,6 +24,7 @@ DIMENSIONS = (
     "team",
     "segment",
     "region",
+    "industry",
     "lead_source",
     "opportunity_type",
     "product",

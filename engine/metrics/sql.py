@@ -5,10 +5,15 @@ numbered DuckDB parameter (``$1``, ``$2``, ...); identifiers come only from the 
 this module and are quoted by :func:`qi`. The base relations (CTEs) join each canonical table
 with the rep attributes and apply the request's filters and the flagged-row switch.
 
-Dimension attribution: on deals, ``segment`` is the deal's own segment, else its owner's
-segment from ``reps``; ``team``, ``role`` and ``manager`` always come from ``reps`` joined on
-owner. Relations that carry only an owner (activities, quotas) and the quota-based metrics use
-the rep's segment (the ``opp_r`` relation), so numerator and denominator are cut the same way.
+Dimension attribution (docs/data.md, "Where a deal's dimensions come from"): a deal joins its
+account by account_id, else by account_name (case and surrounding spaces ignored), and its rep
+by owner. ``segment`` is the deal's own, else the account's, else derived from the account's
+employees (thresholds from the dataset's ``_meta``), else the rep's; ``industry`` is the
+account's; ``team``, ``role`` and ``manager`` are the rep's; ``region`` is the deal's, else the
+rep's (the sales territory), else the account's. ``segment_source``, ``industry_source`` and
+``region_source`` say which (``deal``, ``account``, ``account_employees``, ``rep``).
+Relations that carry only an owner (activities, quotas) and the quota-based metrics use the
+rep's segment (the ``opp_r`` relation), so numerator and denominator are cut the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.canonical import DEFAULT_SEGMENT_THRESHOLDS, SEGMENT_THRESHOLDS_KEY, SEGMENTS
 from engine.metrics.request import DIMENSIONS, Request
 
 REP_DIMS = ("owner", "team", "segment", "role", "manager")
@@ -166,24 +172,83 @@ class Sql:
         return self.cte(
             "reps_d",
             f"""SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
-       min(manager) AS manager, min(hire_date) AS hire_date
+       min(manager) AS manager, min(hire_date) AS hire_date, min(region) AS region
 FROM reps r
 WHERE {self.flag("r")}
 GROUP BY owner""",
         )
 
+    def seg_bounds(self) -> str:
+        """One row: the employee counts where Mid-Market and Enterprise start (the dataset's
+        stored thresholds, else the defaults)."""
+        # Constants of the code, not user values: written as literals.
+        mid = repr(float(DEFAULT_SEGMENT_THRESHOLDS["mid_market_min"]))
+        ent = repr(float(DEFAULT_SEGMENT_THRESHOLDS["enterprise_min"]))
+        key = "'" + SEGMENT_THRESHOLDS_KEY + "'"
+        return self.cte(
+            "seg_bounds",
+            f"""SELECT coalesce(max(TRY_CAST(json_extract_string(value, '$.mid_market_min') AS DOUBLE)), {mid}) AS mid_min,
+       coalesce(max(TRY_CAST(json_extract_string(value, '$.enterprise_min') AS DOUBLE)), {ent}) AS ent_min
+FROM _meta
+WHERE key = {key}""",
+        )
+
+    def accounts_d(self) -> None:
+        """Accounts by id and by name key, each attribute once (segment derived here)."""
+        self.seg_bounds()
+        attrs = """min(industry) AS industry, min(segment) AS segment, min(region) AS region,
+       min(employees) AS employees"""
+        self.cte(
+            "acc_id",
+            f"""SELECT account_id, {attrs}
+FROM accounts a
+WHERE {self.flag("a")} AND account_id IS NOT NULL
+GROUP BY account_id""",
+        )
+        self.cte(
+            "acc_name",
+            f"""SELECT lower(trim(account_name)) AS name_key, {attrs}
+FROM accounts a
+WHERE {self.flag("a")} AND account_name IS NOT NULL
+GROUP BY name_key""",
+        )
+
     def opp_all(self) -> str:
         self.reps_d()
+        self.accounts_d()
+        # The labels are bound like user values: a segment filter names the same strings.
+        smb, mid, ent = (self.p(s) for s in SEGMENTS)
+        derived = f"""CASE WHEN a.employees IS NULL THEN NULL
+            WHEN a.employees >= b.ent_min THEN {ent}
+            WHEN a.employees >= b.mid_min THEN {mid}
+            ELSE {smb} END"""
         return self.cte(
             "opp_all",
             f"""SELECT o.opportunity_id, o.opportunity_name, o.owner, r.team,
-       coalesce(o.segment, r.segment) AS segment, r.segment AS rep_segment, r.role, r.manager,
-       o.region, o.lead_source, o.opportunity_type, o.product, o.stage,
+       coalesce(o.segment, a.segment, {derived}, r.segment) AS segment,
+       CASE WHEN o.segment IS NOT NULL THEN 'deal' WHEN a.segment IS NOT NULL THEN 'account'
+            WHEN a.employees IS NOT NULL THEN 'account_employees'
+            WHEN r.segment IS NOT NULL THEN 'rep' END AS segment_source,
+       r.segment AS rep_segment, r.role, r.manager,
+       coalesce(o.region, r.region, a.region) AS region,
+       CASE WHEN o.region IS NOT NULL THEN 'deal' WHEN r.region IS NOT NULL THEN 'rep'
+            WHEN a.region IS NOT NULL THEN 'account' END AS region_source,
+       a.industry, CASE WHEN a.industry IS NOT NULL THEN 'account' END AS industry_source,
+       o.lead_source, o.opportunity_type, o.product, o.stage,
        coalesce(o.stage_canonical, 'opportunity') AS stage_canonical, o.stage_order, o.amount,
        o.created_date, o.close_date, coalesce(o.is_closed, false) AS is_closed,
        coalesce(o.is_won, false) AS is_won, o.probability, o.stage_probability
 FROM opportunities o
 LEFT JOIN reps_d r ON r.owner = o.owner
+LEFT JOIN acc_id ai ON ai.account_id = o.account_id
+LEFT JOIN acc_name an ON ai.account_id IS NULL AND an.name_key = lower(trim(o.account_name))
+CROSS JOIN seg_bounds b
+CROSS JOIN LATERAL (
+    SELECT coalesce(ai.industry, an.industry) AS industry,
+           coalesce(ai.segment, an.segment) AS segment,
+           coalesce(ai.region, an.region) AS region,
+           coalesce(ai.employees, an.employees) AS employees
+) a
 WHERE {self.flag("o")}""",
         )
 

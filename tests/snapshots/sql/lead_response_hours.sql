@@ -2,7 +2,7 @@
 WITH
 reps_d AS (
 SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
-       min(manager) AS manager, min(hire_date) AS hire_date
+       min(manager) AS manager, min(hire_date) AS hire_date, min(region) AS region
 FROM reps r
 WHERE TRUE
 GROUP BY owner
