@@ -25,7 +25,7 @@ from engine import export, privacy, samples
 from engine.errors import WorkbenchError
 from engine.quality import Profile, dataset_profile
 from engine.store import DatasetInfo, Workspace, default_root
-from views import state
+from views import auth, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -45,6 +45,11 @@ def _workspace(root: str) -> Workspace:
 def workspace() -> Workspace:
     """The process-wide workspace ($WORKBENCH_WORKSPACE, default ./workspace)."""
     return _workspace(str(default_root().resolve()))
+
+
+def owner_key() -> str:
+    """The key this session's datasets are stored and listed under (``views.auth``)."""
+    return workspace().owner_key(auth.identity())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
