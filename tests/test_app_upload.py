@@ -189,8 +189,9 @@ def test_only_header_only_files_offer_no_load_and_create_nothing(
 def test_the_load_report_is_stated_in_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = app(tmp_path, monkeypatch, sample=False).run()
-    at.switch_page("views/upload.py").run()
+    at = app(tmp_path, monkeypatch, sample=False)
+    at.context = {"url": "http://localhost:8501/upload"}  # the browser is on the Upload page
+    at.run().switch_page("views/upload.py").run()
     at.file_uploader[0].set_value([("deals.csv", WARNED, "text/csv")]).run()
     token = _load(at)
     (success,) = [_plain(s.value) for s in at.success]
@@ -211,7 +212,8 @@ def test_the_load_report_is_stated_in_words(
     assert flagged == (2,)
     # The link that shares it, in a code box (copy button) with the dataset's token.
     assert any("To share this dataset, send this link" in m for m in _markdown(at))
-    assert any(f"dataset={token}" in c.value and "page=funnel" in c.value for c in at.main.code)
+    (link,) = [c.value for c in at.main.code if f"dataset={token}" in c.value]
+    assert link.startswith(f"http://localhost:8501/funnel?dataset={token}&page=funnel")
 
 
 def test_the_load_button_is_disabled_once_loaded_until_something_changes(

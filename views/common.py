@@ -128,10 +128,21 @@ def page_link(
 
 
 def share_url(view: state.ViewState) -> str:
-    """The absolute link that reopens this view."""
-    base = st.context.url or ""
+    """The absolute link that reopens this view (on the view's page, not necessarily the one
+    showing the link: the Upload page links to the analysis)."""
+    base = page_url(st.context.url or "", view.page)
     query = urllib.parse.urlencode(view.params(), doseq=True)
     return f"{base}?{query}" if base else f"?{query}"
+
+
+def page_url(url: str, page: str) -> str:
+    """``url`` (the app's URL as the browser sent it) with its page path swapped for ``page``."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    head, _, last = parts.path.rstrip("/").rpartition("/")
+    path = f"{head}/{page}" if last in state.PAGES else parts.path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def copy_link(view: state.ViewState) -> None:
