@@ -183,6 +183,7 @@ def run_load(
             "reports": reports,
             "no_rows": [*no_rows, *prepared.no_rows],
             "signature": signature,
+            "files": len(chosen),  # a HubSpot file reports its stage dates as a second source
         }
     )
     state.set_param("dataset", info.token)
@@ -204,7 +205,7 @@ def load_report() -> None:
     loaded = sum(r["rows_loaded"] for r in reports)
     quarantined = sum(r["rows_quarantined"] for r in reports)
     st.success(
-        f"Loaded dataset {common.escape(done['name'])}: {_n(len(reports), 'file')}, "
+        f"Loaded dataset {common.escape(done['name'])}: {_n(done.get('files', len(reports)), 'file')}, "
         f"{_n(rows_in, 'row')} in = {loaded:,} loaded \\+ {quarantined:,} quarantined."
     )
     for r in reports:
