@@ -276,3 +276,30 @@ def test_guessed_stages_can_be_confirmed(tmp_path: Path, monkeypatch: pytest.Mon
     assert not _load_button(at).disabled  # the stage map changed
     confirmed = _load(at)
     assert _unknown_stage_rows(tmp_path, confirmed) == 0
+
+
+HUBSPOT = (
+    b"Record ID,Deal Name,Deal Stage,Amount,Close Date,Create Date,Deal owner,"
+    b'"Date entered ""Appointment Scheduled (Sales Pipeline)""",'
+    b'"Date entered ""Closed Won (Sales Pipeline)"""\n'
+    b"11,A,closedwon,1000,2026-02-01,2026-01-01,Ann,2026-01-01 09:00,2026-02-01 09:00\n"
+    b"12,B,appointmentscheduled,500,2026-09-01,2026-01-02,Ann,2026-01-02 09:00,\n"
+)
+
+
+def test_a_hubspot_file_counts_as_one_file_with_two_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file; its deals (2 rows) and its stage-date columns (3 dates: deal 11 has two,
+    deal 12 one) are reported apart: rows in 2 + 3 = 5."""
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    at.file_uploader[0].set_value([("hubspot-deals.csv", HUBSPOT, "text/csv")]).run()
+    _load(at)
+    (success,) = [_plain(s.value) for s in at.success]
+    assert success.endswith(": 1 file, 5 rows in = 5 loaded + 0 quarantined.")
+    lines = [m.split("  \n")[0] for m in _markdown(at) if m.startswith("- hubspot")]
+    assert lines == [
+        "- hubspot-deals.csv -> opportunities: 2 rows in = 2 loaded + 0 quarantined",
+        "- hubspot-deals.csv (stage dates) -> stage_history: 3 rows in = 3 loaded + 0 quarantined",
+    ]
