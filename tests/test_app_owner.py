@@ -102,6 +102,9 @@ def test_a_signed_in_account_finds_its_dataset_from_any_browser(
     elsewhere.run()
     assert problems(elsewhere) == []
     assert elsewhere.sidebar.selectbox(key="w_dataset").value == token
+    # Who is signed in, and the way out, at the foot of the sidebar.
+    assert "ann@example.com" in [t.value for t in elsewhere.sidebar.text]
+    assert [b.label for b in elsewhere.sidebar.button][-1] == "Log out"
     bob = _session(tmp_path, monkeypatch, browser=ANN_BROWSER, email="bob@example.com").run()
     assert _dataset_labels(bob) == []  # same browser, another account: not listed
     # The stored owner key is a keyed hash, not the email.

@@ -87,11 +87,6 @@ def password_matches(given: str, expected: str) -> bool:
 
 def _oidc(auth: Mapping[str, Any]) -> None:
     if st.user.get("is_logged_in", False):
-        with st.sidebar:
-            name = st.user.get("email") or st.user.get("name") or "signed in"
-            st.caption("Signed in as")
-            st.text(str(name))
-            st.button("Log out", on_click=st.logout, icon=":material/logout:")
         return
     st.header("RevOps Metrics Workbench")
     st.info("Sign in to open the workbench.", icon=":material/lock:")
@@ -111,10 +106,6 @@ def _oidc(auth: Mapping[str, Any]) -> None:
 
 def _password(expected: str) -> None:
     if st.session_state.get(_SIGNED_IN):
-        with st.sidebar:
-            if st.button("Sign out", icon=":material/logout:"):
-                st.session_state[_SIGNED_IN] = False
-                st.rerun()
         return
     st.header("RevOps Metrics Workbench")
     with st.form("sign_in"):
@@ -128,6 +119,23 @@ def _password(expected: str) -> None:
         time.sleep(1.0)  # slows guessing
         st.error("Wrong password. Ask the person who set up the workbench for the team password.")
     st.stop()
+
+
+def _sign_out() -> None:
+    st.session_state[_SIGNED_IN] = False
+
+
+def account_controls() -> None:
+    """Who is signed in and the way out, at the foot of the sidebar (so the dataset, period and
+    filters above stay within one screen)."""
+    mode = sign_in_mode()
+    if mode == "oidc" and st.user.get("is_logged_in", False):
+        name = st.user.get("email") or st.user.get("name") or "signed in"
+        st.caption("Signed in as")
+        st.text(str(name))
+        st.button("Log out", on_click=st.logout, icon=":material/logout:")
+    elif mode == "password" and st.session_state.get(_SIGNED_IN):
+        st.button("Sign out", on_click=_sign_out, icon=":material/logout:")
 
 
 def require_sign_in() -> None:

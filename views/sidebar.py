@@ -125,4 +125,5 @@ def render(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
             _dataset_card(info)
         st.divider()
         common.copy_link(view)
+        auth.account_controls()
         auth.keep_browser_id()
