@@ -322,11 +322,32 @@ class Workspace:
         finally:
             cur.close()
 
+    @contextmanager
+    def _info_cursor(self, token: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reading a dataset's info: the shared connection when the dataset is
+        open, else one opened and closed here, so listing a workspace (the sidebar asks for
+        every dataset's owner) does not keep a connection open per dataset."""
+        if token in self._cons:
+            with self.cursor(token) as cur:
+                yield cur
+            return
+        path = self.path(token)
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            if not path.exists():
+                raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.") from exc
+            raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
+        try:
+            yield con
+        finally:
+            con.close()
+
     def info(self, token: str) -> DatasetInfo:
         cached = self._info.get(token)
         if cached is not None:
             return cached
-        with self.cursor(token) as cur:
+        with self._info_cursor(token) as cur:
             meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
             report = cur.execute(
                 "SELECT file, table_name, rows_loaded FROM _load_report ORDER BY file"

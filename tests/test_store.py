@@ -159,6 +159,8 @@ def test_list_by_owner_shows_only_that_owners_datasets(tmp_path: Path) -> None:
     assert [i.token for i in ws.list(bob)] == [b.token]
     assert ws.list("") == []  # no identity: nothing, not the unowned datasets
     assert {i.token for i in ws.list()} == {a.token, b.token, cli.token}  # admin view
+    # Listing reads each dataset's owner without keeping a connection open per dataset.
+    assert ws._cons == {}
     assert ws.info(a.token).owner == ann and ws.info(cli.token).owner == ""
     with ws.cursor(a.token) as cur:
         stored = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
