@@ -73,6 +73,11 @@ try:
 except WorkbenchError as exc:
     sample = None
     notes.append(f"The sample dataset could not be loaded: {exc.message}")
+# The sidebar lists what this session opened, then what its owner loaded before (in another
+# tab, another day), newest first, then the sample; never another owner's datasets.
+owner = common.owner_key()
+listed = ws.list(None if auth.lists_everything() else owner)
+state.set_owned([i.token for i in listed if owner and i.owner == owner])
 missing_dataset = False
 if view.dataset is not None:
     if ws.exists(view.dataset):
@@ -82,6 +87,8 @@ if view.dataset is not None:
         view = view.with_(dataset=None, filters={})
 elif state.opened_datasets() and ws.exists(state.opened_datasets()[0]):
     view = view.with_(dataset=state.opened_datasets()[0])
+elif state.owned_datasets():
+    view = view.with_(dataset=state.owned_datasets()[0])
 elif sample is not None:
     view = view.with_(dataset=sample)
 
@@ -93,6 +100,7 @@ if view.dataset is not None:
         notes.append(exc.message)
 
 tokens = [t for t in state.opened_datasets() if ws.exists(t)]
+tokens += [i.token for i in listed if i.token not in tokens]
 if sample is not None and sample not in tokens:
     tokens.append(sample)
 if view.dataset is not None and view.dataset not in tokens:

@@ -2,7 +2,9 @@
 
 Exit codes: 0 loaded or valid, 1 rows quarantined, 2 unusable input (with a message that
 says what to do), 3 an internal error (a bug: a one-line message, still no traceback).
-A traceback is never the answer to bad input.
+A traceback is never the answer to bad input. A file with a header but no data rows is left
+out with a line saying so; when every file is like that the command exits 2 and creates
+nothing (``docs/loading.md``).
 """
 
 from __future__ import annotations
@@ -46,14 +48,57 @@ def _plan_summary(plan: pipeline.FilePlan) -> dict[str, Any]:
     }
 
 
+def report_lines(report: dict[str, Any], flagged: int) -> list[str]:
+    """One file's outcome in words: rows in = loaded + quarantined, then rows flagged versus
+    warnings (a warning is one rule firing on one row, so a row can carry several)."""
+    lines = [
+        f"{report['file']} -> {report['table']}: {report['rows_in']:,} rows in = "
+        f"{report['rows_loaded']:,} loaded + {report['rows_quarantined']:,} quarantined"
+    ]
+    fired = sum(report["warnings"].values())
+    if fired:
+        lines.append(
+            f"{flagged:,} {_rows(flagged)} flagged by {fired:,} {_plural(fired, 'warning')} "
+            "(a row can break several rules)"
+        )
+    else:
+        lines.append("no warnings")
+    return lines
+
+
+def _rows(n: int) -> str:
+    return _plural(n, "row")
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
+def _with_flagged(reports: list[dict[str, Any]], flagged: dict[str, int]) -> list[dict[str, Any]]:
+    """The reports with ``rows_flagged`` (loaded rows with a warning) and ``warnings_fired``."""
+    return [
+        dict(
+            r,
+            rows_flagged=flagged.get(r["file"], 0),
+            warnings_fired=sum(r["warnings"].values()),
+        )
+        for r in reports
+    ]
+
+
+def _print_left_out(no_rows: list[str], out: TextIO) -> None:
+    for name in no_rows:
+        out.write(f"{name}: {pipeline.NO_ROWS}\n")
+
+
 def _print_reports(reports: list[dict[str, Any]], out: TextIO) -> None:
     for r in reports:
-        out.write(
-            f"{r['file']} -> {r['table']}: {r['rows_in']} rows in, {r['rows_loaded']} loaded, "
-            f"{r['rows_quarantined']} quarantined\n"
-        )
+        first, *rest = report_lines(r, r["rows_flagged"])
+        out.write(first + "\n")
+        for line in rest:
+            out.write(f"    {line}\n")
         for rule, n in sorted(r["warnings"].items()):
-            out.write(f"    warning {rule}: {n} rows\n")
+            out.write(f"    warning {rule}: {n:,} {_rows(n)}\n")
         for note in r["notes"]:
             out.write(f"    note: {note}\n")
 
@@ -72,14 +117,21 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     # A load into a throw-away workspace: the same batched path, memory bounded, nothing kept.
     with tempfile.TemporaryDirectory(prefix="workbench-validate-") as tmp:
         scratch = Workspace(tmp)
-        _, prepared = pipeline.load_plans(scratch, plans, "validate")
+        info, prepared = pipeline.load_plans(scratch, plans, "validate")
+        flagged = scratch.flagged_rows(info.token)
         scratch.close()
-    reports = prepared.reports()
+    reports = _with_flagged(prepared.reports(), flagged)
+    kept = [p for p in plans if p.has_rows]
     if args.json:
-        payload = {"files": [_plan_summary(p) for p in plans], "reports": reports}
+        payload = {
+            "files": [_plan_summary(p) for p in kept],
+            "left_out": [{"file": f, "reason": "no data rows"} for f in prepared.no_rows],
+            "reports": reports,
+        }
         out.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
-        for p in plans:
+        _print_left_out(prepared.no_rows, out)
+        for p in kept:
             s = _plan_summary(p)
             out.write(f"{s['file']}: recognised as {s['table']} ({s['format']})\n")
             for canon, header in s["mapping"].items():
@@ -95,12 +147,17 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
     ws = Workspace(args.workspace)
     info, prepared = pipeline.load_files(ws, _read_files(args.files), name=args.name)
-    reports = prepared.reports()
+    reports = _with_flagged(prepared.reports(), ws.flagged_rows(info.token))
     if args.json:
-        out.write(
-            json.dumps({"token": info.token, "name": info.name, "files": reports}, indent=2) + "\n"
-        )
+        payload = {
+            "token": info.token,
+            "name": info.name,
+            "files": reports,
+            "left_out": [{"file": f, "reason": "no data rows"} for f in prepared.no_rows],
+        }
+        out.write(json.dumps(payload, indent=2) + "\n")
     else:
+        _print_left_out(prepared.no_rows, out)
         _print_reports(reports, out)
         _print_quarantine_examples(prepared, out)
         out.write(f"\nLoaded dataset '{info.name}'. Token: {info.token}\n")

@@ -98,6 +98,11 @@ class FilePlan:
     def table(self) -> str:
         return self.mapping.table
 
+    @property
+    def has_rows(self) -> bool:
+        """False for a header-only file: it is left out of a load (``docs/loading.md``)."""
+        return self.raw.records > 0
+
     def blocking_problems(self) -> list[str]:
         """Why this file cannot load as mapped (empty list when it can)."""
         problems = []
@@ -195,6 +200,8 @@ class Prepared:
     files: list[PreparedFile]
     stage_map: StageMap
     as_of: dt.date
+    # Files left out because they have a header but no data rows.
+    no_rows: list[str] = field(default_factory=list)
 
     def reports(self) -> list[dict[str, Any]]:
         return [f.report() for f in self.files]
@@ -261,6 +268,27 @@ def _first_values(plan: FilePlan, header: str) -> list[str]:
 def default_stage_map(plans: Sequence[FilePlan]) -> StageMap:
     presets = [p.mapping.preset for p in plans if p.mapping.preset]
     return guess_stage_map(stages_in(plans), presets[0] if presets else None)
+
+
+NO_ROWS = "no data rows, left out"
+
+
+def without_empty(plans: Sequence[FilePlan]) -> tuple[list[FilePlan], list[str]]:
+    """The plans with data rows, and the names of the header-only files left out.
+
+    Raises :class:`InputError` when no file has a data row: a load never creates an empty
+    dataset (``docs/loading.md``).
+    """
+    kept = [p for p in plans if p.has_rows]
+    empty = [p.filename for p in plans if not p.has_rows]
+    if plans and not kept:
+        raise InputError(
+            f"{', '.join(empty)}: only a header line, so there is nothing to load and no "
+            "dataset was created. Export the report again with its rows (check its filters "
+            "and date range) and try again.",
+            "No data rows",
+        )
+    return kept, empty
 
 
 def _check_usable(plans: Sequence[FilePlan]) -> None:
@@ -378,7 +406,7 @@ def _resolve_formats(
         note = result.note
         if note is None and col.kind in ("date", "timestamp") and result.fmt:
             if not result.fmt.startswith("%Y-%m-%d"):
-                note = f"dates read as {result.fmt}"
+                note = f"dates read as {typeparse.format_in_words(result.fmt)}"
         if note:
             source.notes.append(f"{col.name} ({header}): {note}")
 
@@ -838,6 +866,7 @@ def load_plans(
     stage_map: StageMap | None = None,
     as_of: dt.date | None = None,
     progress: Progress | None = None,
+    owner: str = "",
 ) -> tuple[DatasetInfo, Prepared]:
     """Validate and write files batch by batch into one new dataset, all or nothing.
 
@@ -846,6 +875,7 @@ def load_plans(
     rows per file; the full lists are in the dataset's ``_quarantine`` and ``_warnings``.
     """
     as_of = as_of or dt.date.today()
+    plans, no_rows = without_empty(plans)
     _check_usable(plans)
     done: list[PreparedFile] = []
     batches = 0
@@ -879,8 +909,8 @@ def load_plans(
             digest.update(str(p.size_bytes).encode())
         return digest.hexdigest()[:12]
 
-    info = workspace.create(name, build, fingerprint=fingerprint)
-    return info, Prepared(done, the_stage_map(), as_of)
+    info = workspace.create(name, build, fingerprint=fingerprint, owner=owner)
+    return info, Prepared(done, the_stage_map(), as_of, no_rows)
 
 
 def _link(con: duckdb.DuckDBPyConnection, files: list[PreparedFile], stage_map: StageMap) -> None:
@@ -993,7 +1023,7 @@ def load_files(
     plans = [inspect_file(src, fname) for fname, src in files]
     kill_point("read")
     kill_point("prepared")
-    label = name or ", ".join(f for f, _ in files)
+    label = name or ", ".join(p.filename for p in plans if p.has_rows)
     return load_plans(workspace, plans, label, as_of=as_of, progress=progress)
 
 

@@ -15,6 +15,8 @@ not thread-safe, cursors are).
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -31,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from engine.canonical import FLAGGED, SOURCE_FILE, TABLES
 from engine.errors import DatasetNotFound, WorkbenchError
 from engine.layout import create_tables
 
@@ -41,6 +44,9 @@ SUFFIX = ".duckdb"
 PARTIAL = ".partial"
 KILL_AT_ENV = "WORKBENCH_TEST_KILL_AT"
 RETENTION_ENV = "WORKBENCH_RETENTION_DAYS"
+# The secret that turns an identity (an email, a browser id) into the owner key stored with a
+# dataset; made once per workspace, readable by its owner only. See SECURITY.md.
+OWNER_SECRET = "owner.key"
 
 
 def default_root() -> Path:
@@ -112,6 +118,9 @@ class DatasetInfo:
     row_counts: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     size_bytes: int = 0
+    # Owner key of whoever loaded it in the app (``Workspace.owner_key``); "" when loaded
+    # from the command line or as the sample.
+    owner: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +131,7 @@ class DatasetInfo:
             "row_counts": self.row_counts,
             "files": self.files,
             "size_bytes": self.size_bytes,
+            "owner": self.owner,
         }
 
 
@@ -136,6 +146,7 @@ class Workspace:
         self._write_lock = threading.Lock()
         self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
         self._info: dict[str, DatasetInfo] = {}
+        self._secret: bytes | None = None
         self._remove_partials()
 
     # --- paths -----------------------------------------------------------------------------
@@ -166,9 +177,11 @@ class Workspace:
         name: str,
         build: Callable[[duckdb.DuckDBPyConnection], None],
         fingerprint: str | Callable[[], str] = "",
+        owner: str = "",
     ) -> DatasetInfo:
         """Build a dataset with ``build(con)`` and publish it atomically under a new token.
-        ``fingerprint`` may be a function, asked once the build is done.
+        ``fingerprint`` may be a function, asked once the build is done; ``owner`` is the
+        loader's owner key (:meth:`owner_key`), kept in ``_meta`` to list the dataset to them.
 
         Writes are serialised within the process (one build at a time); readers are never
         blocked because they only open published, immutable files.
@@ -190,6 +203,7 @@ class Workspace:
                         "name": name,
                         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                         "fingerprint": fingerprint() if callable(fingerprint) else fingerprint,
+                        "owner": owner,
                     }
                     con.executemany(
                         "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]
@@ -337,11 +351,32 @@ class Workspace:
         finally:
             cur.close()
 
+    @contextmanager
+    def _info_cursor(self, token: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reading a dataset's info: the shared connection when the dataset is
+        open, else one opened and closed here, so listing a workspace (the sidebar asks for
+        every dataset's owner) does not keep a connection open per dataset."""
+        if token in self._cons:
+            with self.cursor(token) as cur:
+                yield cur
+            return
+        path = self.path(token)
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            if not path.exists():
+                raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.") from exc
+            raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
+        try:
+            yield con
+        finally:
+            con.close()
+
     def info(self, token: str) -> DatasetInfo:
         cached = self._info.get(token)
         if cached is not None:
             return cached
-        with self.cursor(token) as cur:
+        with self._info_cursor(token) as cur:
             meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
             report = cur.execute(
                 "SELECT file, table_name, rows_loaded FROM _load_report ORDER BY file"
@@ -357,19 +392,62 @@ class Workspace:
             row_counts=counts,
             files=[r[0] for r in report],
             size_bytes=self.path(token).stat().st_size,
+            owner=meta.get("owner", ""),
         )
         with self._lock:
             self._info[token] = info
         return info
 
-    def list(self) -> list[DatasetInfo]:
+    def list(self, owner: str | None = None) -> list[DatasetInfo]:
+        """Every dataset, newest first; with ``owner``, only those loaded under that key."""
         infos = []
         for token in self.tokens():
             try:
-                infos.append(self.info(token))
+                info = self.info(token)
             except WorkbenchError:
                 continue
+            if owner is None or (owner and hmac.compare_digest(info.owner, owner)):
+                infos.append(info)
         return sorted(infos, key=lambda i: i.created_at, reverse=True)
+
+    def flagged_rows(self, token: str) -> dict[str, int]:
+        """Loaded rows that carry at least one warning, per source file (``_flagged``)."""
+        union = " UNION ALL ".join(
+            f'SELECT "{SOURCE_FILE}" AS f FROM "{t}" WHERE "{FLAGGED}"' for t in TABLES
+        )
+        with self.cursor(token) as cur:
+            rows = cur.execute(f"SELECT f, count(*) FROM ({union}) GROUP BY f").fetchall()
+        return {str(f): int(n) for f, n in rows}
+
+    def owner_key(self, identity: str) -> str:
+        """The key a dataset is stored and listed under for ``identity`` (an email address or
+        a browser id): HMAC-SHA256 with this workspace's secret, so the stored key reveals
+        neither the identity nor, without the secret, whether a guessed one matches."""
+        if not identity:
+            return ""
+        return hmac.new(self._owner_secret(), identity.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _owner_secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = self._read_or_make_secret()
+        return self._secret
+
+    def _read_or_make_secret(self) -> bytes:
+        path = self.root / OWNER_SECRET
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            secret = path.read_bytes()
+            if len(secret) >= 32:
+                return secret
+            time.sleep(0.05)  # another process is writing it right now
+            return path.read_bytes()
+        secret = secrets.token_bytes(32)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secret)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return secret
 
     def close(self) -> None:
         with self._lock:

@@ -248,6 +248,23 @@ _FAMILIES = ("ymd", "mdy", "dmy", "named")
 _FAMILY_FMT = {"ymd": "%Y-%m-%d", "mdy": "%m/%d/%Y", "dmy": "%d/%m/%Y", "named": "%d %b %Y"}
 _TIME_FMT = " %H:%M:%S"
 _SCORE_SAMPLE = 20_000
+_FMT_WORDS = {
+    "%Y": "year",
+    "%m": "month",
+    "%d": "day",
+    "%b": "month name",
+    "%H": "hour",
+    "%M": "minute",
+    "%S": "second",
+}
+
+
+def format_in_words(fmt: str) -> str:
+    """A date format as a person reads it: ``%m/%d/%Y`` -> ``month/day/year``."""
+    out = fmt
+    for code, word in _FMT_WORDS.items():
+        out = out.replace(code, word)
+    return out
 
 
 def _components(text: pl.Series, family: str) -> pl.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,185 @@ def test_a_file_that_is_no_crm_table_starts_left_out(
     # Turned back on, the unrecognised file blocks the load until it is mapped.
     at.toggle(key="include::Contact.csv").set_value(True).run()
     assert next(b for b in at.button if b.label == "Load").disabled
+
+
+# ------------------------------------------------------------------ zero rows and the report
+
+# Checked by hand (loaded today, long after these 2020 dates):
+# D1 closed won, clean; D3 closed lost, clean.
+# D2 open, no owner, no amount, closes 2020-02-20 (past): missing_owner + missing_amount +
+#    slipped = 3 warnings on one row.
+# D4 closes before it was created: quarantined.
+# D5 open, closes 2020-02-01 (past): slipped = 1 warning.
+# Rows in 5 = loaded 4 + quarantined 1; rows flagged 2 (D2, D5) by 3 + 1 = 4 warnings.
+WARNED = b"""Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date
+D1,Ann,Closed Won,1000,2020-01-05,2020-02-10
+D2,,Prospecting,,2020-01-07,2020-02-20
+D3,Bob,Closed Lost,700,2020-01-09,2020-03-01
+D4,Bob,Closed Lost,500,2020-03-05,2020-03-01
+D5,Ann,Prospecting,300,2020-01-10,2020-02-01
+"""
+EVENTS = b"Id,WhoId,WhatId,Subject,ActivityDate,OwnerId\n"  # an export without rows
+
+
+def _plain(markdown: str) -> str:
+    """Markdown as read: the escapes that keep user text literal removed."""
+    return html.unescape(markdown.replace("\\", ""))
+
+
+def _markdown(at) -> list[str]:
+    return [_plain(m.value) for m in at.markdown]
+
+
+def _load_button(at):
+    return next(b for b in at.button if b.label == "Load")
+
+
+def test_a_header_only_file_is_marked_and_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    files = [("deals.csv", WARNED, "text/csv"), ("Event.csv", EVENTS, "text/csv")]
+    at.file_uploader[0].set_value(files).run()
+    assert at.exception.len == 0 and at.error.len == 0
+    (warning,) = [w.value for w in at.warning if "No data rows" in w.value]
+    assert "Event" in warning and "left out of the load" in warning
+    assert any(_plain(c.value) == "Left out: Event.csv (no data rows)" for c in at.caption)
+    assert at.toggle.len == 1  # only deals.csv can be switched on or off
+    token = _load(at)
+    ws = Workspace(tmp_path / "ws")
+    assert ws.info(token).files == ["deals.csv"]
+    ws.close()
+    assert "- Event.csv: no data rows, left out" in _markdown(at)
+
+
+def test_only_header_only_files_offer_no_load_and_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    at.file_uploader[0].set_value([("Event.csv", EVENTS, "text/csv")]).run()
+    assert at.exception.len == 0
+    assert any("None of these files has data rows" in w.value for w in at.warning)
+    assert [b for b in at.button if b.label == "Load"] == []
+    assert list((tmp_path / "ws" / "datasets").glob("*")) == []
+
+
+def test_the_load_report_is_stated_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(tmp_path, monkeypatch, sample=False)
+    at.context = {"url": "http://localhost:8501/upload"}  # the browser is on the Upload page
+    at.run().switch_page("views/upload.py").run()
+    at.file_uploader[0].set_value([("deals.csv", WARNED, "text/csv")]).run()
+    token = _load(at)
+    (success,) = [_plain(s.value) for s in at.success]
+    assert success == "Loaded dataset deals.csv: 1 file, 5 rows in = 4 loaded + 1 quarantined."
+    assert (
+        "- deals.csv -> opportunities: 5 rows in = 4 loaded + 1 quarantined  \n"
+        "  2 rows flagged by 4 warnings (a row can break several rules)"
+    ) in _markdown(at)
+    report = next(d.value for d in at.dataframe if "rows_flagged" in d.value.columns)
+    row = report.iloc[0]
+    assert (row["rows_in"], row["rows_loaded"], row["rows_quarantined"]) == (5, 4, 1)
+    assert (row["rows_flagged"], row["warnings_fired"]) == (2, 4)
+    # Independent count: the loaded rows marked _flagged.
+    ws = Workspace(tmp_path / "ws")
+    with ws.cursor(token) as cur:
+        flagged = cur.execute("SELECT count(*) FROM opportunities WHERE _flagged").fetchone()
+    ws.close()
+    assert flagged == (2,)
+    # The link that shares it, in a code box (copy button) with the dataset's token.
+    assert any("To share this dataset, send this link" in m for m in _markdown(at))
+    (link,) = [c.value for c in at.main.code if f"dataset={token}" in c.value]
+    assert link.startswith(f"http://localhost:8501/funnel?dataset={token}&page=funnel")
+
+
+def test_the_load_button_is_disabled_once_loaded_until_something_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _upload(tmp_path, monkeypatch)
+    assert not _load_button(at).disabled
+    first = _load(at)
+    assert _load_button(at).disabled
+    assert any("These files are loaded" in c.value for c in at.caption)
+    at.run()  # a rerun alone changes nothing
+    assert _load_button(at).disabled
+    at.selectbox(key="map::deals.csv::amount").set_value("Expected Revenue").run()
+    assert not _load_button(at).disabled
+    assert _load(at) != first
+    assert _load_button(at).disabled
+
+
+def test_blank_cells_show_blank_in_the_preview(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    at.file_uploader[0].set_value([("deals.csv", WARNED, "text/csv")]).run()
+    preview = next(d.value for d in at.dataframe if "Opportunity Owner" in d.value.columns)
+    d2 = preview[preview["Opportunity ID"] == "D2"].iloc[0]
+    assert d2["Opportunity Owner"] == "" and d2["Amount"] == ""
+    assert "None" not in preview.astype(str).to_numpy().ravel().tolist()
+
+
+GUESSED = b"""Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date
+G1,Ann,Gamma,100,2020-01-05,2030-02-10
+G2,Ann,Closed Won,200,2020-01-05,2020-02-10
+"""
+
+
+def _unknown_stage_rows(tmp_path: Path, token: str) -> int:
+    ws = Workspace(tmp_path / "ws")
+    with ws.cursor(token) as cur:
+        row = cur.execute("SELECT count(*) FROM _warnings WHERE rule = 'unknown_stage'").fetchone()
+    ws.close()
+    return int(row[0]) if row else -1
+
+
+def test_guessed_stages_can_be_confirmed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'Gamma' matches no stage word: a guess (opportunity) until confirmed. Unconfirmed,
+    its deal loads flagged unknown_stage; confirmed, it loads as mapped."""
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    at.file_uploader[0].set_value([("deals.csv", GUESSED, "text/csv")]).run()
+    editor = at.data_editor[0].value
+    assert editor.set_index("stage").loc["Gamma", "guessed"]
+    assert any(m.startswith("**1 of 2 stages are guesses**") for m in _markdown(at))
+    unconfirmed = _load(at)
+    assert _unknown_stage_rows(tmp_path, unconfirmed) == 1  # G1
+    next(b for b in at.button if b.label == "Confirm all guesses").click().run()
+    assert at.exception.len == 0
+    assert not at.data_editor[0].value["guessed"].any()
+    assert any(c.value == "Every stage mapping is confirmed." for c in at.caption)
+    assert not _load_button(at).disabled  # the stage map changed
+    confirmed = _load(at)
+    assert _unknown_stage_rows(tmp_path, confirmed) == 0
+
+
+HUBSPOT = (
+    b"Record ID,Deal Name,Deal Stage,Amount,Close Date,Create Date,Deal owner,"
+    b'"Date entered ""Appointment Scheduled (Sales Pipeline)""",'
+    b'"Date entered ""Closed Won (Sales Pipeline)"""\n'
+    b"11,A,closedwon,1000,2026-02-01,2026-01-01,Ann,2026-01-01 09:00,2026-02-01 09:00\n"
+    b"12,B,appointmentscheduled,500,2026-09-01,2026-01-02,Ann,2026-01-02 09:00,\n"
+)
+
+
+def test_a_hubspot_file_counts_as_one_file_with_two_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file; its deals (2 rows) and its stage-date columns (3 dates: deal 11 has two,
+    deal 12 one) are reported apart: rows in 2 + 3 = 5."""
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    at.file_uploader[0].set_value([("hubspot-deals.csv", HUBSPOT, "text/csv")]).run()
+    _load(at)
+    (success,) = [_plain(s.value) for s in at.success]
+    assert success.endswith(": 1 file, 5 rows in = 5 loaded + 0 quarantined.")
+    lines = [m.split("  \n")[0] for m in _markdown(at) if m.startswith("- hubspot")]
+    assert lines == [
+        "- hubspot-deals.csv -> opportunities: 2 rows in = 2 loaded + 0 quarantined",
+        "- hubspot-deals.csv (stage dates) -> stage_history: 3 rows in = 3 loaded + 0 quarantined",
+    ]

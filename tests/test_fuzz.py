@@ -307,7 +307,7 @@ def test_cli_validate_answers_every_corpus_file_with_a_message(path: Path) -> No
         assert "Traceback" not in message
     else:
         assert "What a load would do:" in out.getvalue()
-        assert " rows in, " in out.getvalue()
+        assert " rows in = " in out.getvalue()
 
 
 def test_cli_load_of_a_hostile_file_prints_a_message_not_a_traceback(tmp_path: Path) -> None:

@@ -148,8 +148,13 @@ def test_dropping_each_corpus_file_on_the_upload_page(
         assert len(message) > 40 and any(a in said for a in ACTIONS), message
         assert "Traceback" not in message
     load = [b for b in at.button if b.label == "Load"]
+    no_rows = [w.value for w in at.warning if w.value.startswith("**No data rows**")]
     if not sections:
         assert errors and not load  # refused at ingest: the message is all the user sees
+    elif no_rows:
+        # A header-only file is marked and left out: there is nothing to load.
+        assert not load and not errors
+        assert any("nothing to load" in w.value for w in at.warning)
     elif errors:
         assert load and load[0].disabled  # blocked, with the reason and the fix on the page
     else:

@@ -128,3 +128,41 @@ def test_workspace_root_from_environment(tmp_path: Path, monkeypatch: pytest.Mon
     ws = Workspace()
     assert ws.dir == tmp_path / "elsewhere" / "datasets"
     assert ws.dir.is_dir()
+
+
+# --------------------------------------------------------------------------- owners
+
+
+def test_owner_key_is_a_keyed_hash_not_the_identity(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    key = ws.owner_key("user:ann@example.com")
+    assert key == ws.owner_key("user:ann@example.com")  # stable
+    assert len(key) == 64 and "ann" not in key
+    assert key != hashlib.sha256(b"user:ann@example.com").hexdigest()  # keyed, not a bare hash
+    assert key != ws.owner_key("user:bob@example.com")
+    assert ws.owner_key("") == ""
+    # The secret is made once per workspace, readable by its owner only; another process
+    # opening the same workspace derives the same key.
+    secret = tmp_path / "ws" / "owner.key"
+    assert secret.stat().st_mode & 0o077 == 0
+    assert Workspace(tmp_path / "ws").owner_key("user:ann@example.com") == key
+    assert Workspace(tmp_path / "other").owner_key("user:ann@example.com") != key
+
+
+def test_list_by_owner_shows_only_that_owners_datasets(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ann, bob = ws.owner_key("browser:a"), ws.owner_key("browser:b")
+    a = ws.create("ann's", _insert_rep("Ann"), owner=ann)
+    b = ws.create("bob's", _insert_rep("Bob"), owner=bob)
+    cli = ws.create("command line", _insert_rep("Cy"))
+    assert [i.token for i in ws.list(ann)] == [a.token]
+    assert [i.token for i in ws.list(bob)] == [b.token]
+    assert ws.list("") == []  # no identity: nothing, not the unowned datasets
+    assert {i.token for i in ws.list()} == {a.token, b.token, cli.token}  # admin view
+    # Listing reads each dataset's owner without keeping a connection open per dataset.
+    assert ws._cons == {}
+    assert ws.info(a.token).owner == ann and ws.info(cli.token).owner == ""
+    with ws.cursor(a.token) as cur:
+        stored = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
+    assert stored["owner"] == ann  # the hash, never the raw identity
+    ws.close()

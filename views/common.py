@@ -25,7 +25,7 @@ from engine import export, privacy, samples
 from engine.errors import WorkbenchError
 from engine.quality import Profile, dataset_profile
 from engine.store import DatasetInfo, Workspace, default_root
-from views import state
+from views import auth, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -45,6 +45,11 @@ def _workspace(root: str) -> Workspace:
 def workspace() -> Workspace:
     """The process-wide workspace ($WORKBENCH_WORKSPACE, default ./workspace)."""
     return _workspace(str(default_root().resolve()))
+
+
+def owner_key() -> str:
+    """The key this session's datasets are stored and listed under (``views.auth``)."""
+    return workspace().owner_key(auth.identity())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -123,10 +128,21 @@ def page_link(
 
 
 def share_url(view: state.ViewState) -> str:
-    """The absolute link that reopens this view."""
-    base = st.context.url or ""
+    """The absolute link that reopens this view (on the view's page, not necessarily the one
+    showing the link: the Upload page links to the analysis)."""
+    base = page_url(st.context.url or "", view.page)
     query = urllib.parse.urlencode(view.params(), doseq=True)
     return f"{base}?{query}" if base else f"?{query}"
+
+
+def page_url(url: str, page: str) -> str:
+    """``url`` (the app's URL as the browser sent it) with its page path swapped for ``page``."""
+    if not url:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    head, _, last = parts.path.rstrip("/").rpartition("/")
+    path = f"{head}/{page}" if last in state.PAGES else parts.path
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def copy_link(view: state.ViewState) -> None:

@@ -1,4 +1,5 @@
-"""Deleting a dataset from the app: only the session that uploaded it, with a confirmation.
+"""Deleting a dataset from the app: only whoever uploaded it (that session, or the same owner
+in another tab or sign-in), with a confirmation.
 
 Deleting removes the dataset's file from disk (``Workspace.delete``), so its rows are gone
 for every link that named it, not only hidden in this browser.
@@ -26,7 +27,7 @@ def _delete(token: str) -> None:
 
 
 def delete_control(info: DatasetInfo) -> None:
-    """A 'Delete this dataset' button for the uploader's own session (nobody else sees it)."""
+    """A 'Delete this dataset' button for the uploader only (nobody else sees it)."""
     if not state.can_reveal(info.token):
         return
     with st.expander("Delete this dataset"):

@@ -1,7 +1,9 @@
 """The shared sidebar: navigation that keeps the link state, the dataset and global filters.
 
 Every widget here is seeded from the URL and writes its change back to the URL in a callback,
-so the URL stays the one source of truth for what the view shows.
+so the URL stays the one source of truth for what the view shows. The dataset, period, grain
+and filters come right after the navigation and fit a 1440x900 screen without scrolling; the
+dataset's details (fingerprint, rows per table, delete) sit in an expander below them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from engine import privacy
 from engine.metrics.request import GRAINS
 from engine.quality import Profile
 from engine.store import DatasetInfo
-from views import common, manage, state
+from views import auth, common, manage, state
 
 W_DATASET = "w_dataset"
 W_PERIOD = "w_period"
@@ -47,27 +49,41 @@ def _choose_dataset(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
     )
 
 
+def _summary(info: DatasetInfo) -> str:
+    """One line under the dataset box: its deals (else its biggest table) and load day."""
+    deals = info.row_counts.get("opportunities", 0)
+    if deals:
+        main = f"{deals:,} {'deal' if deals == 1 else 'deals'}"
+    else:
+        counts = sorted(info.row_counts.items(), key=lambda kv: -kv[1])
+        main = f"{counts[0][1]:,} rows of {counts[0][0]}" if counts and counts[0][1] else "no rows"
+    return f"{main}, loaded {info.created_at[:10]}"
+
+
 def _dataset_card(info: DatasetInfo) -> None:
-    when = info.created_at.replace("T", " ").removesuffix("+00:00")
-    st.text(f"Loaded {when} UTC\nFingerprint {info.fingerprint}")
-    counts = {t: n for t, n in sorted(info.row_counts.items())}
-    st.dataframe(
-        {"table": list(counts), "rows": list(counts.values())},
-        hide_index=True,
-        width="stretch",
-    )
+    with st.popover("Dataset details", icon=":material/info:", width="stretch"):
+        when = info.created_at.replace("T", " ").removesuffix("+00:00")
+        st.text(f"Loaded {when} UTC\nFingerprint {info.fingerprint}")
+        counts = {t: n for t, n in sorted(info.row_counts.items())}
+        st.dataframe(
+            {"table": list(counts), "rows": list(counts.values())},
+            hide_index=True,
+            width="stretch",
+        )
+    manage.delete_control(info)
 
 
 def _filters(view: state.ViewState, prof: Profile) -> None:
     periods = list(prof.periods)
     if view.period not in periods:
         periods.insert(1, view.period)
+    left, right = st.columns([3, 2], gap="small")
     state.bind_widget(W_PERIOD, view.period)
-    st.selectbox(
+    left.selectbox(
         "Period", periods, key=W_PERIOD, on_change=state.on_change_param("period", W_PERIOD)
     )
     state.bind_widget(W_GRAIN, view.grain)
-    st.selectbox(
+    right.selectbox(
         "Grain", list(GRAINS), key=W_GRAIN, on_change=state.on_change_param("grain", W_GRAIN)
     )
     for dim in state.FILTER_DIMS:
@@ -84,24 +100,30 @@ def _filters(view: state.ViewState, prof: Profile) -> None:
 
 
 def navigation(view: state.ViewState) -> None:
+    """The pages by section, two to a row (keeps the controls below within one screen)."""
     for section, pages in state.SECTIONS.items():
         st.caption(section)
-        for page in pages:
-            common.page_link(page)
+        for i in range(0, len(pages), 2):
+            cols = st.columns(2, gap="small")
+            for col, page in zip(cols, pages[i : i + 2], strict=False):
+                with col:
+                    common.page_link(page)
 
 
 def render(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
     """Draw the sidebar for ``view``; ``datasets`` are those this session may pick from."""
     with st.sidebar:
-        st.title("RevOps Workbench")
+        st.markdown("### RevOps Workbench")
         navigation(view)
         st.divider()
         _choose_dataset(view, datasets)
         info = next((d for d in datasets if d.token == view.dataset), None)
         if info is not None:
-            _dataset_card(info)
+            st.caption(common.escape(_summary(info)))
             with common.error_boundary():
                 _filters(view, common.profile(info.token))
-            manage.delete_control(info)
+            _dataset_card(info)
         st.divider()
         common.copy_link(view)
+        auth.account_controls()
+        auth.keep_browser_id()

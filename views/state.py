@@ -197,6 +197,7 @@ def set_param(key: str, value: str | list[str] | None) -> None:
 _CURRENT = "_view_state"
 _OPENED = "_opened_datasets"
 _CREATED = "_created_datasets"
+_OWNED = "_owned_datasets"
 _PLANS = "_upload_plans"
 _LOAD = "_last_load"
 _REVEAL = "_reveal_personal"
@@ -266,10 +267,21 @@ def remember_created(token: str) -> None:
     st.session_state[_CREATED] = [token, *[t for t in created_datasets() if t != token]]
 
 
+def owned_datasets() -> list[str]:
+    """Tokens loaded under this session's owner key (in any earlier tab or session)."""
+    value = st.session_state.get(_OWNED)
+    return list(value) if isinstance(value, list) else []
+
+
+def set_owned(tokens: list[str]) -> None:
+    st.session_state[_OWNED] = list(tokens)
+
+
 def can_reveal(token: str | None = None) -> bool:
-    """Only the session that uploaded a dataset may unmask its personal data."""
+    """Only whoever uploaded a dataset (this session, or the same owner key) may unmask its
+    personal data or delete it."""
     token = token if token is not None else current().dataset
-    return token is not None and token in created_datasets()
+    return token is not None and (token in created_datasets() or token in owned_datasets())
 
 
 def reveal_personal() -> bool:

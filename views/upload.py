@@ -1,13 +1,19 @@
-"""Upload page: drop CRM exports, confirm each file's table, mapping and stage map, load."""
+"""Upload page: drop CRM exports, confirm each file's table, mapping and stage map, load.
+
+A file with a header but no data rows is marked and left out; after a load the page states
+each file's outcome in words (``docs/loading.md``) and gives the link that shares the dataset.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pandas as pd
 import streamlit as st
 
 from engine.canonical import CANONICAL_STAGES, TABLES
+from engine.cli import report_lines
 from engine.mapping import MappingStore, recognise
 from engine.pipeline import MIN_CONFIDENCE, FilePlan, default_stage_map, inspect_file, load_plans
 from engine.samples import ensure_sample_dataset
@@ -33,8 +39,21 @@ def _on_column(name: str, col: str) -> None:
     )
 
 
+def blanks_blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells shown empty rather than as "None"."""
+    return frame.astype(object).where(frame.notna(), "")
+
+
 def file_section(name: str, plan: FilePlan) -> None:
     st.subheader(common.escape(name), divider="gray")
+    if not plan.has_rows:
+        st.warning(
+            f"**No data rows**: {common.escape(name)} has a header line but no rows, so it is "
+            "left out of the load. Export it again with its rows if it should be part of the "
+            "dataset.",
+            icon=":material/block:",
+        )
+        return
     if f"include::{name}" not in st.session_state:
         # A file that is not a CRM table (an Account or Contact export) starts left out.
         st.session_state[f"include::{name}"] = plan.mapping.confidence >= MIN_CONFIDENCE
@@ -69,37 +88,73 @@ def file_section(name: str, plan: FilePlan) -> None:
             "To load this file, choose the matching header in each box marked * above "
             "(or pick the right table), or remove the file from the uploader."
         )
-    common.table(plan.raw.table.slice(0, 10).to_pandas(), f"{name} preview", f"pv_{name}")
+    preview = blanks_blank(plan.raw.table.slice(0, 10).to_pandas())
+    common.table(preview, f"{name} preview", f"pv_{name}")
 
 
 def stage_map_editor(plans_list: list[FilePlan]) -> StageMap | None:
+    """The proposed stage map, editable. Stages outside the built-in maps are guesses from
+    their names, ticked "guess" until the user confirms them (untick, change the canonical
+    stage, or "Confirm all guesses"); a guess that matched no keyword loads as an unknown
+    stage until then."""
     proposed = default_stage_map(plans_list)
     if not proposed.entries:
         return proposed
     st.subheader("Stage map", divider="gray")
     st.caption("CRM stage -> canonical stage, funnel order and default probability (editable).")
-    frame = pd.DataFrame([e.to_dict() for e in proposed.entries])
     sig = hashlib.sha1(proposed.to_json().encode()).hexdigest()[:10]
+    base_key, version_key = f"stagemap_base::{sig}", f"stagemap_version::{sig}"
+    base = st.session_state.get(base_key) or [e.to_dict() for e in proposed.entries]
+    version = int(st.session_state.get(version_key, 0))
     edited = st.data_editor(
-        frame,
-        key=f"stagemap::{sig}",
+        pd.DataFrame(base),
+        key=f"stagemap::{sig}::{version}",
         hide_index=True,
         num_rows="fixed",
-        disabled=["stage", "guessed"],
+        disabled=["stage"],
         column_config={
             "canonical": st.column_config.SelectboxColumn(options=list(CANONICAL_STAGES)),
             "order": st.column_config.NumberColumn(min_value=1, step=1),
             "probability": st.column_config.NumberColumn(min_value=0, max_value=100),
-            "guessed": st.column_config.CheckboxColumn("guess (please confirm)"),
+            "guessed": st.column_config.CheckboxColumn(
+                "guess", help="Guessed from the stage's name: untick once you have checked it."
+            ),
         },
     )
+    rows = edited.to_dict("records")
+    for row, before in zip(rows, base, strict=True):
+        if row["canonical"] != before["canonical"]:
+            row["guessed"] = False  # choosing the canonical stage confirms it
+    guesses = sum(bool(r["guessed"]) for r in rows)
+    if guesses:
+        st.markdown(
+            f"**{guesses} of {len(rows)} stages are guesses** from their names (ticked "
+            '"guess"). Check them, then untick each or confirm them all. A guess '
+            "that matched no known word loads as an unknown stage (its deals are flagged) "
+            "until it is confirmed."
+        )
+        if st.button("Confirm all guesses", icon=":material/done_all:", key=f"confirm::{sig}"):
+            st.session_state[base_key] = [dict(r, guessed=False) for r in rows]
+            st.session_state[version_key] = version + 1
+            st.rerun()
+    else:
+        st.caption("Every stage mapping is confirmed.")
     with common.error_boundary():
-        rows = [dict(r, guessed=False) for r in edited.to_dict("records")]
         return StageMap.from_dict({"entries": rows})
     return None
 
 
-def run_load(chosen: list[FilePlan], stage_map: StageMap, name: str) -> None:
+def load_signature(chosen: list[FilePlan], stage_map: StageMap | None) -> str:
+    """What a load is made of: the files, their mappings and the stage map. The Load button
+    stays disabled after a load until one of them changes."""
+    parts = [[p.filename, p.size_bytes, p.mapping.to_json()] for p in chosen]
+    parts.append([stage_map.to_json() if stage_map is not None else None])
+    return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
+
+
+def run_load(
+    chosen: list[FilePlan], stage_map: StageMap, name: str, signature: str, no_rows: list[str]
+) -> None:
     with st.status("Loading…", expanded=True) as status:
         bar = st.progress(0.0)
 
@@ -107,34 +162,79 @@ def run_load(chosen: list[FilePlan], stage_map: StageMap, name: str) -> None:
             st.text(message)
             bar.progress(min(max(fraction, 0.0), 1.0), text=common.escape(message))
 
-        info, prepared = load_plans(ws, chosen, name, stage_map=stage_map, progress=progress)
+        info, prepared = load_plans(
+            ws, chosen, name, stage_map=stage_map, progress=progress, owner=common.owner_key()
+        )
         bar.progress(1.0, text="Done")
         status.update(label="Loaded", state="complete")
     for plan in chosen:
         store.save(plan.mapping)
+    flagged = ws.flagged_rows(info.token)
+    reports = [
+        dict(r, rows_flagged=flagged.get(r["file"], 0), warnings_fired=sum(r["warnings"].values()))
+        for r in prepared.reports()
+    ]
     state.remember_dataset(info.token)
     state.remember_created(info.token)
-    state.set_last_load({"token": info.token, "name": info.name, "reports": prepared.reports()})
+    state.set_last_load(
+        {
+            "token": info.token,
+            "name": info.name,
+            "reports": reports,
+            "no_rows": [*no_rows, *prepared.no_rows],
+            "signature": signature,
+            "files": len(chosen),  # a HubSpot file reports its stage dates as a second source
+        }
+    )
     state.set_param("dataset", info.token)
     for dim in state.FILTER_DIMS:
         state.set_param(dim, None)
     st.rerun()
 
 
+def _n(n: int, word: str) -> str:
+    return f"{n:,} {word if n == 1 else word + 's'}"
+
+
 def load_report() -> None:
     done = state.last_load()
     if done is None:
         return
-    st.success(f"Loaded dataset {common.escape(done['name'])}.")
-    rows = [
-        dict(r, warnings=sum(r["warnings"].values()), notes="; ".join(r["notes"]))
-        for r in done["reports"]
+    reports = done["reports"]
+    rows_in = sum(r["rows_in"] for r in reports)
+    loaded = sum(r["rows_loaded"] for r in reports)
+    quarantined = sum(r["rows_quarantined"] for r in reports)
+    st.success(
+        f"Loaded dataset {common.escape(done['name'])}: {_n(done.get('files', len(reports)), 'file')}, "
+        f"{_n(rows_in, 'row')} in = {loaded:,} loaded \\+ {quarantined:,} quarantined."
+    )
+    for r in reports:
+        first, *rest = report_lines(r, r["rows_flagged"])
+        st.markdown(
+            "- " + common.escape(first) + "".join(f"  \n  {common.escape(x)}" for x in rest)
+        )
+    for name in done.get("no_rows", []):
+        st.markdown(f"- {common.escape(name)}: no data rows, left out")
+    rows = [dict(r, notes="; ".join(r["notes"])) for r in reports]
+    cols = [
+        "file",
+        "table",
+        "rows_in",
+        "rows_loaded",
+        "rows_quarantined",
+        "rows_flagged",
+        "warnings_fired",
+        "notes",
     ]
-    cols = ["file", "table", "rows_in", "rows_loaded", "rows_quarantined", "warnings", "notes"]
     common.table(pd.DataFrame(rows, columns=cols), "load report", "load_report")
-    view = state.current().with_(dataset=done["token"], filters={})
+    view = state.current().with_(dataset=done["token"], filters={}, page="funnel", extras={})
     common.page_link("funnel", "Open the analysis", ":material/insights:", view=view)
     common.page_link("quality", "See the data quality report", ":material/fact_check:", view=view)
+    st.markdown(
+        "**To share this dataset, send this link** (copy button on the right). Anyone who has "
+        "the link can open it; the sidebar lists the dataset only to you."
+    )
+    st.code(common.share_url(view), language=None, wrap_lines=True)
 
 
 st.header("Upload")
@@ -166,17 +266,38 @@ for upload in uploads or []:
 for name in [n for n in names if n in plans]:
     with common.error_boundary():
         file_section(name, plans[name])
-included = {n: st.session_state.get(f"include::{n}", True) for n in names if n in plans}
+included = {
+    n: plans[n].has_rows and st.session_state.get(f"include::{n}", True)
+    for n in names
+    if n in plans
+}
 chosen = [plans[n] for n, keep in included.items() if keep]
-left_out = [common.escape(n) for n, keep in included.items() if not keep]
+left_out = [
+    common.escape(n) + ("" if plans[n].has_rows else " (no data rows)")
+    for n, keep in included.items()
+    if not keep
+]
 if left_out:
     st.caption("Left out: " + ", ".join(left_out))
+if included and not any(plans[n].has_rows for n in included):
+    st.warning("None of these files has data rows, so there is nothing to load.")
 if chosen:
     stage_map = stage_map_editor(chosen)
     default_name = ", ".join(p.filename for p in chosen)[:80]
     dataset_name = st.text_input("Dataset name", value=default_name, key="dataset_name")
     blocked = stage_map is None or any(p.blocking_problems() for p in chosen)
-    if st.button("Load", type="primary", disabled=blocked, icon=":material/upload:"):
+    signature = load_signature(chosen, stage_map)
+    done = state.last_load()
+    already = done is not None and done.get("signature") == signature
+    if st.button("Load", type="primary", disabled=blocked or already, icon=":material/upload:"):
         with common.error_boundary():
-            run_load(chosen, stage_map or StageMap(), dataset_name or default_name)
+            empty = [n for n in included if not plans[n].has_rows]
+            run_load(
+                chosen, stage_map or StageMap(), dataset_name or default_name, signature, empty
+            )
+    if already:
+        st.caption(
+            "These files are loaded (report below). Change a file, a mapping or the stage map "
+            "to load them again."
+        )
 load_report()
