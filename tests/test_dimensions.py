@@ -545,7 +545,7 @@ def test_quality_page_says_where_dimensions_come_from_and_saves_thresholds(
     assert "region: 8 deals from the rep (sales territory)" in text.replace("\\", "")
     # Someone with the link only reads the thresholds.
     assert not [n for n in at.number_input if n.key == "w_seg_mid"]
-    assert "Only the session that uploaded" in " ".join(c.value for c in at.caption)
+    assert "Only whoever uploaded this dataset" in " ".join(c.value for c in at.caption)
 
     # The uploader's session edits them; they are stored with the dataset.
     at.session_state["_created_datasets"] = [token]

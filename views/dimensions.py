@@ -54,7 +54,10 @@ def render() -> None:
         )
         st.markdown(common.escape(f"Segment from employees: {thresholds.describe()}."))
         if not state.can_reveal(token):
-            st.caption("Only the session that uploaded this dataset can change the thresholds.")
+            st.caption(
+                "Only whoever uploaded this dataset (the same browser or signed-in account) "
+                "can change the thresholds."
+            )
             return
         with st.form("segment_thresholds"):
             left, right = st.columns(2)
