@@ -14,7 +14,16 @@ from typing import Any
 
 from engine.metrics.catalog import Metric, Side, get_metric
 from engine.metrics.request import Request
-from engine.metrics.sql import OPP_DIMS, REP_DIMS, SOURCE_DIMS, Sql, qi, stage_rank
+from engine.metrics.sql import (
+    HAS_CYCLE,
+    NO_CYCLE_DEALS,
+    OPP_DIMS,
+    REP_DIMS,
+    SOURCE_DIMS,
+    Sql,
+    qi,
+    stage_rank,
+)
 
 
 @dataclass
@@ -258,7 +267,7 @@ def _velocity(q: Sql, m: Metric) -> str:
         "sum(amount) FILTER (WHERE is_won) AS won_amount",
         "count(amount) FILTER (WHERE is_won) AS won_with_amount",
         "avg(date_diff('day', created_date, close_date)) FILTER "
-        "(WHERE is_won AND created_date IS NOT NULL) AS mean_cycle",
+        f"(WHERE is_won AND {HAS_CYCLE}) AS mean_cycle",
     ]
     closed = (
         f"SELECT {', '.join(q.key_cols('close_date') + aggs)}\n"
@@ -362,7 +371,8 @@ WHERE prev_stage IS DISTINCT FROM stage_canonical""",
        date_diff('second', v.entered_at, v.next_at) / 86400.0 AS days
 FROM hist_visits v
 JOIN {src} o ON o.opportunity_id = v.opportunity_id
-WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')""",
+WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')
+  AND v.opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
     )
 
 
