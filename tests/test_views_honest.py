@@ -83,3 +83,49 @@ def test_quality_headline_says_na_with_the_reason(
     assert any(
         c.startswith("Sales cycle length: n/a, all 2 won deals close before") for c in captions
     )
+
+
+# Maven-like: stages Won / Lost / Engaging only (no stage maps to proposal)
+MAVEN = b"""opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value
+D1,Ann,GTX,Acme,Won,2017-01-02,2017-02-01,1000
+D2,Ann,GTX,Acme,Won,2017-01-03,2017-02-05,2000
+D3,Bob,GTX,Beta,Lost,2017-01-04,2017-02-06,0
+D4,Bob,GTX,Beta,Engaging,2017-01-05,,
+"""
+
+
+def test_funnel_page_runs_through_the_stages_the_data_reaches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(tmp_path, monkeypatch, [("sales_pipeline.csv", MAVEN)], "funnel")
+    assert_no_nan(at)
+    got = cards(at)
+    # won 2 (D1, D2) of 4 deals that reached opportunity: 50.0%
+    assert got["Opportunity → won"] == ("50.0%", "n=4 deals")
+    assert got["Lead → SAL"] == ("n/a", "n/a, no leads table")
+    assert "Proposal → won" not in got and "Opportunity → proposal" not in got
+    captions = [c.value for c in at.caption]
+    assert any("proposal (no CRM stage maps to proposal)" in c for c in captions)
+    assert any(c.startswith("No benchmark band for Opportunity → won") for c in captions)
+    spec = at.get("vega_lite_chart")[0].proto.spec
+    assert "proposal → closed_won" not in spec
+
+
+LEADS_NO_SAL = b"""lead_id,created_date,status,sql_date,converted_date
+L1,2017-01-01,Converted,2017-01-05,2017-01-09
+L2,2017-01-01,SQL,2017-01-06,
+L3,2017-01-02,Lead,,
+L4,2017-01-03,Lead,,
+"""
+
+
+def test_funnel_without_sal_dates_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [("sales_pipeline.csv", MAVEN), ("leads.csv", LEADS_NO_SAL)]
+    at = open_page(tmp_path, monkeypatch, files, "funnel")
+    assert_no_nan(at)
+    got = cards(at)
+    assert got["Lead → SAL"] == ("n/a", "n/a, no SAL dates")
+    # lead -> SQL: L1, L2 of 4 = 50.0%; SQL -> opportunity: L1 of 2 = 50.0%
+    assert got["Lead → SQL"] == ("50.0%", "n=4 leads")
+    assert got["SQL → opportunity"] == ("50.0%", "n=2 leads")
+    assert not [v for v, _ in got.values() if v == "0.0%"]

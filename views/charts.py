@@ -14,14 +14,20 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-TRANSITION_ORDER = (
-    "lead → sal",
-    "sal → sql",
-    "sql → opportunity",
-    "opportunity → proposal",
-    "proposal → closed_won",
-)
-STAGE_ORDER = ("lead", "sal", "sql", "opportunity", "proposal", "closed_won")
+from engine.canonical import FUNNEL
+
+STAGE_ORDER = FUNNEL
+
+
+def _transition_order(frame: pd.DataFrame) -> list[str]:
+    """Transitions in the order the frame lists them (the funnel order of the dataset's path,
+    which may span skipped stages)."""
+    if not {"from_stage", "to_stage"} <= set(frame.columns):
+        return []
+    pairs = (frame["from_stage"].astype(str) + " → " + frame["to_stage"].astype(str)).tolist()
+    return list(dict.fromkeys(pairs))
+
+
 POSITIONS = ("below band", "inside band", "above band", "no band")
 GOOD, WARN, BAD, NEUTRAL, BAND = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#cfd8dc"
 SMALL_SAMPLE = 30
@@ -79,7 +85,7 @@ def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart
         " : 'no data'",
     )
     y = alt.Y(
-        "transition:N", sort=list(TRANSITION_ORDER), title=None, axis=alt.Axis(labelLimit=220)
+        "transition:N", sort=_transition_order(frame), title=None, axis=alt.Axis(labelLimit=220)
     )
     tips = [
         alt.Tooltip("transition:N", title="Transition"),
@@ -193,7 +199,7 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     )
     x = alt.X(
         "transition:N",
-        sort=list(TRANSITION_ORDER),
+        sort=_transition_order(frame),
         title=None,
         axis=alt.Axis(labelAngle=0, labelLimit=200, orient="top"),
     )

@@ -300,6 +300,7 @@ GROUP BY opportunity_id""",
     return q.cte(
         "reach",
         f"""SELECT o.*, greatest(3, CASE
+         WHEN o.is_won THEN 5
          WHEN h.opportunity_id IS NOT NULL
            THEN greatest(coalesce(h.hmax, -1),
                          CASE WHEN o.stage_canonical = 'closed_lost' THEN -1 ELSE {cur} END)
@@ -310,27 +311,53 @@ LEFT JOIN hist_reach h ON h.opportunity_id = o.opportunity_id""",
     )
 
 
+# The deal stages the dataset reaches (engine.metrics.funnel.funnel_path says the same for the
+# funnel view): a canonical stage of the stage map, of a deal or of a history row; a won deal
+# reaches closed_won whatever its stage.
+DEAL_STAGES_SQL = """SELECT bool_or(s = 'proposal') AS has_proposal, bool_or(s = 'closed_won') AS has_won
+FROM (
+    SELECT canonical AS s FROM stage_map
+    UNION ALL SELECT stage_canonical FROM opportunities
+    UNION ALL SELECT stage_canonical FROM stage_history
+    UNION ALL SELECT 'closed_won' FROM opportunities WHERE is_won
+)"""
+
+
 def _stage_conversion(q: Sql, m: Metric) -> str:
     reach_cte(q)
+    q.cte("deal_stages", DEAL_STAGES_SQL)
     aggs = [
         "count(*) FILTER (WHERE reached >= 3) AS reached_opportunity",
         "count(*) FILTER (WHERE reached >= 4) AS reached_proposal",
         "count(*) FILTER (WHERE reached >= 5) AS reached_closed_won",
     ]
+    # With a grain a deal needs a created_date to fall in a bucket; for 'all' every deal counts.
+    dated = "created_date IS NOT NULL AND " if q.req.grain or q.req.period.bounded else ""
     inner = (
         f"SELECT {', '.join(q.key_cols('created_date') + aggs)}\nFROM reach\n"
-        f"WHERE created_date IS NOT NULL AND {q.period('created_date')}{q.group_by()}"
+        f"WHERE {dated}{q.period('created_date')}{q.group_by()}"
     )
+    # A transition into or out of a stage the data never reaches is null (never a 100%
+    # "proposal -> won" made of deals that skipped proposal); opportunity_to_closed_won is the
+    # transition when proposal is skipped.
+    won = "CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0)"
     return f"""SELECT {_select_keys(q)}
-       CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) AS value,
-       CAST(reached_closed_won AS DOUBLE) AS numerator,
+       CASE WHEN s.has_won THEN {won} END AS value,
+       CASE WHEN s.has_won THEN CAST(reached_closed_won AS DOUBLE) END AS numerator,
        CAST(reached_opportunity AS DOUBLE) AS denominator,
-       CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0) AS opportunity_to_proposal,
-       CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0) AS proposal_to_closed_won,
-       reached_opportunity, reached_proposal, reached_closed_won, reached_opportunity AS n
+       CASE WHEN s.has_proposal
+            THEN CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0)
+       END AS opportunity_to_proposal,
+       CASE WHEN s.has_proposal AND s.has_won
+            THEN CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0)
+       END AS proposal_to_closed_won,
+       CASE WHEN NOT s.has_proposal AND s.has_won THEN {won} END AS opportunity_to_closed_won,
+       reached_opportunity, CASE WHEN s.has_proposal THEN reached_proposal END AS reached_proposal,
+       reached_closed_won, reached_opportunity AS n
 FROM (
 {inner}
-) t{q.order_by()}"""
+) t
+CROSS JOIN deal_stages s{q.order_by()}"""
 
 
 def visits_cte(q: Sql) -> str:

@@ -32,6 +32,7 @@ _DETAIL = (
     "sales_cycle_days",
     "opportunity_to_proposal",
     "proposal_to_closed_won",
+    "opportunity_to_closed_won",
     "forecast",
     "actual",
 )
@@ -39,7 +40,11 @@ _DETAIL = (
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Add --as-of, --period, --grain, --by, --metrics, --json (not the dataset argument)."""
-    parser.add_argument("--as-of", dest="as_of", help="as-of date YYYY-MM-DD (default: today)")
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        help="as-of date YYYY-MM-DD (default: the dataset's latest event)",
+    )
     parser.add_argument("--period", default="all", help=f"period: {PERIOD_FORMS}")
     parser.add_argument("--grain", choices=GRAINS, help="one row per period bucket")
     parser.add_argument("--by", action="append", default=[], help="group-by dimension (repeatable)")
@@ -126,10 +131,37 @@ def build_report(con: duckdb.DuckDBPyConnection, request: Request) -> dict[str, 
             }
             for k in seen
         ]
+    if "stage_conversion" in request.metrics:
+        _add_transitions(con, request, report["metrics"]["stage_conversion"])
     notes = sorted(set(overall.notes))
     if notes:
         report["notes"] = notes
     return report
+
+
+def _add_transitions(con: duckdb.DuckDBPyConnection, request: Request, entry: dict) -> None:
+    """The funnel the data reaches, one entry per transition named ``<from>_to_<to>`` (lead
+    stages from the leads table included), and why every other stage is skipped."""
+    from engine.metrics.funnel import conversion
+
+    conv = conversion(con, request.with_(by=(), grain=None))
+    path = conv.extras["path"]
+    on_path = {t.id for t in path.transitions}
+    for key in ("opportunity_to_proposal", "proposal_to_closed_won", "opportunity_to_closed_won"):
+        if key not in on_path:
+            entry.pop(key, None)
+    entry["transitions"] = {
+        str(r["transition"]): {
+            "from": r["from_stage"],
+            "to": r["to_stage"],
+            "skipped": [s for s in str(r["skipped"]).split(", ") if s],
+            "reached_from": _whole(clean(r["reached_from"])),
+            "reached_to": _whole(clean(r["reached_to"])),
+            "rate": clean(r["rate"]),
+        }
+        for r in conv.frame.to_dict("records")
+    }
+    entry["skipped_stages"] = dict(path.missing)
 
 
 def _fmt(v: Any, unit: str) -> str:
@@ -155,6 +187,9 @@ def format_table(report: dict[str, Any]) -> str:
         if "median" in e and get_metric(mid).is_duration:
             extra = f"  (median {_fmt(e['median'], e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
         lines.append(f"  {get_metric(mid).name:<{width}}  {_fmt(e['value'], e['unit']):>14}{extra}")
+        for tid, t in e.get("transitions", {}).items():
+            n = f"{t['reached_to'] or 0:,} / {t['reached_from'] or 0:,}"
+            lines.append(f"    {tid:<{width - 2}}  {_fmt(t['rate'], 'ratio'):>14}  ({n})")
     groups = report.get("groups", [])
     if groups:
         lines.append("")
@@ -195,6 +230,11 @@ def _group_table(groups: list[dict[str, Any]]) -> list[str]:
 def run_report(con: duckdb.DuckDBPyConnection, args: argparse.Namespace, out: TextIO) -> int:
     """Build the request from ``args``, compute, print JSON (``--json``) or a table; 0 on success.
     :class:`engine.errors.WorkbenchError` propagates for the command line to show."""
+    if not getattr(args, "as_of", None):
+        # like the app: the dataset is analysed as of its latest event, not today
+        from engine.quality import dataset_profile
+
+        args = argparse.Namespace(**{**vars(args), "as_of": dataset_profile(con).as_of})
     report = build_report(con, request_from_args(args))
     if getattr(args, "json", False):
         out.write(json.dumps(report, allow_nan=False, default=str) + "\n")
