@@ -299,7 +299,9 @@ def reference_from_frames(
         ).clip(lower=0)
         hours = direct.where(ld["first_response_at"].notna(), via_act).dropna()
         hours = hours[hours >= 0]
-        r["lead_response_hours"] = _none(hours.mean()) if len(hours) else None
+        # the median is the value; the mean beside it
+        r["lead_response_hours"] = _none(hours.median()) if len(hours) else None
+        r["lead_response_hours.mean"] = _none(hours.mean()) if len(hours) else None
         r["lead_response_hours.median"] = _none(hours.median()) if len(hours) else None
 
     if want("forecast_accuracy"):

@@ -12,7 +12,9 @@ import pytest
 from metrics_fixtures import D, T, insert, new_con
 
 from engine.analysis.velocity import cycle_histogram
-from engine.metrics import compute, make_request
+from engine.metrics import compute, get_metric, make_request
+from engine.metrics.catalog import CatalogError, parse_metric
+from engine.metrics.report import build_report, format_table
 from engine.metrics.velocity import behind_cycle, cycle_distribution
 
 AS_OF = "2026-09-20"
@@ -114,3 +116,55 @@ def test_time_in_stage_and_stage_medians_leave_out_its_history(con):
     # 12 <= 1.5 * 10 = 15 -> not aged: 0 / 1 (with m1's 2 days the median would be 6 and
     # 12 > 9 would call it aged)
     assert (aging.value, aging.extras["numerator"], aging.extras["denominator"]) == (0, 0, 1)
+
+
+LEADS = [
+    # first responses 1 h, 2 h and 30 h after creation; L4 never answered (left out)
+    dict(lead_id="L1", created_date=D(2026, 7, 1), first_response_at=T(2026, 7, 1, 1)),
+    dict(lead_id="L2", created_date=D(2026, 7, 1), first_response_at=T(2026, 7, 1, 2)),
+    dict(lead_id="L3", created_date=D(2026, 7, 2), first_response_at=T(2026, 7, 3, 6)),
+    dict(lead_id="L4", created_date=D(2026, 7, 2)),
+]
+
+
+def test_lead_response_hours_headline_is_the_median():
+    con = new_con()
+    insert(con, "leads", LEADS)
+    r = compute(con, make_request(["lead_response_hours"], period="2026-Q3", as_of=AS_OF))
+    # hours 1, 2, 30: median 2 is the value; mean (1 + 2 + 30) / 3 = 11 beside it;
+    # p25 = 1 + 0.5 * (2 - 1) = 1.5, p75 = 2 + 0.5 * (30 - 2) = 16
+    assert r.value == 2.0
+    assert (r.extras["mean"], r.extras["p25"], r.extras["p75"], r.extras["n"]) == (
+        11.0,
+        1.5,
+        16.0,
+        3,
+    )
+    hours = pd.Series([1.0, 2.0, 30.0])
+    assert (r.value, r.extras["mean"]) == (hours.median(), hours.mean())
+    # the catalog says so as data, not as a rule on the id
+    assert get_metric("lead_response_hours").headline == "median"
+    assert get_metric("sales_cycle_days").headline == "mean"
+
+
+def test_a_headline_other_than_mean_or_median_is_refused():
+    raw = {
+        "id": "x", "name": "X", "purpose": "p", "formula": "f", "numerator": "", "denominator": "",
+        "sources": ["leads"], "cadence": "weekly", "tier": 3, "direction": "leading",
+        "unit": "hours", "higher_is_better": False, "kind": "quantile", "source": "lead",
+        "date": "created_date", "expr": "response_hours", "headline": "mode",
+    }  # fmt: skip
+    with pytest.raises(CatalogError, match="headline 'mode'"):
+        parse_metric(raw)
+
+
+def test_report_shows_the_mean_beside_a_median_headline():
+    con = new_con()
+    insert(con, "leads", LEADS)
+    req = make_request(["lead_response_hours"], period="2026-Q3", as_of=AS_OF)
+    report = build_report(con, req)
+    entry = report["metrics"]["lead_response_hours"]
+    assert (entry["value"], entry["mean"], entry["median"]) == (2.0, 11.0, 2.0)
+    assert "Lead response time             2.0  (mean 11.0, p25 1.5, p75 16.0)" in (
+        format_table(report)
+    )

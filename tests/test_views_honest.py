@@ -129,3 +129,25 @@ def test_funnel_without_sal_dates_says_so(tmp_path: Path, monkeypatch: pytest.Mo
     assert got["Lead → SQL"] == ("50.0%", "n=4 leads")
     assert got["SQL → opportunity"] == ("50.0%", "n=2 leads")
     assert not [v for v, _ in got.values() if v == "0.0%"]
+
+
+LEADS_RESPONSE = b"""lead_id,created_date,first_response_at
+L1,2017-01-01,2017-01-01 01:00:00
+L2,2017-01-01,2017-01-01 02:00:00
+L3,2017-01-02,2017-01-03 06:00:00
+L4,2017-01-02,
+"""
+
+
+def test_funnel_shows_lead_response_median_with_mean_beside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("sales_pipeline.csv", MAVEN), ("leads.csv", LEADS_RESPONSE)]
+    at = open_page(tmp_path, monkeypatch, files, "funnel")
+    assert_no_nan(at)
+    # responses 1 h, 2 h, 30 h: median 2.0 is the value, mean 11.0, quartiles 1.5 and 16.0
+    assert cards(at)["Lead response (median)"] == ("2.0 hours", "target under 24 h")
+    assert (
+        "Lead response: median 2.0 hours (the value); mean 11.0 hours; quartiles 1.5 hours "
+        "to 16.0 hours; n=3 leads with a response."
+    ) in [c.value for c in at.caption]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.metrics import funnel, get_metric, make_request
+from engine.metrics import compute, funnel, get_metric, make_request
 from engine.metrics.benchmarks import LABEL
 from views import charts, common, state
 from views import format as fmt
@@ -95,6 +95,22 @@ with common.error_boundary(), common.cursor() as con:
             help=(NO_RATE.format(unit) if fmt.missing(rate) else f"Out of {n:,} {unit}.") + spans,
         )
     st.caption(path_caption(path))
+    if info.row_counts.get("leads"):
+        lr = compute(con, req.with_(metrics=("lead_response_hours",), grain=None))
+        x = lr.extras
+        about = get_metric("lead_response_hours").definition
+        c = st.columns(4)
+        fmt.metric(
+            c[0], "Lead response (median)", lr.value, "hours", "target under 24 h", about=about,
+            why_na="n/a: no lead created in this period has a first response or an activity.",
+        )  # fmt: skip
+        if not fmt.missing(lr.value):
+            st.caption(
+                f"Lead response: median {fmt.value(lr.value, 'hours')} (the value); mean "
+                f"{fmt.value(x.get('mean'), 'hours')}; quartiles "
+                f"{fmt.value(x.get('p25'), 'hours')} to {fmt.value(x.get('p75'), 'hours')}; "
+                f"n={int(x.get('n') or 0):,} leads with a response."
+            )
     tabs = st.tabs(["Conversion vs band", "Time in stage", "Leakage", "Breakdown", "Trend"])
     with tabs[0]:
         row = "segment" if per_segment else None

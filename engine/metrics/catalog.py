@@ -35,6 +35,7 @@ UNITS = ("currency", "count", "ratio", "number", "days", "hours", "multiple", "c
 CADENCES = ("weekly", "monthly", "quarterly")
 DIRECTIONS = ("leading", "lagging")
 SOURCES = ("opp", "act", "lead")
+HEADLINES = ("mean", "median")
 
 # The ids of domain.md section 6, in its order: the catalog must hold exactly these.
 SPEC_IDS = (
@@ -110,6 +111,8 @@ class Metric:
     den: Side | None = None
     numerator_metric: str | None = None
     ramp: bool = False
+    # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
+    headline: str = "mean"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,6 +156,7 @@ class Metric:
             "unit": self.unit,
             "higher_is_better": self.higher_is_better,
             "kind": self.kind,
+            "headline": self.headline,
             "notes": self.notes,
         }
 
@@ -211,8 +215,14 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         "expr",
         "numerator_metric",
         "ramp",
+        "headline",
     }
     known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
+    headline = str(raw.get("headline", "mean"))
+    if headline not in HEADLINES or (headline != "mean" and kind != "quantile"):
+        raise CatalogError(
+            f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
+        )
     extra = {k: v for k, v in raw.items() if k not in known}
     if extra:
         raise CatalogError(f"Metric {mid!r}: unknown keys {sorted(extra)}.")
@@ -236,6 +246,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         den=den,
         numerator_metric=raw.get("numerator_metric"),
         ramp=bool(raw.get("ramp", False)),
+        headline=headline,
     )
 
 

@@ -82,9 +82,12 @@ def _count(q: Sql, m: Metric) -> str:
     )
 
 
-def _quantile_aggs(x: str) -> str:
+def _quantile_aggs(x: str, headline: str = "mean") -> str:
+    """value (the catalog's headline statistic), mean, median, quartiles, min, max, n."""
+    value = f"median({x})" if headline == "median" else f"avg({x})"
     return (
-        f"CAST(avg({x}) AS DOUBLE) AS value, CAST(median({x}) AS DOUBLE) AS median, "
+        f"CAST({value} AS DOUBLE) AS value, CAST(avg({x}) AS DOUBLE) AS mean, "
+        f"CAST(median({x}) AS DOUBLE) AS median, "
         f"CAST(quantile_cont({x}, 0.25) AS DOUBLE) AS p25, "
         f"CAST(quantile_cont({x}, 0.75) AS DOUBLE) AS p75, "
         f"CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
@@ -97,12 +100,14 @@ IQR_K = 1.5
 OUTLIER_METRICS = frozenset({"sales_cycle_days", "time_in_stage_days"})
 
 
-def _without_outliers(q: Sql, cols: list[str], value: str, frm: str, where: str) -> str:
+def _without_outliers(
+    q: Sql, cols: list[str], value: str, frm: str, where: str, headline: str = "mean"
+) -> str:
     """Aggregates of ``value`` per group with IQR outliers left out, and how many were."""
     keys = q.keys()
     part = f"PARTITION BY {', '.join(keys)}" if keys else ""
     inner = ", ".join(cols + [f"{value} AS v"])
-    aggs = _quantile_aggs("CASE WHEN NOT outlier THEN v END")
+    aggs = _quantile_aggs("CASE WHEN NOT outlier THEN v END", headline)
     return f"""SELECT {_select_keys(q)}{aggs},
        count(*) FILTER (WHERE outlier) AS outliers_excluded
 FROM (
@@ -133,8 +138,10 @@ def _quantile(q: Sql, m: Metric) -> str:
     if q.req.exclude_outliers and m.id in OUTLIER_METRICS:
         _outlier_note(q)
         where = f"({s.where}) AND {q.period(s.date)}"
-        return _without_outliers(q, q.key_cols(s.date), s.expr, _src(q, s.source), where)
-    return _side_select(q, s, _quantile_aggs(s.expr)) + q.order_by()
+        return _without_outliers(
+            q, q.key_cols(s.date), s.expr, _src(q, s.source), where, m.headline
+        )
+    return _side_select(q, s, _quantile_aggs(s.expr, m.headline)) + q.order_by()
 
 
 def _ratio(q: Sql, m: Metric) -> str:

@@ -21,6 +21,7 @@ from engine.metrics.request import GRAINS, PERIOD_FORMS, Request, make_request
 _DETAIL = (
     "numerator",
     "denominator",
+    "mean",
     "median",
     "p25",
     "p75",
@@ -184,8 +185,10 @@ def format_table(report: dict[str, Any]) -> str:
     width = max((len(get_metric(m).name) for m in report["metrics"]), default=10)
     for mid, e in report["metrics"].items():
         extra = ""
-        if "median" in e and get_metric(mid).is_duration:
-            extra = f"  (median {_fmt(e['median'], e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
+        m = get_metric(mid)
+        if "median" in e and m.is_duration:
+            beside = "mean" if m.headline == "median" else "median"
+            extra = f"  ({beside} {_fmt(e.get(beside), e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
         lines.append(f"  {get_metric(mid).name:<{width}}  {_fmt(e['value'], e['unit']):>14}{extra}")
         for tid, t in e.get("transitions", {}).items():
             n = f"{t['reached_to'] or 0:,} / {t['reached_from'] or 0:,}"
@@ -200,11 +203,18 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def _group_table(groups: list[dict[str, Any]]) -> list[str]:
-    """One row per group, one column per metric (durations as mean / median)."""
+    """One row per group, one column per metric (durations as headline / the other of mean
+    and median)."""
     dims = list(groups[0]["by"])
     mids = list(groups[0]["metrics"])
+
+    def beside(mid: str) -> str:
+        return "mean" if get_metric(mid).headline == "median" else "median"
+
     header = dims + [
-        get_metric(m).name + (" (mean / median)" if get_metric(m).is_duration else "") for m in mids
+        get_metric(m).name
+        + (f" ({get_metric(m).headline} / {beside(m)})" if get_metric(m).is_duration else "")
+        for m in mids
     ]
     rows = []
     for g in groups:
@@ -213,7 +223,7 @@ def _group_table(groups: list[dict[str, Any]]) -> list[str]:
             e = g["metrics"][m]
             cell = _fmt(e["value"], e["unit"])
             if get_metric(m).is_duration:
-                cell += f" / {_fmt(e.get('median'), e['unit'])}"
+                cell += f" / {_fmt(e.get(beside(m)), e['unit'])}"
             cells.append(cell)
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
