@@ -13,8 +13,11 @@ from metrics_fixtures import D, T, insert, new_con
 
 from engine.analysis.velocity import cycle_histogram
 from engine.metrics import compute, get_metric, make_request
+from engine.metrics.alerts import low_coverage
 from engine.metrics.catalog import CatalogError, parse_metric
+from engine.metrics.coverage import coming_period, not_ended
 from engine.metrics.report import build_report, format_table
+from engine.metrics.request import parse_period
 from engine.metrics.velocity import behind_cycle, cycle_distribution
 
 AS_OF = "2026-09-20"
@@ -168,3 +171,33 @@ def test_report_shows_the_mean_beside_a_median_headline():
     assert "Lead response time             2.0  (mean 11.0, p25 1.5, p75 16.0)" in (
         format_table(report)
     )
+
+
+def test_coverage_coming_period_is_relative_to_the_as_of_date():
+    req = make_request(["pipeline_coverage"], as_of="2017-12-20")
+    # as-of 2017-12-20 is in 2017-Q4; the coming period is 2018-Q1 = [2018-01-01, 2018-04-01)
+    nxt = coming_period(req)
+    assert (nxt.start, nxt.end) == (D(2018, 1, 1), D(2018, 4, 1))
+    assert not_ended(nxt, req.as_of)
+    # a chosen period 2017-Q1 makes the coming period 2017-Q2, ended by 2017-12-20
+    q2 = coming_period(req.with_(period="2017-Q1"))
+    assert (q2.start, q2.end) == (D(2017, 4, 1), D(2017, 7, 1))
+    assert not not_ended(q2, req.as_of)
+    # the last day of a period is still inside it: [.., 2018-01-01) has not ended on 12-31
+    assert not_ended(parse_period("2017-Q4", D(2017, 12, 31)), D(2017, 12, 31))
+    assert not not_ended(parse_period("2017-Q4", D(2018, 1, 1)), D(2018, 1, 1))
+
+
+def test_low_coverage_alert_skips_an_ended_coming_period():
+    con = new_con()
+    insert(con, "opportunities", [OPPS[4]])  # o1 open, 10, closes 2026-12-01
+    insert(
+        con,
+        "quotas",
+        [dict(owner="A", period_start=D(2026, 10, 1), period_end=D(2027, 1, 1), quota_amount=1e4)],
+    )
+    # as of 2026-09-20 the coming period is 2026-Q4: 10 / 10,000 = 0.001x, an alert
+    alerts = low_coverage(con, make_request(["pipeline_coverage"], as_of=AS_OF))
+    assert [round(a.value or 0, 4) for a in alerts] == [0.001]
+    # as of 2027-02-01 it is 2027-Q2: not ended, no quota -> no value, no alert
+    assert low_coverage(con, make_request(["pipeline_coverage"], as_of="2027-02-01")) == []

@@ -151,3 +151,41 @@ def test_funnel_shows_lead_response_median_with_mean_beside(
         "Lead response: median 2.0 hours (the value); mean 11.0 hours; quartiles 1.5 hours "
         "to 16.0 hours; n=3 leads with a response."
     ) in [c.value for c in at.caption]
+
+
+# Data ends 2017-12-20 (the last created date): the dataset is analysed as of that day.
+OLD_DEALS = b"""opportunity_id,owner,stage,amount,created_date,close_date
+W1,Ann,Closed Won,5000,2017-01-10,2017-03-01
+P1,Ann,Prospecting,1000,2017-03-01,2017-05-01
+P2,Ann,Prospecting,1000,2017-12-20,2018-02-01
+"""
+OLD_QUOTAS = b"""owner,period_start,period_end,quota_amount
+Ann,2017-04-01,2017-07-01,100000
+Ann,2018-01-01,2018-04-01,100000
+"""
+
+
+def test_coverage_alarm_only_for_a_period_not_ended_as_of_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("deals.csv", OLD_DEALS), ("quotas.csv", OLD_QUOTAS)]
+    # period 2017-Q1: the coming period 2017-Q2 ended long before the data's as-of 2017-12-20;
+    # its coverage (P1 1,000 / 100,000 = 0.01x) is shown but raises no alarm
+    at = open_page(tmp_path, monkeypatch, files, "coverage", period="2017-Q1")
+    assert_no_nan(at)
+    assert cards(at)["Coverage next period"] == ("0.01x", "ended by 2017-12-20")
+    assert not [w.value for w in at.warning if "coming period" in w.value]
+
+
+def test_coverage_alarm_for_the_period_after_the_data_as_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("deals.csv", OLD_DEALS), ("quotas.csv", OLD_QUOTAS)]
+    # period all: current = the quarter of the as-of date (2017-Q4), coming = 2018-Q1,
+    # not 2027 (today's): P2 1,000 / 100,000 = 0.01x, below 2.5x
+    at = open_page(tmp_path, monkeypatch, files, "coverage")
+    assert cards(at)["Coverage next period"] == ("0.01x", "below 2.5x")
+    warnings = [w.value for w in at.warning if "coming period" in w.value]
+    assert warnings == [
+        "Coverage for the coming period (1 Jan 2018 – 31 Mar 2018) is 0.01x, below 2.5x."
+    ]

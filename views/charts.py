@@ -415,16 +415,22 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
 COVERAGE_LINES = (2.5, 3.0, 4.0)
 
 
-def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChart:
+def coverage_bars(
+    frame: pd.DataFrame, level: str, period: str, ended: bool = False
+) -> alt.LayerChart:
     """Coverage per ``level`` value for one period ('current'/'next'), with the 3x and 4x
-    reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber."""
+    reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber. A period that
+    has ``ended`` as of the data's as-of date raises no alarm: its bars are grey."""
+    status = (
+        "!isValid(datum.value) ? 'no quota' : 'period ended'"
+        if ended
+        else "!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
+        "datum.value < 3 ? '2.5-3x' : '3x or more'"
+    )
     base = (
         alt.Chart(_safe(_labelled(frame, level)))
         .transform_filter(alt.datum.period == period)
-        .transform_calculate(
-            status="!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
-            "datum.value < 3 ? '2.5-3x' : '3x or more'"
-        )
+        .transform_calculate(status=status)
     )
     y = alt.Y(f"{level}:N", title=None, sort="-x")
     bars = base.mark_bar().encode(
@@ -433,8 +439,8 @@ def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChar
         color=alt.Color(
             "status:N",
             scale=alt.Scale(
-                domain=["below 2.5x", "2.5-3x", "3x or more", "no quota"],
-                range=[BAD, WARN, GOOD, "#9e9e9e"],
+                domain=["below 2.5x", "2.5-3x", "3x or more", "no quota", "period ended"],
+                range=[BAD, WARN, GOOD, "#9e9e9e", NEUTRAL],
             ),
             title=None,
         ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.analysis.coaching import rep_against_peers
-from engine.metrics import coaching, get_metric, make_request
+from engine.metrics import coaching, coverage, get_metric, make_request
 from engine.metrics.alerts import busy_not_converting
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
 from views import charts, common, state
@@ -100,7 +100,8 @@ with common.error_boundary(), common.cursor() as con:
                 team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty
             )
         nxt = team.coverage.frame[team.coverage.frame["period"] == "next"]
-        build = lambda f: charts.coverage_bars(f, "team", "next")  # noqa: E731
+        ended = not coverage.not_ended(coverage.coming_period(req), req.as_of)
+        build = lambda f: charts.coverage_bars(f, "team", "next", ended)  # noqa: E731
         empty = "Upload quotas.csv to see coverage per team."
         fmt.chart_or_empty(nxt, "value", build, "team coverage", "tcov", empty)
         fmt.table(team.attainment.frame, "attainment per rep", "att", **ATT_KINDS)

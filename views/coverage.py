@@ -25,7 +25,9 @@ st.header("Pipeline coverage")
 info, view, prof = common.analysis_context()
 req = make_request("pipeline_coverage", period=view.period, filters=view.filters, as_of=prof.as_of)
 cur = coverage.current_period(req)
-nxt = cur.shifted(1)
+nxt = coverage.coming_period(req)
+# An alarm only for a period that has not ended as of the dataset's as-of date.
+nxt_open = coverage.not_ended(nxt, req.as_of)
 has_quotas = bool(info.row_counts.get("quotas"))
 
 with common.error_boundary(), common.cursor() as con:
@@ -41,13 +43,20 @@ with common.error_boundary(), common.cursor() as con:
             help=get_metric("pipeline_coverage").definition,
         )
         low = not fmt.missing(ahead.value) and ahead.value < COVERAGE_MIN
+        if fmt.missing(ahead.value):
+            tag = None
+        elif not nxt_open:
+            tag = f"ended by {req.as_of}"
+        else:
+            tag = "below 2.5x" if low else "at or above 2.5x"
         next(cols).metric(
             "Coverage next period",
             fmt.value(ahead.value, "multiple"),
-            None if fmt.missing(ahead.value) else "below 2.5x" if low else "at or above 2.5x",
-            delta_color="red" if low else "green",
+            tag,
+            delta_color=("red" if low else "green") if nxt_open else "off",
             delta_arrow="off",
-            help=f"Next period: {nxt.label}. Alert below 2.5x; healthy 3x to 4x.",
+            help=f"Next period: {fmt.period_text(nxt.label)}, after the period holding the data's as-of date "
+            f"{req.as_of}. Alert below 2.5x while it has not ended; healthy 3x to 4x.",
         )
     no_close = "n/a: no open deal has an expected close date in the next 90 days."
     weighted, open_ = fc["weighted_pipeline"].value, fc["open_pipeline"].value
@@ -69,9 +78,10 @@ with common.error_boundary(), common.cursor() as con:
         delta_arrow="off",
         help=get_metric("pipeline_aging").definition,
     )
-    if has_quotas and ahead.value is not None and ahead.value < COVERAGE_MIN:
+    if has_quotas and nxt_open and ahead.value is not None and ahead.value < COVERAGE_MIN:
         st.warning(
-            f"Coverage for the coming period ({nxt.label}) is {ahead.value:.2f}x, below 2.5x.",
+            f"Coverage for the coming period ({fmt.period_text(nxt.label)}) is "
+            f"{ahead.value:.2f}x, below 2.5x.",
             icon=":material/warning:",
         )
     if aging.value is not None and aging.value > AGING_MAX:
@@ -97,7 +107,8 @@ with common.error_boundary(), common.cursor() as con:
             cov = coverage.coverage(con, req, level=lvl)
             for which in ("current", "next"):
                 part = cov.frame[cov.frame["period"] == which]
-                build = lambda f, w=which: charts.coverage_bars(f, lvl, w)  # noqa: E731
+                ended = which == "next" and not nxt_open
+                build = lambda f, w=which, e=ended: charts.coverage_bars(f, lvl, w, e)  # noqa: E731
                 fmt.chart_or_empty(part, "value", build, f"coverage {which}", f"cov{which}")
             st.caption(
                 f"Current period {cur.label}, next {nxt.label}. Healthy: 3x (early) to 4x (mature)."
