@@ -305,7 +305,8 @@ def reference_from_frames(
         r["lead_response_hours.median"] = _none(hours.median()) if len(hours) else None
 
     if want("forecast_accuracy"):
-        if start is None or len(h) == 0:
+        # no history row before the start: the forecast cannot be rebuilt (null, not 0)
+        if start is None or not (h["entered_at"] < pd.Timestamp(start)).any():
             r["forecast_accuracy"] = None
         else:
             ps = pd.Timestamp(start)

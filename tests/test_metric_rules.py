@@ -15,6 +15,7 @@ from engine.analysis.velocity import cycle_histogram
 from engine.metrics import compute, get_metric, make_request
 from engine.metrics.alerts import low_coverage
 from engine.metrics.catalog import CatalogError, parse_metric
+from engine.metrics.coaching import scorecard
 from engine.metrics.coverage import coming_period, not_ended
 from engine.metrics.report import build_report, format_table
 from engine.metrics.request import parse_period
@@ -201,3 +202,35 @@ def test_low_coverage_alert_skips_an_ended_coming_period():
     assert [round(a.value or 0, 4) for a in alerts] == [0.001]
     # as of 2027-02-01 it is 2027-Q2: not ended, no quota -> no value, no alert
     assert low_coverage(con, make_request(["pipeline_coverage"], as_of="2027-02-01")) == []
+
+
+def test_weighted_total_needs_two_scored_categories(con):
+    # no activities, no history in the graded period: only conversion is scored per rep
+    req = make_request(["stage_conversion"], period="2026-Q3", as_of=AS_OF)
+    card = scorecard(con, req).frame.set_index("owner")
+    assert card["conversion"].notna().all()
+    assert card[["discovery", "activity"]].isna().all().all()
+    assert card["total"].isna().all()
+    assert set(card["why_no_total"]) == {
+        "only 1 scored category; a weighted total needs at least 2"
+    }
+
+
+def test_activities_per_opportunity_is_unknown_without_activities(con):
+    # 3 deals created in Q3 (m1, l1, o1) and no activities file: n/a, not 0 / 3 = 0
+    r = q3(con, "activities_per_opportunity")
+    assert r.value is None and r.extras["denominator"] == 3.0
+    assert "needs activities" in " ".join(r.notes)
+    insert(con, "activities", [dict(activity_id="a1", owner="A", activity_type="call",
+                                    activity_date=D(2026, 7, 5))])  # fmt: skip
+    # with one activity loaded: 1 / 3
+    assert q3(con, "activities_per_opportunity").value == pytest.approx(1 / 3)
+    con.execute("DELETE FROM activities")
+
+
+def test_forecast_accuracy_is_unknown_without_history_before_the_period(con):
+    # the first history row is entered 2026-07-01, the Q3 start: the pipeline as it stood at
+    # the start cannot be rebuilt, so no forecast (null), never "forecast 0 -> accuracy 0%"
+    r = q3(con, "forecast_accuracy")
+    assert r.value is None and r.extras["forecast"] is None
+    assert r.extras["actual"] == 1300.0  # w1 100 + w2 200 + m1 1000 won in Q3

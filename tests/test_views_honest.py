@@ -30,9 +30,10 @@ def open_page(
     ws.close()
     at = app(tmp_path, monkeypatch, sample=False)
     at.query_params["dataset"] = info.token
+    at.run()
     for k, v in params.items():
         at.query_params[k] = v
-    at.run().switch_page(f"views/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     assert problems(at) == []
     return at
 
@@ -189,3 +190,68 @@ def test_coverage_alarm_for_the_period_after_the_data_as_of(
     assert warnings == [
         "Coverage for the coming period (1 Jan 2018 – 31 Mar 2018) is 0.01x, below 2.5x."
     ]
+
+
+def test_coaching_without_quotas_or_activities_shows_what_it_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(tmp_path, monkeypatch, [("sales_pipeline.csv", MAVEN)], "coaching")
+    assert_no_nan(at)
+    # rep tier: only the columns the data can fill, and a word on the others
+    tables = {t.proto.id: t for t in at.dataframe}
+    assert tables
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith("Not shown (no data): ")
+        and "quota attainment needs quotas.csv" in c
+        and "activities per opportunity needs activities.csv" in c
+        for c in captions
+    )
+    # the scorecard has only the conversion category: no weighted total, and why
+    infos = [i.value for i in at.info]
+    assert any(
+        i.startswith("No weighted total: it needs at least 2 scored categories, and this data "
+                     "scores Conversion.")
+        for i in infos
+    )  # fmt: skip
+    # no attainment table of empty rows
+    assert not any("Download attainment per rep" in b.label for b in at.get("download_button"))
+
+
+def test_rep_drill_down_shows_the_reps_own_numbers_without_peers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(tmp_path, monkeypatch, [("sales_pipeline.csv", MAVEN)], "coaching")
+    at.selectbox(key="w_rep").set_value("Ann").run()
+    assert problems(at) == []
+    assert_no_nan(at)
+    # Ann: D1 1,000 + D2 2,000 created = $3,000; won 2 of 2 closed; 2 of 2 reached won
+    assert (
+        "**Ann**: Pipeline created $3,000; Win rate 100.0%; Stage conversion 100.0%; "
+        "Quota attainment n/a; Ramp-adjusted attainment n/a; Activities per opportunity n/a."
+    ) in [m.value.replace("\\", "") for m in at.markdown]  # markdown escapes removed
+    assert any(
+        c.value.replace("\\", "").startswith("No peers: the rep has no row in the reps table")
+        for c in at.caption
+    )
+
+
+def test_forecast_accuracy_shows_forecast_and_actual_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.metrics import coaching as coaching_engine
+    from engine.metrics import make_request
+    from engine.quality import dataset_profile
+
+    at = app(tmp_path, monkeypatch).run().switch_page("views/coaching.py").run()
+    assert problems(at) == []
+    ws = Workspace(tmp_path / "ws")
+    with ws.cursor(at.query_params["dataset"]) as con:
+        req = make_request("quota_attainment", as_of=dataset_profile(con).as_of)
+        fc = coaching_engine.team_tier(con, req).forecast_accuracy
+    ws.close()
+    forecast, actual = fc.extras["forecast"], fc.extras["actual"]
+    value, note = cards(at)["Forecast accuracy"]
+    # accuracy = 1 - |F - A| / A, and both F and A are stated beside it
+    assert value == f"{1 - abs(forecast - actual) / actual:.1%}"
+    assert note == f"forecast ${forecast:,.0f} vs actual ${actual:,.0f}"

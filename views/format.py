@@ -37,6 +37,8 @@ LABELS = {
     "open_after": "Still open",
     "stage_canonical": "Stage (canonical)",
     "ramp_adjusted_attainment": "Ramp-adjusted attainment",
+    "peer_median": "Peer median",
+    "why_no_total": "Why no total",
 }
 PERCENT = {
     "rate",
@@ -120,6 +122,13 @@ def columns(frame: pd.DataFrame, **kinds: str) -> dict[str, Any]:
 def table(frame: pd.DataFrame, name: str, key: str, **kinds: str) -> None:
     """A page table with readable headers, formatted numbers and blank missing cells."""
     common.table(frame, name, key, column_config=columns(frame, **kinds), placeholder="")
+
+
+def drop_empty(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """The frame without its columns that hold no value at all (a metric the data cannot
+    give), and their names, so the page can say why instead of showing empty columns."""
+    empty = [c for c in frame.columns if c not in keep and not frame[c].notna().any()]
+    return frame.drop(columns=empty), empty
 
 
 def has_data(frame: pd.DataFrame, field: str) -> bool:

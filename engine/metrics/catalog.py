@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import TABLES
 from engine.errors import UnknownName, WorkbenchError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
@@ -113,6 +114,9 @@ class Metric:
     ramp: bool = False
     # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
     headline: str = "mean"
+    # Tables that must hold rows for the value to mean anything; without them it is null
+    # (no activities loaded: activities per opportunity is unknown, not 0).
+    requires: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -216,6 +220,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         "numerator_metric",
         "ramp",
         "headline",
+        "requires",
     }
     known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
     headline = str(raw.get("headline", "mean"))
@@ -223,6 +228,9 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         raise CatalogError(
             f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
         )
+    requires = tuple(str(t) for t in raw.get("requires", ()))
+    if set(requires) - set(TABLES):
+        raise CatalogError(f"Metric {mid!r}: requires {requires!r} names an unknown table.")
     extra = {k: v for k, v in raw.items() if k not in known}
     if extra:
         raise CatalogError(f"Metric {mid!r}: unknown keys {sorted(extra)}.")
@@ -247,6 +255,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         numerator_metric=raw.get("numerator_metric"),
         ramp=bool(raw.get("ramp", False)),
         headline=headline,
+        requires=requires,
     )
 
 

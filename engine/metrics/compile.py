@@ -502,7 +502,10 @@ QUALIFY row_number() OVER (PARTITION BY d.opportunity_id ORDER BY h.entered_at D
        count(s.opportunity_id) AS n
 FROM (SELECT *{", bs AS period_start" if q.req.grain else ""} FROM due) d
 LEFT JOIN state_at_start s ON s.opportunity_id = d.opportunity_id{q.group_by()}"""
-    has_hist = "EXISTS (SELECT 1 FROM hist)"
+    # Without any history row before the period start, the pipeline as it stood then cannot
+    # be rebuilt: the forecast is unknown (null), not 0.
+    start = "i.period_start" if q.req.grain else bs
+    has_hist = f"EXISTS (SELECT 1 FROM hist h0 WHERE h0.entered_at < {start})"
     return f"""SELECT {_select_keys(q)}
        CAST(1 - abs(f - actual) / nullif(actual, 0) AS DOUBLE) AS value,
        CAST(f AS DOUBLE) AS forecast, CAST(actual AS DOUBLE) AS actual, n
@@ -563,6 +566,14 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
         select = _velocity(q, m)
     else:
         select = COMPILERS[m.kind](q, m)
+    if m.requires:
+        # identifiers from the catalog's validated table names, never user input
+        have = " AND ".join(f'EXISTS (SELECT 1 FROM "{t}")' for t in m.requires)
+        select = (
+            f"SELECT * REPLACE (CASE WHEN {have} THEN value END AS value)\nFROM (\n{select}\n) "
+            f"req_t{q.order_by()}"
+        )
+        q.note(f"{m.name} needs {', '.join(m.requires)}: null when none is loaded.")
     if m.kind in ("aging", "stale") and (req.grain or req.period.bounded):
         q.note(
             f"{m.name} is a snapshot as of {req.as_of.isoformat()}; period and grain do not apply."
