@@ -255,3 +255,26 @@ def test_forecast_accuracy_shows_forecast_and_actual_beside_it(
     # accuracy = 1 - |F - A| / A, and both F and A are stated beside it
     assert value == f"{1 - abs(forecast - actual) / actual:.1%}"
     assert note == f"forecast ${forecast:,.0f} vs actual ${actual:,.0f}"
+
+
+def test_charts_without_segments_say_what_would_fill_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("sales_pipeline.csv", MAVEN)]
+    at = open_page(tmp_path, monkeypatch, files, "coaching", period="2017-Q1")
+    infos = [i.value for i in at.info]
+    assert "Add a segment column or an accounts file to see this by segment." in infos
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert not any("(no segment)" in s for s in specs)
+    # the team's win rate is stated instead: D1, D2 won of D1, D2, D3 closed = 66.7%
+    assert cards(at)["Win rate"] == ("66.7%", "n=3 closed deals")
+
+
+def test_pipeline_by_month_expanders_are_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("deals.csv", OLD_DEALS), ("quotas.csv", OLD_QUOTAS)]
+    at = open_page(tmp_path, monkeypatch, files, "coverage")
+    labels = [e.label for e in at.expander]
+    assert "How was this computed? (pipeline by month)" in labels
+    assert "How was this computed? (forecast, next 90 days)" in labels

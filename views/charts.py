@@ -195,7 +195,10 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     """Conversion per transition (columns) and ``dim`` value (rows), with the deal count."""
     base = alt.Chart(_safe(_labelled(frame, dim))).transform_calculate(
         transition="datum.from_stage + ' → ' + datum.to_stage",
-        n_label="'n=' + format(datum.reached_from, ',')",
+        # an empty cell reads "no deals", never "null n=0"
+        rate_label="isValid(datum.rate) ? format(datum.rate, '.0%') : ''",
+        rate_tip="isValid(datum.rate) ? format(datum.rate, '.2%') : 'n/a, no deals'",
+        n_label="datum.reached_from > 0 ? 'n=' + format(datum.reached_from, ',') : 'no deals'",
     )
     x = alt.X(
         "transition:N",
@@ -207,7 +210,7 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     tips = [
         alt.Tooltip(f"{dim}:N", title=dim.replace("_", " ").capitalize()),
         alt.Tooltip("transition:N", title="Transition"),
-        alt.Tooltip("rate:Q", title="Conversion", format=".2%"),
+        alt.Tooltip("rate_tip:N", title="Conversion"),
         alt.Tooltip("reached_from:Q", title="Deals reaching the stage", format=","),
         alt.Tooltip("reached_to:Q", title="Deals reaching the next", format=","),
     ]
@@ -222,9 +225,7 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
         ),
         tooltip=tips,
     )
-    rate = base.mark_text(dy=-6, fontSize=11).encode(
-        x=x, y=y, text=alt.Text("rate:Q", format=".0%"), tooltip=tips
-    )
+    rate = base.mark_text(dy=-6, fontSize=11).encode(x=x, y=y, text="rate_label:N", tooltip=tips)
     count = base.mark_text(dy=7, fontSize=9, opacity=0.8).encode(
         x=x, y=y, text="n_label:N", tooltip=tips
     )
@@ -323,13 +324,19 @@ def histogram(
             tooltip=[alt.Tooltip("stat:N"), alt.Tooltip("days:Q", format=".1f")],
         )
     )
-    labels = (
-        alt.Chart(stats)
-        .transform_calculate(text="datum.stat + ' ' + format(datum.days, '.0f') + ' d'")
-        .mark_text(align="left", dx=4, y=8)
-        .encode(x="days:Q", text="text:N", color=alt.Color("stat:N", legend=None))
-    )
-    return alt.layer(bars, rules, labels).properties(title=title, height=260)
+    # Each label on its own line, on the outer side of its rule (the larger value's label to
+    # the right, the smaller's to the left), so close or equal mean and median never overlap.
+    labels = []
+    larger = stats["days"].idxmax() if len(stats) else None
+    for i, (idx, row) in enumerate(stats.iterrows()):
+        right = idx == larger if len(stats) > 1 else True
+        labels.append(
+            alt.Chart(pd.DataFrame([row]))
+            .transform_calculate(text="datum.stat + ' ' + format(datum.days, '.0f') + ' d'")
+            .mark_text(align="left" if right else "right", dx=4 if right else -4, y=8 + 14 * i)
+            .encode(x="days:Q", text="text:N", color=alt.Color("stat:N", legend=None))
+        )
+    return alt.layer(bars, rules, *labels).properties(title=title, height=260)
 
 
 def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
@@ -384,6 +391,7 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
         .transform_calculate(
             share="datum.deals ? datum.count / datum.deals : null",
             outcome="datum.outcome_key == 'open_after' ? 'still open' : datum.outcome_key",
+            share_label="datum.deals ? format(datum.count / datum.deals, '.0%') : 'no deals'",
         )
     )
     x = alt.X(
@@ -398,7 +406,7 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
         alt.Tooltip("outcome:N", title="Outcome"),
         alt.Tooltip("count:Q", title="Deals", format=","),
         alt.Tooltip("deals:Q", title="Deals in cohort", format=","),
-        alt.Tooltip("share:Q", title="Share", format=".1%"),
+        alt.Tooltip("share_label:N", title="Share"),
     ]
     cells = base.mark_rect().encode(
         x=x,
@@ -406,9 +414,7 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
         color=alt.Color("share:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="Share"),
         tooltip=tips,
     )
-    text = base.mark_text(fontSize=10).encode(
-        x=x, y=y, text=alt.Text("share:Q", format=".0%"), tooltip=tips
-    )
+    text = base.mark_text(fontSize=10).encode(x=x, y=y, text="share_label:N", tooltip=tips)
     return alt.layer(cells, text).properties(title=f"Created-month cohorts after {days} days")
 
 
@@ -439,8 +445,10 @@ def coverage_bars(
         color=alt.Color(
             "status:N",
             scale=alt.Scale(
-                domain=["below 2.5x", "2.5-3x", "3x or more", "no quota", "period ended"],
-                range=[BAD, WARN, GOOD, "#9e9e9e", NEUTRAL],
+                domain=["period ended", "no quota"]
+                if ended
+                else ["below 2.5x", "2.5-3x", "3x or more", "no quota"],
+                range=[NEUTRAL, "#9e9e9e"] if ended else [BAD, WARN, GOOD, "#9e9e9e"],
             ),
             title=None,
         ),

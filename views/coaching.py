@@ -61,7 +61,7 @@ with common.error_boundary(), common.cursor() as con:
     graded = fmt.period_text(team.notes[0].removeprefix("Graded period: "))
     no_quota = f"n/a: no quota covers the graded period ({graded})."
     share, median = summ.get("share_at_or_above_100"), summ.get("median")
-    cols = st.columns(3)
+    cols = st.columns(4)
     fmt.metric(cols[0], "Reps at or above quota", share, "ratio", "benchmark 57%", why_na=no_quota)
     about = get_metric("quota_attainment").definition
     fmt.metric(cols[1], "Median attainment", median, "ratio", about=about, why_na=no_quota)
@@ -85,6 +85,17 @@ with common.error_boundary(), common.cursor() as con:
         else f"forecast {fmt.value(forecast, 'currency')} vs actual {fmt.value(actual, 'currency')}",
         about=f"Benchmark 75-85% (external reference). {about}",
         why_na=fc_na,
+    )
+    wr = team.win_rate
+    wr_n = int((wr.extras.get("denominator") or 0) if wr else 0)
+    fmt.metric(
+        cols[3],
+        "Win rate",
+        wr.value if wr else None,
+        "ratio",
+        None if wr is None or fmt.missing(wr.value) else f"n={wr_n:,} closed deals",
+        about=get_metric("win_rate").definition,
+        why_na=f"n/a: no deal closed in the graded period ({graded}).",
     )
     st.caption(f"Graded period: {graded}.")
     if not fmt.missing(accuracy):
@@ -123,7 +134,7 @@ with common.error_boundary(), common.cursor() as con:
             )
             empty = f"No closed deals in the graded period ({graded})."
             fmt.chart_or_empty(
-                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty
+                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty, "segment"
             )
         nxt = team.coverage.frame[team.coverage.frame["period"] == "next"]
         ended = not coverage.not_ended(coverage.coming_period(req), req.as_of)

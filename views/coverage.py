@@ -33,7 +33,8 @@ has_quotas = bool(info.row_counts.get("quotas"))
 with common.error_boundary(), common.cursor() as con:
     fc = coverage.forecast_next_days(con, req).parts
     aging = compute(con, req.with_(metrics=("pipeline_aging",)))
-    cols = iter(st.columns(5 if has_quotas else 3))
+    # Five cards in one row cut the longest value off below about 1,450 px: 3 + 2 rows.
+    cols = iter([*st.columns(3), *st.columns(3)[:2]] if has_quotas else st.columns(3))
     if has_quotas:
         now = compute(con, req.with_(period=cur))
         ahead = compute(con, req.with_(period=nxt))
@@ -111,7 +112,8 @@ with common.error_boundary(), common.cursor() as con:
                 build = lambda f, w=which, e=ended: charts.coverage_bars(f, lvl, w, e)  # noqa: E731
                 fmt.chart_or_empty(part, "value", build, f"coverage {which}", f"cov{which}")
             st.caption(
-                f"Current period {cur.label}, next {nxt.label}. Healthy: 3x (early) to 4x (mature)."
+                f"Current period {fmt.period_text(cur.label)}, next {fmt.period_text(nxt.label)}"
+                ". Healthy: 3x (early) to 4x (mature)."
             )
             fmt.table(cov.frame, f"coverage per {lvl}", "cov", **COV_KINDS)
             common.how_computed(cov.sql, cov.params)
@@ -122,8 +124,10 @@ with common.error_boundary(), common.cursor() as con:
         fmt.chart_or_empty(month.frame, "open_pipeline", build, "pipeline by month", "month", empty)
         st.caption(get_metric("weighted_pipeline").definition)
         fmt.table(month.frame, "pipeline by close month", "month")
-        common.how_computed(month.sql, month.params)
-        common.how_computed(fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params)
+        common.how_computed(month.sql, month.params, "pipeline by month")
+        common.how_computed(
+            fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params, "forecast, next 90 days"
+        )
     with tabs[2]:
         by_stage = coverage.aging(con, req)
         title = "Share of open deals past 1.5x their stage median"

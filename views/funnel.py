@@ -160,7 +160,7 @@ with common.error_boundary(), common.cursor() as con:
         dim = state.url_choice("Break down by", "by", BREAKDOWNS, "segment")
         by = funnel.conversion(con, req.with_(by=(dim,)), path=path)
         build = lambda f: charts.conversion_heatmap(f, dim)  # noqa: E731
-        fmt.chart_or_empty(by.frame, "rate", build, f"conversion by {dim}", "by")
+        fmt.chart_or_empty(by.frame, "rate", build, f"conversion by {dim}", "by", dim=dim)
         fmt.table(by.frame, f"conversion by {dim}", "by")
         common.how_computed(by.sql, by.params)
     with tabs[4]:

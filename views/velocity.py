@@ -46,12 +46,21 @@ with common.error_boundary(), common.cursor() as con:
     )
     if len(moves):
         top = moves.iloc[0]
-        st.info(
-            f"In the last complete {req.grain or 'month'}, the lever that moved velocity most was "
-            f"**{top['name']}** ({fmt.value(top['previous'], UNITS[top['lever']])} → "
-            f"{fmt.value(top['current'], UNITS[top['lever']])}).",
-            icon=":material/trending_up:",
-        )
+        grain = req.grain or "month"
+        if fmt.missing(top["effect"]) or top["effect"] == 0:
+            # equal values: no lever moved, so no arrow up or down
+            st.info(
+                f"No lever moved velocity between the last two complete {grain}s.",
+                icon=":material/trending_flat:",
+            )
+        else:
+            st.info(
+                f"In the last complete {grain}, the lever that moved velocity most was "
+                f"**{top['name']}** ({fmt.value(top['previous'], UNITS[top['lever']])} → "
+                f"{fmt.value(top['current'], UNITS[top['lever']])}), "
+                f"{'raising' if top['effect'] > 0 else 'lowering'} it.",
+                icon=":material/trending_up:" if top["effect"] > 0 else ":material/trending_down:",
+            )
     findings = behind(con, req)
     if findings:
         st.warning(
@@ -102,7 +111,11 @@ with common.error_boundary(), common.cursor() as con:
         common.how_computed(hist.sql, hist.params)
     with tabs[2]:
         seg = velocity.cycle_by_segment_band(con, req)
-        fmt.chart_or_empty(seg.frame, "median", charts.cycle_by_group, "cycle by segment", "seg")
+        # without segments and with one size band the chart would be a single bar
+        one_band = seg.frame["size_band"].nunique(dropna=False) <= 1
+        dim = "segment" if one_band else None
+        build = charts.cycle_by_group
+        fmt.chart_or_empty(seg.frame, "median", build, "cycle by segment", "seg", dim=dim)
         st.caption(
             "Reference points: under 60 days for deals under $50K, under 120 days above $100K."
         )

@@ -59,6 +59,7 @@ class TeamTier:
     attainment: Result
     attainment_summary: dict[str, float | None]
     forecast_accuracy: Result
+    win_rate: Result | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -89,6 +90,7 @@ def team_tier(con: duckdb.DuckDBPyConnection, request: Request) -> TeamTier:
         attainment=att,
         attainment_summary=summary,
         forecast_accuracy=compute(con, graded.with_(metrics=("forecast_accuracy",))),
+        win_rate=compute(con, graded.with_(metrics=("win_rate",))),
         notes=[f"Graded period: {graded.period.label}"],
     )
 
