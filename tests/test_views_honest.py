@@ -278,3 +278,40 @@ def test_pipeline_by_month_expanders_are_told_apart(
     labels = [e.label for e in at.expander]
     assert "How was this computed? (pipeline by month)" in labels
     assert "How was this computed? (forecast, next 90 days)" in labels
+
+
+def test_impact_table_shows_numbers_in_their_unit_not_raw_floats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(tmp_path, monkeypatch, [("deals.csv", MIGRATED)], "quality")
+    table = next(
+        d.value for d in at.dataframe if "with flagged rows" in getattr(d.value, "columns", [])
+    )
+    shown = table.set_index("metric")
+    # 1,000 + 3,000 won, average (1,000 + 3,000) / 2 = 2,000, both in dollars
+    assert shown.loc["Won revenue", "with flagged rows"] == "$4,000"
+    assert shown.loc["Average deal size", "with flagged rows"] == "$2,000"
+    assert shown.loc["Won revenue", "without flagged rows"] == "n/a"
+    cells = table[["with flagged rows", "without flagged rows", "difference"]].to_numpy().ravel()
+    assert not [c for c in cells if re.fullmatch(r"-?\d+\.\d{3,}", str(c))]
+
+
+EQUAL_MONTHS = b"""opportunity_id,owner,stage,amount,created_date,close_date
+A1,Ann,Closed Won,100,2017-01-01,2017-01-11
+A2,Ann,Closed Lost,100,2017-01-02,2017-01-12
+B1,Ann,Closed Won,100,2017-02-01,2017-02-11
+B2,Ann,Closed Lost,100,2017-02-02,2017-02-12
+C1,Ann,Prospecting,100,2017-03-15,2017-05-01
+"""
+
+
+def test_velocity_says_no_lever_moved_when_two_months_are_equal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(tmp_path, monkeypatch, [("deals.csv", EQUAL_MONTHS)], "velocity")
+    assert_no_nan(at)
+    # January and February: 2 created x 1/2 won x $100 / 10 days = $10/day each, so no lever
+    # moved; March is still running as of the data's 2017-03-15 and is left out
+    infos = [i.value for i in at.info]
+    assert "No lever moved velocity between the last two complete months." in infos
+    assert not [i for i in infos if "moved velocity most" in i]

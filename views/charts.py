@@ -15,6 +15,7 @@ import altair as alt
 import pandas as pd
 
 from engine.canonical import FUNNEL
+from engine.quality import format_value
 
 STAGE_ORDER = FUNNEL
 
@@ -697,12 +698,22 @@ def score_grid(frame: pd.DataFrame, categories: Sequence[str]) -> alt.LayerChart
 
 
 def rep_vs_peers(frame: pd.DataFrame) -> alt.LayerChart:
-    """A rep's value per metric (dot) against the median of their peers (tick)."""
+    """A rep's value per metric (dot) against the median of their peers (tick); the tooltip
+    states both in the metric's unit (``unit`` column)."""
+    if "unit" in frame.columns:
+        frame = frame.assign(
+            rep_text=[format_value(v, u) for v, u in zip(frame["rep"], frame["unit"], strict=True)],
+            peer_text=[
+                format_value(v, u) for v, u in zip(frame["peer_median"], frame["unit"], strict=True)
+            ],
+        )
+    else:
+        frame = frame.assign(rep_text=frame["rep"], peer_text=frame["peer_median"])
     y = alt.Y("label:N", title=None, sort=None)
     tips = [
         alt.Tooltip("label:N", title="Metric"),
-        alt.Tooltip("rep:Q", title="This rep", format=",.3f"),
-        alt.Tooltip("peer_median:Q", title="Peer median", format=",.3f"),
+        alt.Tooltip("rep_text:N", title="This rep"),
+        alt.Tooltip("peer_text:N", title="Peer median"),
         alt.Tooltip("peers:Q", title="Peers", format=","),
         alt.Tooltip("index:Q", title="Rep / peer median", format=".0%"),
     ]

@@ -96,8 +96,18 @@ with common.error_boundary(), common.cursor() as con:
     for row in records:
         if row["why n/a"]:
             st.caption(f"{row['metric']}: n/a, {row['why n/a']}.")
+    # each number in its metric's unit ($1,234 / 22.7% / 41.0 days), never a raw float
+    shown = impact.frame.assign(
+        **{
+            col: [
+                fmt.value(v, u)
+                for v, u in zip(impact.frame[col], impact.frame["unit"], strict=True)
+            ]
+            for col in ("with flagged rows", "without flagged rows", "difference")
+        }
+    ).drop(columns=["unit"])
     common.table(
-        impact.frame,
+        shown,
         "flagged impact",
         "impact",
         column_config={"difference %": st.column_config.NumberColumn(format="percent")},

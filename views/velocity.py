@@ -78,7 +78,13 @@ with common.error_boundary(), common.cursor() as con:
         st.caption(
             "Lever effect: the change in log velocity each lever explains (cycle counts inversely)."
         )
-        fmt.table(moves, "lever moves", "moves", previous="decimal", current="decimal")
+        # each lever in its own unit (a deal size in dollars, a win rate in percent)
+        units = moves["lever"].map(UNITS) if len(moves) else moves["lever"]
+        shown_moves = moves.assign(
+            previous=[fmt.value(v, u) for v, u in zip(moves["previous"], units, strict=True)],
+            current=[fmt.value(v, u) for v, u in zip(moves["current"], units, strict=True)],
+        )
+        fmt.table(shown_moves, "lever moves", "moves", effect="decimal")
         fmt.table(trend.frame, "velocity trend", "trend", value="dollar", sales_cycle_days="days")
         common.how_computed(trend.sql, trend.params)
     with tabs[1]:
