@@ -315,3 +315,19 @@ def test_velocity_says_no_lever_moved_when_two_months_are_equal(
     infos = [i.value for i in at.info]
     assert "No lever moved velocity between the last two complete months." in infos
     assert not [i for i in infos if "moved velocity most" in i]
+
+
+def test_velocity_says_why_it_is_na_when_every_won_deal_closed_before_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = open_page(tmp_path, monkeypatch, [("deals.csv", MIGRATED)], "velocity")
+    assert_no_nan(at)
+    got = cards(at)
+    # won 2 of 2 closed: 100.0%, average (1,000 + 3,000) / 2 = $2,000, but no cycle
+    assert got["Win rate"][0] == "100.0%" and got["Average deal size"][0] == "$2,000"
+    assert got["Sales velocity"][0] == "n/a" and got["Sales cycle length"][0] == "n/a"
+    reason = (
+        "Sales velocity is n/a: no won deal in this period has a created date on or before its "
+        "close date (deals closed before they were created are left out of the cycle)."
+    )
+    assert reason in [c.value for c in at.caption]

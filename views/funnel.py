@@ -34,7 +34,7 @@ def path_caption(path: funnel.FunnelPath) -> str:
     steps = [transition_label(t.frm, t.to) for t in path.transitions]
     reasons: dict[str, list[str]] = {}
     for stage, why in path.missing.items():
-        name = "converted leads" if stage == funnel.CONVERTED else STAGE_NAMES[stage]
+        name = "lead → opportunity" if stage == funnel.CONVERTED else STAGE_NAMES[stage]
         reasons.setdefault(why, []).append(name)
     skipped = "; ".join(f"{', '.join(names)} ({why})" for why, names in reasons.items())
     text = "This data's funnel: " + (", ".join(steps) if steps else "no transition") + "."

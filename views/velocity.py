@@ -13,6 +13,13 @@ from views import charts, common, state
 from views import format as fmt
 
 COHORT_DAYS = (30, 60, 90, 180)
+WHY_NA = {
+    "opportunities_created": "no opportunity was created in this period",
+    "win_rate": "no deal closed in this period",
+    "avg_deal_size": "no won deal in this period has an amount",
+    "sales_cycle_days": "no won deal in this period has a created date on or before its close "
+    "date (deals closed before they were created are left out of the cycle)",
+}
 UNITS = {
     "opportunities_created": "count",
     "win_rate": "ratio",
@@ -31,16 +38,24 @@ with common.error_boundary(), common.cursor() as con:
     trend = velocity.velocity_trend(con, req)
     moves = lever_moves(complete_periods(trend.frame, req.as_of, req.grain or "month"))
     cols = [*st.columns(3), *st.columns(3)]
-    cols[0].metric(
+    why = {lever: WHY_NA[lever] for lever in UNITS if fmt.missing(headline.extras.get(lever))}
+    if headline.extras.get("opportunities_created") == 0:
+        why["opportunities_created"] = WHY_NA["opportunities_created"]
+    fmt.metric(
+        cols[0],
         "Sales velocity",
-        fmt.value(headline.value, "currency_per_day"),
-        help=get_metric("sales_velocity").definition,
+        headline.value,
+        "currency_per_day",
+        about=get_metric("sales_velocity").definition,
+        why_na="n/a: " + ("; ".join(why.values()) or "the mean cycle is 0 days") + ".",
     )
     for col, (lever, unit) in zip(cols[1:5], UNITS.items(), strict=True):
-        col.metric(
-            get_metric(lever).name if lever != "opportunities_created" else "Opportunities created",
-            fmt.value(headline.extras.get(lever), unit),
+        name = (
+            get_metric(lever).name if lever != "opportunities_created" else "Opportunities created"
         )
+        fmt.metric(col, name, headline.extras.get(lever), unit, why_na=f"n/a: {WHY_NA[lever]}.")
+    if fmt.missing(headline.value) and why:
+        st.caption("Sales velocity is n/a: " + "; ".join(why.values()) + ".")
     st.caption(
         f"Period {view.period}: (opportunities × win rate × average deal size) ÷ mean cycle days."
     )
@@ -72,8 +87,9 @@ with common.error_boundary(), common.cursor() as con:
         ["Trend and levers", "Cycle distribution", "By segment and size", "Cohorts", "Behind"]
     )
     with tabs[0]:
+        no_trend = f"Sales velocity is n/a: {'; '.join(why.values())}." if why else fmt.NOTHING
         fmt.chart_or_empty(
-            trend.frame, "value", charts.velocity_levers, "velocity levers", "levers"
+            trend.frame, "value", charts.velocity_levers, "velocity levers", "levers", no_trend
         )
         st.caption(
             "Lever effect: the change in log velocity each lever explains (cycle counts inversely)."
@@ -111,7 +127,10 @@ with common.error_boundary(), common.cursor() as con:
         build = lambda f: charts.histogram(  # noqa: E731
             f, hist.extras["mean"], hist.extras["median"], "Won-deal cycle length"
         )
-        empty = "No won deals with a created and a close date in this period and filter."
+        empty = (
+            "No won deal in this period and filter has a created date on or before its close "
+            "date (deals closed before they were created are left out of the cycle)."
+        )
         fmt.chart_or_empty(hist.frame, "deals", build, "cycle distribution", "hist", empty)
         st.caption(get_metric("sales_cycle_days").definition)
         common.how_computed(hist.sql, hist.params)

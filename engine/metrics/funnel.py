@@ -33,7 +33,7 @@ _LEAD_MISSING = {
     "lead": "no leads table",
     "sal": "no SAL dates",
     "sql": "no SQL dates",
-    "opportunity": "no converted leads (no converted date, converted opportunity or status)",
+    "opportunity": "no lead converted (no converted date, converted opportunity or status)",
 }
 
 
