@@ -91,16 +91,18 @@ with common.error_boundary(), common.cursor() as con:
         fmt.chart_or_empty(
             trend.frame, "value", charts.velocity_levers, "velocity levers", "levers", no_trend
         )
-        st.caption(
-            "Lever effect: the change in log velocity each lever explains (cycle counts inversely)."
-        )
-        # each lever in its own unit (a deal size in dollars, a win rate in percent)
-        units = moves["lever"].map(UNITS) if len(moves) else moves["lever"]
-        shown_moves = moves.assign(
-            previous=[fmt.value(v, u) for v, u in zip(moves["previous"], units, strict=True)],
-            current=[fmt.value(v, u) for v, u in zip(moves["current"], units, strict=True)],
-        )
-        fmt.table(shown_moves, "lever moves", "moves", effect="decimal")
+        if len(moves):
+            st.caption(
+                "Lever effect: the change in log velocity each lever explains (cycle counts "
+                "inversely)."
+            )
+            # each lever in its own unit (a deal size in dollars, a win rate in percent)
+            units = moves["lever"].map(UNITS)
+            shown_moves = moves.assign(
+                previous=[fmt.value(v, u) for v, u in zip(moves["previous"], units, strict=True)],
+                current=[fmt.value(v, u) for v, u in zip(moves["current"], units, strict=True)],
+            )
+            fmt.table(shown_moves, "lever moves", "moves", effect="decimal")
         fmt.table(trend.frame, "velocity trend", "trend", value="dollar", sales_cycle_days="days")
         common.how_computed(trend.sql, trend.params)
     with tabs[1]:
