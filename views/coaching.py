@@ -28,6 +28,7 @@ REP_COLUMN_NEEDS = {
     "pipeline_created": "pipeline created needs deals created in the period",
     "opportunity_to_proposal": "opportunity → proposal needs a stage that maps to proposal",
     "proposal_to_closed_won": "proposal → won needs a stage that maps to proposal",
+    "segment": "segment needs a segment column, an accounts file or a reps file with segments",
 }
 CATEGORIES = {
     "discovery": "Discovery",
@@ -146,8 +147,11 @@ with common.error_boundary(), common.cursor() as con:
             common.how_computed(team.attainment.sql, team.attainment.params)
     with tabs[1]:
         reps = coaching.rep_tier(con, req)
-        shown, empty_cols = fmt.drop_empty(reps.frame, keep=("owner", "segment", "ramping"))
-        st.caption("Ramp-adjusted attainment divides by quota × 0.7 in a rep's first 12 months.")
+        shown, empty_cols = fmt.drop_empty(reps.frame, keep=("owner", "ramping"))
+        if "ramp_adjusted_attainment" in shown.columns:
+            st.caption(
+                "Ramp-adjusted attainment divides by quota × 0.7 in a rep's first 12 months."
+            )
         if empty_cols:
             st.caption(
                 "Not shown (no data): "
