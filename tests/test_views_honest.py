@@ -331,3 +331,25 @@ def test_velocity_says_why_it_is_na_when_every_won_deal_closed_before_created(
         "close date (deals closed before they were created are left out of the cycle)."
     )
     assert reason in [c.value for c in at.caption]
+
+
+MIGRATED_HISTORY = b"""OpportunityId,StageName,CreatedDate
+M1,Prospecting,2026-03-01 09:00:00
+M1,Closed Won,2026-03-01 10:00:00
+M2,Prospecting,2026-03-01 09:00:00
+M2,Closed Won,2026-03-01 11:00:00
+"""
+
+
+def test_time_in_stage_says_why_history_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("deals.csv", MIGRATED), ("OpportunityHistory.csv", MIGRATED_HISTORY)]
+    at = open_page(tmp_path, monkeypatch, files, "funnel")
+    assert_no_nan(at)
+    # M1 and M2 closed before they were created: their history is out of time in stage
+    assert (
+        "No completed stage visit in this period (a visit ends at the next stage). The history "
+        "of 2 of 2 deals is left out: they closed before they were created "
+        "(close_before_created)."
+    ) in [i.value for i in at.info]

@@ -100,9 +100,11 @@ with common.error_boundary(), common.cursor() as con:
         x = lr.extras
         about = get_metric("lead_response_hours").definition
         c = st.columns(4)
+        no_lr = "no lead created in this period has a first response or an activity"
+        tag = f"n/a, {no_lr}" if fmt.missing(lr.value) else "target under 24 h"
         fmt.metric(
-            c[0], "Lead response (median)", lr.value, "hours", "target under 24 h", about=about,
-            why_na="n/a: no lead created in this period has a first response or an activity.",
+            c[0], "Lead response (median)", lr.value, "hours", tag, about=about,
+            why_na=f"n/a: {no_lr}.",
         )  # fmt: skip
         if not fmt.missing(lr.value):
             st.caption(
@@ -135,18 +137,26 @@ with common.error_boundary(), common.cursor() as con:
         else:
             tis = funnel.time_in_stage(con, req)
             build = charts.time_in_stage_vs_band
-            fmt.chart_or_empty(tis.frame, "median", build, "time in stage", "tis")
+            left_out, with_history = funnel.history_left_out(con)
+            empty = "No completed stage visit in this period (a visit ends at the next stage)."
+            if left_out:
+                empty += (
+                    f" The history of {left_out:,} of {with_history:,} deals is left out: they "
+                    "closed before they were created (close_before_created)."
+                )
+            fmt.chart_or_empty(tis.frame, "median", build, "time in stage", "tis", empty)
             definition("time_in_stage_days")
-            fmt.table(
-                tis.frame,
-                "time in stage",
-                "tis",
-                mean="days",
-                median="days",
-                p25="days",
-                p75="days",
-                n="count",
-            )
+            if len(tis.frame):
+                fmt.table(
+                    tis.frame,
+                    "time in stage",
+                    "tis",
+                    mean="days",
+                    median="days",
+                    p25="days",
+                    p75="days",
+                    n="count",
+                )
             common.how_computed(tis.sql, tis.params)
     with tabs[2]:
         leak = funnel.leakage(con, req)

@@ -14,7 +14,7 @@ from engine.metrics.benchmarks import DEFAULT_BENCHMARKS, Benchmarks
 from engine.metrics.compile import DEAL_STAGES_SQL, reach_cte, visits_cte
 from engine.metrics.compute import Result, compute, run_built
 from engine.metrics.request import Request
-from engine.metrics.sql import LEAD_DIMS, Sql, qi
+from engine.metrics.sql import LEAD_DIMS, NO_CYCLE_DEALS, Sql, qi
 
 # The lead stages come from the leads table, the deal stages from opportunities and history;
 # the two chains meet at "opportunity" (a converted lead).
@@ -33,7 +33,7 @@ _LEAD_MISSING = {
     "lead": "no leads table",
     "sal": "no SAL dates",
     "sql": "no SQL dates",
-    "opportunity": "no lead converted (no converted date, converted opportunity or status)",
+    "opportunity": "no converted date, converted opportunity or Converted status",
 }
 
 
@@ -253,6 +253,17 @@ ORDER BY {keys}min(t.ord)"""
     res.frame = f.assign(band_low=lows, band_high=highs)
     res.extras = {"path": path, "missing": dict(path.missing)}
     return res
+
+
+def history_left_out(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """(deals whose stage history is left out of time in stage because they closed before
+    they were created, deals with stage history): the reason an empty time-in-stage view
+    gives."""
+    row = con.execute(
+        f"""SELECT count(*) FILTER (WHERE opportunity_id IN ({NO_CYCLE_DEALS})), count(*)
+FROM (SELECT DISTINCT opportunity_id FROM stage_history)"""
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def time_in_stage(
