@@ -49,6 +49,7 @@ PERCENT = {
     "ramp_adjusted_attainment",
     "opportunity_to_proposal",
     "proposal_to_closed_won",
+    "opportunity_to_closed_won",
     "conversion",
     "conversion_median",
 }

@@ -185,5 +185,7 @@ with common.error_boundary(), common.cursor() as con:
         else:
             st.info(f"No deal transition to follow: {path.why_not('opportunity', 'closed_won')}.")
         st.caption("Recent cohorts are still open, so their rates are still rising.")
-        fmt.table(trend.frame, "conversion trend", "trend", value="percent")
+        # transitions through a stage the data never reaches are empty: left out
+        trend_shown, _ = fmt.drop_empty(trend.frame, keep=("period_start", "value"))
+        fmt.table(trend_shown, "conversion trend", "trend", value="percent")
         common.how_computed(trend.sql, trend.params)
