@@ -182,7 +182,9 @@ def _fmt(v: Any, unit: str) -> str:
 def format_table(report: dict[str, Any]) -> str:
     per = report["period"]
     lines = [f"as of {report['as_of']}, period {per['label']}"]
-    width = max((len(get_metric(m).name) for m in report["metrics"]), default=10)
+    names = [get_metric(m).name for m in report["metrics"]]
+    names += ["  " + t for e in report["metrics"].values() for t in e.get("transitions", {})]
+    width = max((len(n) for n in names), default=10)
     for mid, e in report["metrics"].items():
         extra = ""
         m = get_metric(mid)
