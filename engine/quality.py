@@ -241,14 +241,41 @@ def headline_impact(
                 "without flagged rows": without,
                 "difference": diff,
                 "difference %": share,
+                "why n/a": _why_na(con, mid, with_flagged, without),
             }
         )
     return Impact(pd.DataFrame.from_records(records), sql)
 
 
+def _why_na(
+    con: duckdb.DuckDBPyConnection, mid: str, with_flagged: float | None, without: float | None
+) -> str:
+    """Why a side of the impact is n/a ("" when both sides have a value)."""
+    if with_flagged is not None and without is not None:
+        return ""
+    if with_flagged is not None:
+        return "without flagged rows: every row behind this number is flagged"
+    if mid == "sales_cycle_days":
+        row = con.execute(
+            "SELECT count(*) FILTER (WHERE is_won), "
+            "count(*) FILTER (WHERE is_won AND close_date < created_date) FROM opportunities"
+        ).fetchone()
+        won, before = (int(row[0] or 0), int(row[1] or 0)) if row else (0, 0)
+        if won and before == won:
+            return (
+                f"all {won:,} won deals close before their created date (close_before_created), "
+                "so no cycle can be measured"
+            )
+        if won:
+            return "no won deal in this period has both a created and a close date in order"
+        return "no won deal in this period"
+    return "no rows for this metric in this period"
+
+
 def format_value(value: float | None, unit: str) -> str:
-    """A metric value as people read it: $1,234, 22.7%, 3.4x, 41.0 days."""
-    if value is None:
+    """A metric value as people read it: $1,234, 22.7%, 3.4x, 41.0 days; "n/a" for a
+    missing value (None or NaN), never "nan"."""
+    if value is None or value != value:
         return "n/a"
     if unit in ("currency", "currency_per_day"):
         return f"${value:,.0f}" + ("/day" if unit == "currency_per_day" else "")

@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from schemas.rules import severity
+
 AS_OF = date(2026, 11, 20)
 HISTORY_DAYS = 730
 DEFAULT_SEED = 42
@@ -1107,8 +1109,9 @@ def write_dirty(
         if new_id:
             row["opportunity_id"] = f"OPP-{next(next_id)}"
         row[column] = value
+        sev = severity(rule)  # close_before_created loads and is flagged (a warning)
         inserts.append(
-            (row, _Problem(f_opp, row["opportunity_id"], rule, "error", column, value, note))
+            (row, _Problem(f_opp, row["opportunity_id"], rule, sev, column, value, note))
         )
 
     tc = iter(templates_closed)

@@ -98,12 +98,6 @@ RULES: dict[str, Rule] = {
             _lit("closed deal has no close_date"),
         ),
         Rule(
-            "close_before_created",
-            "error",
-            "close_date is before created_date",
-            _fmt("close_date ", _s("close_date"), " is before created_date ", _s("created_date")),
-        ),
-        Rule(
             "score_out_of_range",
             "error",
             "discovery_score is outside 0-5",
@@ -129,6 +123,19 @@ RULES: dict[str, Rule] = {
             "warning",
             "created_date is empty (left out of cycle metrics)",
             _lit("created_date is empty; left out of cycle metrics"),
+        ),
+        Rule(
+            "close_before_created",
+            "warning",
+            "close_date is before created_date (left out of cycle and time-in-stage metrics, "
+            "counted everywhere else)",
+            _fmt(
+                "close_date ",
+                _s("close_date"),
+                " is before created_date ",
+                _s("created_date"),
+                "; left out of cycle and time-in-stage metrics",
+            ),
         ),
         Rule(
             "missing_amount",

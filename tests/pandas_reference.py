@@ -159,6 +159,7 @@ def reference_from_frames(
     r["win_rate"] = _div(len(won), len(closed_in))
     r["avg_deal_size"] = _div(won["amount"].sum(min_count=1), won["amount"].notna().sum())
     cyc = (won["close_date"] - won["created_date"]).dt.days.dropna()
+    cyc = cyc[cyc >= 0]  # close before created: left out of the cycle only (docs/metrics.md)
     if exclude_outliers:
         cyc = _iqr(cyc)
     r["sales_cycle_days"] = _none(cyc.mean()) if len(cyc) else None
@@ -216,6 +217,9 @@ def reference_from_frames(
     h = f["stage_history"]
     h = h[h["entered_at"].notna()]
     h = h.assign(canon=h["stage_canonical"].fillna("opportunity"))
+    # history of deals closed before they were created: out of time in stage and stage medians
+    no_cycle = set(o.loc[o["close_date"] < o["created_date"], "opportunity_id"])
+    h_cycle = h[~h["opportunity_id"].isin(no_cycle)]
 
     if want("stage_conversion"):
         # stage conversion: reached rule of section 5
@@ -239,7 +243,7 @@ def reference_from_frames(
 
     if want("time_in_stage_days"):
         # time in stage: canonical visits
-        hh = h.sort_values(["opportunity_id", "entered_at", "stage_order"])
+        hh = h_cycle.sort_values(["opportunity_id", "entered_at", "stage_order"])
         prev = hh.groupby("opportunity_id")["canon"].shift()
         vis = hh[prev.isna() | (prev != hh["canon"])].copy()
         vis["next"] = vis.groupby("opportunity_id")["entered_at"].shift(-1)
@@ -254,7 +258,7 @@ def reference_from_frames(
 
     if want("pipeline_aging", "stale_deals"):
         # aging and stale (snapshot): current CRM stage entered at its latest history row
-        hs = h.sort_values(["opportunity_id", "entered_at", "stage_order"])
+        hs = h_cycle.sort_values(["opportunity_id", "entered_at", "stage_order"])
         nxt = hs.groupby("opportunity_id")["entered_at"].shift(-1)
         comp = nxt.notna()
         med = (
@@ -295,11 +299,14 @@ def reference_from_frames(
         ).clip(lower=0)
         hours = direct.where(ld["first_response_at"].notna(), via_act).dropna()
         hours = hours[hours >= 0]
-        r["lead_response_hours"] = _none(hours.mean()) if len(hours) else None
+        # the median is the value; the mean beside it
+        r["lead_response_hours"] = _none(hours.median()) if len(hours) else None
+        r["lead_response_hours.mean"] = _none(hours.mean()) if len(hours) else None
         r["lead_response_hours.median"] = _none(hours.median()) if len(hours) else None
 
     if want("forecast_accuracy"):
-        if start is None or len(h) == 0:
+        # no history row before the start: the forecast cannot be rebuilt (null, not 0)
+        if start is None or not (h["entered_at"] < pd.Timestamp(start)).any():
             r["forecast_accuracy"] = None
         else:
             ps = pd.Timestamp(start)

@@ -187,3 +187,84 @@ def test_charts_stay_under_the_row_limit_with_aggregates() -> None:
     )
     spec = charts.velocity_levers(f).to_dict()
     assert len(spec["concat"]) == 5
+
+
+def _svg(chart: object) -> str:
+    """The chart rendered (as the PNG/SVG download does): its visible texts, then its tooltips
+    and descriptions (aria labels)."""
+    import vl_convert
+
+    return vl_convert.vegalite_to_svg(chart.to_dict())  # type: ignore[attr-defined]
+
+
+def test_heatmap_empty_cells_read_no_deals_never_null() -> None:
+    frame = pd.DataFrame(
+        {
+            "segment": ["SMB", "Enterprise"],
+            "from_stage": ["opportunity", "opportunity"],
+            "to_stage": ["closed_won", "closed_won"],
+            "reached_from": [10, 0],  # Enterprise: no deal reached the stage
+            "reached_to": [4, 0],
+            "rate": [0.4, None],
+        }
+    )
+    svg = _svg(charts.conversion_heatmap(frame, "segment"))
+    assert "40%" in svg and "n=10" in svg and "no deals" in svg
+    assert "null" not in svg and "n=0" not in svg
+
+
+def test_cohort_heatmap_empty_cohort_reads_no_deals() -> None:
+    frame = pd.DataFrame(
+        {
+            "cohort": [dt.date(2026, 1, 1), dt.date(2026, 2, 1)],
+            "deals": [4, 0],
+            "won": [1, 0],
+            "lost": [1, 0],
+            "open_after": [2, 0],
+        }
+    )
+    svg = _svg(charts.cohort_heatmap(frame, 90))
+    # January: won 1/4 = 25%, lost 25%, open 2/4 = 50%; February has no deal
+    assert "25%" in svg and "50%" in svg and "no deals" in svg and "null" not in svg
+
+
+def test_histogram_mean_and_median_labels_do_not_overlap() -> None:
+    bins = pd.DataFrame({"bin_start": [0, 10], "bin_end": [10, 20], "deals": [3, 1]})
+    spec = charts.histogram(bins, 12.0, 12.0, "cycle").to_dict()
+    texts = [layer for layer in spec["layer"] if layer["mark"]["type"] == "text"]
+    # equal mean and median: one label per line, on opposite sides of the rule
+    assert len(texts) == 2
+    assert texts[0]["mark"]["y"] != texts[1]["mark"]["y"]
+    assert {t["mark"]["align"] for t in texts} == {"left", "right"}
+    svg = _svg(charts.histogram(bins, 14.0, 11.0, "cycle"))
+    assert "mean 14 d" in svg and "median 11 d" in svg
+
+
+def test_coverage_bars_of_an_ended_period_raise_no_alarm_colour() -> None:
+    frame = pd.DataFrame(
+        {
+            "team": ["A"],
+            "value": [0.5],
+            "numerator": [1.0],
+            "denominator": [2.0],
+            "period": ["next"],
+        }
+    )
+    spec = _spec(charts.coverage_bars(frame, "team", "next", ended=True))
+    assert "period ended" in spec and "below 2.5x" not in spec.split('"domain"')[1][:80]
+
+
+def test_conversion_chart_follows_the_path_order_with_a_spanning_transition() -> None:
+    frame = pd.DataFrame(
+        {
+            "from_stage": ["lead", "opportunity"],
+            "to_stage": ["sql", "closed_won"],
+            "reached_from": [10, 8],
+            "reached_to": [5, 4],
+            "rate": [0.5, 0.5],
+            "band_low": [None, None],
+            "band_high": [None, None],
+        }
+    )
+    spec = charts.conversion_vs_band(frame).to_dict()
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == ["lead → sql", "opportunity → closed_won"]

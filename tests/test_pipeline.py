@@ -45,17 +45,23 @@ def test_every_row_is_accounted_for_with_its_reasons(tmp_path: Path) -> None:
     ws, info, prepared = _load(tmp_path, [("opps.csv", OPPS), ("OpportunityHistory.csv", HISTORY)])
     opp, hist = prepared.files
     assert opp.table == "opportunities" and hist.table == "stage_history"
-    # 7 rows: O2 negative amount, second O1 duplicate, O5 close before created,
-    # O6 unparseable created date -> 4 quarantined, 3 loaded
-    assert (opp.rows_in, opp.rows_loaded, opp.rows_quarantined) == (7, 3, 4)
+    # 7 rows: O2 negative amount, second O1 duplicate, O6 unparseable created date
+    # -> 3 quarantined; O5 closes before it was created: a warning, so it loads -> 4 loaded
+    assert (opp.rows_in, opp.rows_loaded, opp.rows_quarantined) == (7, 4, 3)
     assert (hist.rows_in, hist.rows_loaded, hist.rows_quarantined) == (3, 3, 0)
     reasons = {r["line"]: r["reasons"] for r in opp.quarantine.iter_rows(named=True)}
     assert reasons[3] == ["amount -1200.0 is negative"]
     assert reasons[5] == ["duplicate id O1 (an earlier row with this id was loaded)"]
-    assert reasons[7] == ["close_date 2026-02-01 is before created_date 2026-03-01"]
+    assert 7 not in reasons
     assert reasons[8] == ["created_date: cannot read 'not a date' as a date"]
-    # O3 has no owner (warning), O4 is a proposal with amount 0 and slipped (close 2026-05-01)
-    assert opp.warning_counts() == {"missing_owner": 1, "slipped": 1, "zero_amount_proposal": 1}
+    # O3 has no owner (warning), O4 is a proposal with amount 0 and slipped (close 2026-05-01),
+    # O5 closed 2026-02-01 before its created_date 2026-03-01
+    assert opp.warning_counts() == {
+        "close_before_created": 1,
+        "missing_owner": 1,
+        "slipped": 1,
+        "zero_amount_proposal": 1,
+    }
     # O9's history row points at no opportunity
     assert hist.warning_counts() == {"unknown_opportunity": 1}
     with ws.cursor(info.token) as cur:
@@ -67,9 +73,17 @@ def test_every_row_is_accounted_for_with_its_reasons(tmp_path: Path) -> None:
             ("O1", "Ann", 12500.0, "NA", "closed_won", True, True, 2, False),
             ("O3", "(unassigned)", 5000.0, "NA", "opportunity", False, False, 4, True),
             ("O4", "Bob", 0.0, "APAC", "proposal", False, False, 6, True),
+            ("O5", "Bob", 300.0, "NA", "closed_won", True, True, 7, True),
         ]
         q = cur.execute("SELECT count(*), min(line) FROM _quarantine").fetchall()
-        assert q == [(4, 3)]
+        assert q == [(3, 3)]
+        flagged = cur.execute("SELECT message FROM _warnings WHERE line = 7").fetchall()
+        assert flagged == [
+            (
+                "close_date 2026-02-01 is before created_date 2026-03-01; left out of cycle "
+                "and time-in-stage metrics",
+            )
+        ]
         original = cur.execute("SELECT original FROM _quarantine WHERE line = 3").fetchall()
         assert json.loads(original[0][0])["Amount"] == "(1200)"
         report = cur.execute(
@@ -364,6 +378,47 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
         "unparseable_value": 1,
     }
     assert "Skipped 3 blank line(s)." in report["deals.csv"]["notes"]
+
+
+def test_close_before_created_loads_flagged_on_both_load_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large CSV validated in slices inside DuckDB keeps a close-before-created deal as the
+    small-file path does: loaded, flagged, with the rule in _warnings (severity from RULES)."""
+    from engine import ingest
+
+    deals = [b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date"]
+    for i in range(12):
+        close = b"2026-01-15" if i in (3, 9) else b"2026-03-01"  # created 2026-02-..
+        deals.append(b"D%d,Ann,Closed Won,1000,2026-02-%02d,%s" % (i, i + 1, close))
+    (tmp_path / "deals.csv").write_bytes(b"\n".join(deals) + b"\n")
+    monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
+    monkeypatch.setattr(ingest, "HEAD_ROWS", 5)
+    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 4)
+    in_duckdb = _spy_bulk(monkeypatch)
+
+    def run(label: str) -> tuple[list[tuple], list[tuple], dict]:
+        plan = pipeline.inspect_file(tmp_path / "deals.csv", "deals.csv")
+        ws = Workspace(tmp_path / label)
+        info, prepared = pipeline.load_plans(ws, [plan], "t", as_of=AS_OF)
+        with ws.cursor(info.token) as cur:
+            flagged = cur.execute(
+                "SELECT opportunity_id FROM opportunities WHERE _flagged ORDER BY _line"
+            ).fetchall()
+            warned = cur.execute("SELECT line, rule FROM _warnings ORDER BY line").fetchall()
+        return flagged, warned, prepared.reports()[0]
+
+    streamed = run("streamed")
+    assert in_duckdb == {"deals.csv": True}
+    with monkeypatch.context() as m:
+        m.setattr(ingest, "_open_stream", lambda *_a: None)
+        whole = run("whole")
+    assert streamed == whole
+    flagged, warned, report = whole
+    # 12 rows in, all 12 load; D3 (line 5) and D9 (line 11) are flagged
+    assert (report["rows_in"], report["rows_loaded"], report["rows_quarantined"]) == (12, 12, 0)
+    assert flagged == [("D3",), ("D9",)]
+    assert warned == [(5, "close_before_created"), (11, "close_before_created")]
 
 
 def test_a_dataset_is_analysed_as_of_its_latest_event(tmp_path: Path) -> None:

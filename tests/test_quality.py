@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from engine import quality
@@ -95,3 +96,38 @@ def test_profile(con) -> None:
     assert prof.options["owner"] == ["Ann", "Bob"]
     assert prof.periods[:2] == ["all", "2026"]
     assert "2026-Q1" in prof.periods
+
+
+# A migrated org: every deal carries the import day 2026-03-01 as its created date, and the
+# two won deals closed before it (close_before_created, a warning: both load, flagged).
+MIGRATED = b"""opportunity_id,owner,stage,amount,created_date,close_date
+M1,Ann,Closed Won,1000,2026-03-01,2025-11-10
+M2,Bob,Closed Won,3000,2026-03-01,2025-12-20
+"""
+
+
+def test_headline_impact_says_why_a_side_is_na(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    info, _ = load_files(ws, [("deals.csv", MIGRATED)], name="migrated", as_of=AS_OF)
+    with ws.cursor(info.token) as cur:
+        frame = quality.headline_impact(
+            cur, as_of=AS_OF, metrics=("won_revenue", "win_rate", "sales_cycle_days")
+        ).frame.set_index("id")
+    ws.close()
+    # both rows load and count: 1000 + 3000 = 4000 won, win rate 2 / 2
+    assert frame.loc["won_revenue", "with flagged rows"] == 4000
+    assert frame.loc["win_rate", "with flagged rows"] == 1.0
+    # without the flagged rows nothing is left: n/a, with the reason
+    assert pd.isna(frame.loc["won_revenue", "without flagged rows"])
+    assert frame.loc["won_revenue", "why n/a"] == (
+        "without flagged rows: every row behind this number is flagged"
+    )
+    # no cycle either way: both won deals close before they were created
+    assert pd.isna(frame.loc["sales_cycle_days", "with flagged rows"])
+    assert frame.loc["sales_cycle_days", "why n/a"].startswith(
+        "all 2 won deals close before their created date"
+    )
+    # a missing value reads n/a whether it arrives as None or as NaN from a frame
+    nan = frame.loc["won_revenue", "without flagged rows"]
+    assert quality.format_value(nan, "currency") == "n/a"
+    assert quality.format_value(None, "ratio") == "n/a"

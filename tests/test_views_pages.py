@@ -177,11 +177,13 @@ def test_funnel_without_leads_says_na_never_nan(
     at = _without(tmp_path, monkeypatch, "leads.csv", "funnel")
     assert problems(at) == []
     shown = _metrics(at)
-    assert shown["Lead → SAL"] == "n/a" and shown["SQL → opportunity"] == "n/a"
+    # The cards follow the funnel the data reaches: without leads there is no lead transition,
+    # so one "Lead → SAL" card says why (it used to show four lead cards reading "n=0 leads").
+    assert shown["Lead → SAL"] == "n/a" and "SQL → opportunity" not in shown
     assert not [t for t in _shown_text(at) if "nan" in t.lower() or "None" in t]
     cards = {m.label: m for m in at.metric}
-    assert cards["Lead → SAL"].delta == "n=0 leads"
-    assert "no leads reached" in cards["Lead → SAL"].help
+    assert cards["Lead → SAL"].delta == "n/a, no leads table"
+    assert cards["Lead → SAL"].help == "n/a: no leads table."
     # a sample size is a grey tag, not a trend arrow
     assert all(m.proto.direction == m.proto.MetricDirection.NONE for m in at.metric)
     ws, token = _engine(tmp_path, at)

@@ -14,14 +14,21 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-TRANSITION_ORDER = (
-    "lead → sal",
-    "sal → sql",
-    "sql → opportunity",
-    "opportunity → proposal",
-    "proposal → closed_won",
-)
-STAGE_ORDER = ("lead", "sal", "sql", "opportunity", "proposal", "closed_won")
+from engine.canonical import FUNNEL
+from engine.quality import format_value
+
+STAGE_ORDER = FUNNEL
+
+
+def _transition_order(frame: pd.DataFrame) -> list[str]:
+    """Transitions in the order the frame lists them (the funnel order of the dataset's path,
+    which may span skipped stages)."""
+    if not {"from_stage", "to_stage"} <= set(frame.columns):
+        return []
+    pairs = (frame["from_stage"].astype(str) + " → " + frame["to_stage"].astype(str)).tolist()
+    return list(dict.fromkeys(pairs))
+
+
 POSITIONS = ("below band", "inside band", "above band", "no band")
 GOOD, WARN, BAD, NEUTRAL, BAND = "#2e7d32", "#f9a825", "#c62828", "#607d8b", "#cfd8dc"
 SMALL_SAMPLE = 30
@@ -79,7 +86,7 @@ def conversion_vs_band(frame: pd.DataFrame, row: str | None = None) -> alt.Chart
         " : 'no data'",
     )
     y = alt.Y(
-        "transition:N", sort=list(TRANSITION_ORDER), title=None, axis=alt.Axis(labelLimit=220)
+        "transition:N", sort=_transition_order(frame), title=None, axis=alt.Axis(labelLimit=220)
     )
     tips = [
         alt.Tooltip("transition:N", title="Transition"),
@@ -189,11 +196,14 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     """Conversion per transition (columns) and ``dim`` value (rows), with the deal count."""
     base = alt.Chart(_safe(_labelled(frame, dim))).transform_calculate(
         transition="datum.from_stage + ' → ' + datum.to_stage",
-        n_label="'n=' + format(datum.reached_from, ',')",
+        # an empty cell reads "no deals", never "null n=0"
+        rate_label="isValid(datum.rate) ? format(datum.rate, '.0%') : ''",
+        rate_tip="isValid(datum.rate) ? format(datum.rate, '.2%') : 'n/a, no deals'",
+        n_label="datum.reached_from > 0 ? 'n=' + format(datum.reached_from, ',') : 'no deals'",
     )
     x = alt.X(
         "transition:N",
-        sort=list(TRANSITION_ORDER),
+        sort=_transition_order(frame),
         title=None,
         axis=alt.Axis(labelAngle=0, labelLimit=200, orient="top"),
     )
@@ -201,7 +211,7 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
     tips = [
         alt.Tooltip(f"{dim}:N", title=dim.replace("_", " ").capitalize()),
         alt.Tooltip("transition:N", title="Transition"),
-        alt.Tooltip("rate:Q", title="Conversion", format=".2%"),
+        alt.Tooltip("rate_tip:N", title="Conversion"),
         alt.Tooltip("reached_from:Q", title="Deals reaching the stage", format=","),
         alt.Tooltip("reached_to:Q", title="Deals reaching the next", format=","),
     ]
@@ -216,9 +226,7 @@ def conversion_heatmap(frame: pd.DataFrame, dim: str) -> alt.Chart:
         ),
         tooltip=tips,
     )
-    rate = base.mark_text(dy=-6, fontSize=11).encode(
-        x=x, y=y, text=alt.Text("rate:Q", format=".0%"), tooltip=tips
-    )
+    rate = base.mark_text(dy=-6, fontSize=11).encode(x=x, y=y, text="rate_label:N", tooltip=tips)
     count = base.mark_text(dy=7, fontSize=9, opacity=0.8).encode(
         x=x, y=y, text="n_label:N", tooltip=tips
     )
@@ -317,13 +325,19 @@ def histogram(
             tooltip=[alt.Tooltip("stat:N"), alt.Tooltip("days:Q", format=".1f")],
         )
     )
-    labels = (
-        alt.Chart(stats)
-        .transform_calculate(text="datum.stat + ' ' + format(datum.days, '.0f') + ' d'")
-        .mark_text(align="left", dx=4, y=8)
-        .encode(x="days:Q", text="text:N", color=alt.Color("stat:N", legend=None))
-    )
-    return alt.layer(bars, rules, labels).properties(title=title, height=260)
+    # Each label on its own line, on the outer side of its rule (the larger value's label to
+    # the right, the smaller's to the left), so close or equal mean and median never overlap.
+    labels = []
+    larger = stats["days"].idxmax() if len(stats) else None
+    for i, (idx, row) in enumerate(stats.iterrows()):
+        right = idx == larger if len(stats) > 1 else True
+        labels.append(
+            alt.Chart(pd.DataFrame([row]))
+            .transform_calculate(text="datum.stat + ' ' + format(datum.days, '.0f') + ' d'")
+            .mark_text(align="left" if right else "right", dx=4 if right else -4, y=8 + 14 * i)
+            .encode(x="days:Q", text="text:N", color=alt.Color("stat:N", legend=None))
+        )
+    return alt.layer(bars, rules, *labels).properties(title=title, height=260)
 
 
 def cycle_by_group(frame: pd.DataFrame) -> alt.LayerChart:
@@ -378,6 +392,7 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
         .transform_calculate(
             share="datum.deals ? datum.count / datum.deals : null",
             outcome="datum.outcome_key == 'open_after' ? 'still open' : datum.outcome_key",
+            share_label="datum.deals ? format(datum.count / datum.deals, '.0%') : 'no deals'",
         )
     )
     x = alt.X(
@@ -392,7 +407,7 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
         alt.Tooltip("outcome:N", title="Outcome"),
         alt.Tooltip("count:Q", title="Deals", format=","),
         alt.Tooltip("deals:Q", title="Deals in cohort", format=","),
-        alt.Tooltip("share:Q", title="Share", format=".1%"),
+        alt.Tooltip("share_label:N", title="Share"),
     ]
     cells = base.mark_rect().encode(
         x=x,
@@ -400,25 +415,29 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
         color=alt.Color("share:Q", scale=alt.Scale(scheme="greens", domain=[0, 1]), title="Share"),
         tooltip=tips,
     )
-    text = base.mark_text(fontSize=10).encode(
-        x=x, y=y, text=alt.Text("share:Q", format=".0%"), tooltip=tips
-    )
+    text = base.mark_text(fontSize=10).encode(x=x, y=y, text="share_label:N", tooltip=tips)
     return alt.layer(cells, text).properties(title=f"Created-month cohorts after {days} days")
 
 
 COVERAGE_LINES = (2.5, 3.0, 4.0)
 
 
-def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChart:
+def coverage_bars(
+    frame: pd.DataFrame, level: str, period: str, ended: bool = False
+) -> alt.LayerChart:
     """Coverage per ``level`` value for one period ('current'/'next'), with the 3x and 4x
-    reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber."""
+    reference lines and the 2.5x alert line; bars under 2.5x red, 2.5-3x amber. A period that
+    has ``ended`` as of the data's as-of date raises no alarm: its bars are grey."""
+    status = (
+        "!isValid(datum.value) ? 'no quota' : 'period ended'"
+        if ended
+        else "!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
+        "datum.value < 3 ? '2.5-3x' : '3x or more'"
+    )
     base = (
         alt.Chart(_safe(_labelled(frame, level)))
         .transform_filter(alt.datum.period == period)
-        .transform_calculate(
-            status="!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
-            "datum.value < 3 ? '2.5-3x' : '3x or more'"
-        )
+        .transform_calculate(status=status)
     )
     y = alt.Y(f"{level}:N", title=None, sort="-x")
     bars = base.mark_bar().encode(
@@ -427,8 +446,10 @@ def coverage_bars(frame: pd.DataFrame, level: str, period: str) -> alt.LayerChar
         color=alt.Color(
             "status:N",
             scale=alt.Scale(
-                domain=["below 2.5x", "2.5-3x", "3x or more", "no quota"],
-                range=[BAD, WARN, GOOD, "#9e9e9e"],
+                domain=["period ended", "no quota"]
+                if ended
+                else ["below 2.5x", "2.5-3x", "3x or more", "no quota"],
+                range=[NEUTRAL, "#9e9e9e"] if ended else [BAD, WARN, GOOD, "#9e9e9e"],
             ),
             title=None,
         ),
@@ -677,12 +698,22 @@ def score_grid(frame: pd.DataFrame, categories: Sequence[str]) -> alt.LayerChart
 
 
 def rep_vs_peers(frame: pd.DataFrame) -> alt.LayerChart:
-    """A rep's value per metric (dot) against the median of their peers (tick)."""
+    """A rep's value per metric (dot) against the median of their peers (tick); the tooltip
+    states both in the metric's unit (``unit`` column)."""
+    if "unit" in frame.columns:
+        frame = frame.assign(
+            rep_text=[format_value(v, u) for v, u in zip(frame["rep"], frame["unit"], strict=True)],
+            peer_text=[
+                format_value(v, u) for v, u in zip(frame["peer_median"], frame["unit"], strict=True)
+            ],
+        )
+    else:
+        frame = frame.assign(rep_text=frame["rep"], peer_text=frame["peer_median"])
     y = alt.Y("label:N", title=None, sort=None)
     tips = [
         alt.Tooltip("label:N", title="Metric"),
-        alt.Tooltip("rep:Q", title="This rep", format=",.3f"),
-        alt.Tooltip("peer_median:Q", title="Peer median", format=",.3f"),
+        alt.Tooltip("rep_text:N", title="This rep"),
+        alt.Tooltip("peer_text:N", title="Peer median"),
         alt.Tooltip("peers:Q", title="Peers", format=","),
         alt.Tooltip("index:Q", title="Rep / peer median", format=".0%"),
     ]

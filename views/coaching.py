@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.analysis.coaching import rep_against_peers
-from engine.metrics import coaching, get_metric, make_request
+from engine.metrics import coaching, coverage, get_metric, make_request
 from engine.metrics.alerts import busy_not_converting
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
 from views import charts, common, state
@@ -18,6 +18,17 @@ ATT_KINDS = dict.fromkeys(("median", "p25", "p75"), "percent") | {
     "numerator": "dollar:Won revenue",
     "denominator": "dollar:Quota",
     "n": "count:Reps",
+}
+REP_COLUMN_NEEDS = {
+    "quota_attainment": "quota attainment needs quotas.csv",
+    "ramp_adjusted_attainment": "ramp-adjusted attainment needs quotas.csv",
+    "activities_per_opportunity": "activities per opportunity needs activities.csv",
+    "win_rate": "win rate needs deals closed in the period",
+    "stage_conversion": "conversion needs deals created in the period",
+    "pipeline_created": "pipeline created needs deals created in the period",
+    "opportunity_to_proposal": "opportunity → proposal needs a stage that maps to proposal",
+    "proposal_to_closed_won": "proposal → won needs a stage that maps to proposal",
+    "segment": "segment needs a segment column, an accounts file or a reps file with segments",
 }
 CATEGORIES = {
     "discovery": "Discovery",
@@ -51,22 +62,49 @@ with common.error_boundary(), common.cursor() as con:
     graded = fmt.period_text(team.notes[0].removeprefix("Graded period: "))
     no_quota = f"n/a: no quota covers the graded period ({graded})."
     share, median = summ.get("share_at_or_above_100"), summ.get("median")
-    cols = st.columns(3)
+    cols = st.columns(4)
     fmt.metric(cols[0], "Reps at or above quota", share, "ratio", "benchmark 57%", why_na=no_quota)
     about = get_metric("quota_attainment").definition
     fmt.metric(cols[1], "Median attainment", median, "ratio", about=about, why_na=no_quota)
     about = get_metric("forecast_accuracy").definition
     accuracy = team.forecast_accuracy.value
+    fc = team.forecast_accuracy.extras
+    forecast, actual = fc.get("forecast"), fc.get("actual")
+    if not info.row_counts.get("stage_history"):
+        fc_na = "n/a: forecast accuracy needs stage history (upload stage_history.csv)."
+    elif fmt.missing(actual) or not actual:
+        fc_na = f"n/a: nothing was won in the graded period ({graded}), so there is no actual."
+    else:
+        fc_na = about
     fmt.metric(
         cols[2],
         "Forecast accuracy",
         accuracy,
         "ratio",
-        "benchmark 75-85%",
-        about=about,
-        why_na=about,
+        None
+        if fmt.missing(accuracy)
+        else f"forecast {fmt.value(forecast, 'currency')} vs actual {fmt.value(actual, 'currency')}",
+        about=f"Benchmark 75-85% (external reference). {about}",
+        why_na=fc_na,
+    )
+    wr = team.win_rate
+    wr_n = int((wr.extras.get("denominator") or 0) if wr else 0)
+    fmt.metric(
+        cols[3],
+        "Win rate",
+        wr.value if wr else None,
+        "ratio",
+        None if wr is None or fmt.missing(wr.value) else f"n={wr_n:,} closed deals",
+        about=get_metric("win_rate").definition,
+        why_na=f"n/a: no deal closed in the graded period ({graded}).",
     )
     st.caption(f"Graded period: {graded}.")
+    if not fmt.missing(accuracy):
+        st.caption(
+            f"Forecast accuracy {fmt.value(accuracy, 'ratio')}: forecast (weighted pipeline due "
+            f"in the period, as it stood at its start) {fmt.value(forecast, 'currency')} against "
+            f"actual won revenue {fmt.value(actual, 'currency')}; benchmark 75-85%."
+        )
     busy = busy_not_converting(con, req)
     if busy:
         names = ", ".join(f.subject.removeprefix("owner: ") for f in busy)
@@ -97,18 +135,30 @@ with common.error_boundary(), common.cursor() as con:
             )
             empty = f"No closed deals in the graded period ({graded})."
             fmt.chart_or_empty(
-                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty
+                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty, "segment"
             )
         nxt = team.coverage.frame[team.coverage.frame["period"] == "next"]
-        build = lambda f: charts.coverage_bars(f, "team", "next")  # noqa: E731
+        ended = not coverage.not_ended(coverage.coming_period(req), req.as_of)
+        build = lambda f: charts.coverage_bars(f, "team", "next", ended)  # noqa: E731
         empty = "Upload quotas.csv to see coverage per team."
         fmt.chart_or_empty(nxt, "value", build, "team coverage", "tcov", empty)
-        fmt.table(team.attainment.frame, "attainment per rep", "att", **ATT_KINDS)
-        common.how_computed(team.attainment.sql, team.attainment.params)
+        if fmt.has_data(team.attainment.frame, "value"):
+            fmt.table(team.attainment.frame, "attainment per rep", "att", **ATT_KINDS)
+            common.how_computed(team.attainment.sql, team.attainment.params)
     with tabs[1]:
         reps = coaching.rep_tier(con, req)
-        st.caption("Ramp-adjusted attainment divides by quota × 0.7 in a rep's first 12 months.")
-        fmt.table(reps.frame, "rep tier", "reps", activities_per_opportunity="decimal")
+        shown, empty_cols = fmt.drop_empty(reps.frame, keep=("owner", "ramping"))
+        if "ramp_adjusted_attainment" in shown.columns:
+            st.caption(
+                "Ramp-adjusted attainment divides by quota × 0.7 in a rep's first 12 months."
+            )
+        if empty_cols:
+            st.caption(
+                "Not shown (no data): "
+                + "; ".join(f"{REP_COLUMN_NEEDS.get(c, c)}" for c in empty_cols)
+                + "."
+            )
+        fmt.table(shown, "rep tier", "reps", activities_per_opportunity="decimal")
         common.how_computed(reps.sql, reps.params)
     with tabs[2]:
         wcols = st.columns(4)
@@ -127,13 +177,21 @@ with common.error_boundary(), common.cursor() as con:
         weights = {c: weight(c) / 100 for c in CATEGORIES}
         card = coaching.scorecard(con, req, weights=weights)
         build = lambda f: charts.score_grid(f, list(CATEGORIES))  # noqa: E731
-        fmt.chart_or_empty(card.frame, "total", build, "scorecard", "card")
+        scored = [c for c in CATEGORIES if fmt.has_data(card.frame, c)]
+        unscored = [c for c in CATEGORIES if c not in scored]
+        empty = (
+            f"No weighted total: it needs at least {coaching.MIN_SCORED} scored categories, and "
+            f"this data scores {', '.join(CATEGORIES[c] for c in scored) or 'none'}. Missing: "
+            + "; ".join(f"{CATEGORIES[c]} needs {coaching.CATEGORY_NEEDS[c]}" for c in unscored)
+            + "."
+        )
+        fmt.chart_or_empty(card.frame, "total", build, "scorecard", "card", empty)
         st.caption(
-            "Each category 1-5; a missing category is shown as missing and the others are re-weighted."
+            "Each category 1-5; a missing category is shown as missing and the others are "
+            f"re-weighted; the total needs at least {coaching.MIN_SCORED} scored categories."
         )
-        fmt.table(
-            card.frame, "scorecard", "card", **dict.fromkeys(card.frame.columns[1:10], "decimal")
-        )
+        shown, _ = fmt.drop_empty(card.frame, keep=("owner", "total", "missing", "why_no_total"))
+        fmt.table(shown, "scorecard", "card", **dict.fromkeys(shown.columns[1:10], "decimal"))
     with tabs[3]:
         avc = coaching.activity_vs_conversion(con, req)
         empty = "Upload activities.csv to see activity against conversion per rep."
@@ -158,14 +216,16 @@ with common.error_boundary(), common.cursor() as con:
         if rep:
             mine = rep_against_peers(con, req, rep)
             st.caption(common.escape(" ".join(mine.notes[:1])))
-            if len(mine.frame):
-                common.chart(charts.rep_vs_peers(mine.frame), "rep vs peers", "peers")
-            fmt.table(
-                mine.frame,
-                "rep vs peers",
-                "peers",
-                rep="decimal",
-                peer_median="decimal",
-                index="percent",
-            )
+            f = mine.frame
+            own = [f"{r['label']} {fmt.value(r['rep'], r['unit'])}" for r in f.to_dict("records")]
+            st.markdown(f"**{common.escape(rep)}**: " + common.escape("; ".join(own) + "."))
+            if fmt.has_data(f, "index"):
+                common.chart(charts.rep_vs_peers(f), "rep vs peers", "peers")
+            shown = f.assign(
+                rep=[fmt.value(v, u) for v, u in zip(f["rep"], f["unit"], strict=True)],
+                peer_median=[
+                    fmt.value(v, u) for v, u in zip(f["peer_median"], f["unit"], strict=True)
+                ],
+            ).drop(columns=["metric", "unit"])
+            fmt.table(shown, "rep vs peers", "peers", index="percent", peers="count")
             common.how_computed(mine.sql, mine.params)

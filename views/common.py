@@ -175,9 +175,10 @@ def table(
     )
 
 
-def how_computed(sql: str, params: Any = None) -> None:
-    """The 'how was this computed?' expander: the SQL and its bound parameters."""
-    with st.expander("How was this computed?"):
+def how_computed(sql: str, params: Any = None, what: str | None = None) -> None:
+    """The 'how was this computed?' expander: the SQL and its bound parameters; ``what`` names
+    the number when a tab has more than one expander."""
+    with st.expander(f"How was this computed? ({what})" if what else "How was this computed?"):
         st.code(sql, language="sql")
         if params:
             st.code(json.dumps(params, default=str, indent=1), language="json")

@@ -25,13 +25,16 @@ st.header("Pipeline coverage")
 info, view, prof = common.analysis_context()
 req = make_request("pipeline_coverage", period=view.period, filters=view.filters, as_of=prof.as_of)
 cur = coverage.current_period(req)
-nxt = cur.shifted(1)
+nxt = coverage.coming_period(req)
+# An alarm only for a period that has not ended as of the dataset's as-of date.
+nxt_open = coverage.not_ended(nxt, req.as_of)
 has_quotas = bool(info.row_counts.get("quotas"))
 
 with common.error_boundary(), common.cursor() as con:
     fc = coverage.forecast_next_days(con, req).parts
     aging = compute(con, req.with_(metrics=("pipeline_aging",)))
-    cols = iter(st.columns(5 if has_quotas else 3))
+    # Five cards in one row cut the longest value off below about 1,450 px: 3 + 2 rows.
+    cols = iter([*st.columns(3), *st.columns(3)[:2]] if has_quotas else st.columns(3))
     if has_quotas:
         now = compute(con, req.with_(period=cur))
         ahead = compute(con, req.with_(period=nxt))
@@ -41,13 +44,20 @@ with common.error_boundary(), common.cursor() as con:
             help=get_metric("pipeline_coverage").definition,
         )
         low = not fmt.missing(ahead.value) and ahead.value < COVERAGE_MIN
+        if fmt.missing(ahead.value):
+            tag = None
+        elif not nxt_open:
+            tag = f"ended by {req.as_of}"
+        else:
+            tag = "below 2.5x" if low else "at or above 2.5x"
         next(cols).metric(
             "Coverage next period",
             fmt.value(ahead.value, "multiple"),
-            None if fmt.missing(ahead.value) else "below 2.5x" if low else "at or above 2.5x",
-            delta_color="red" if low else "green",
+            tag,
+            delta_color=("red" if low else "green") if nxt_open else "off",
             delta_arrow="off",
-            help=f"Next period: {nxt.label}. Alert below 2.5x; healthy 3x to 4x.",
+            help=f"Next period: {fmt.period_text(nxt.label)}, after the period holding the data's as-of date "
+            f"{req.as_of}. Alert below 2.5x while it has not ended; healthy 3x to 4x.",
         )
     no_close = "n/a: no open deal has an expected close date in the next 90 days."
     weighted, open_ = fc["weighted_pipeline"].value, fc["open_pipeline"].value
@@ -69,9 +79,10 @@ with common.error_boundary(), common.cursor() as con:
         delta_arrow="off",
         help=get_metric("pipeline_aging").definition,
     )
-    if has_quotas and ahead.value is not None and ahead.value < COVERAGE_MIN:
+    if has_quotas and nxt_open and ahead.value is not None and ahead.value < COVERAGE_MIN:
         st.warning(
-            f"Coverage for the coming period ({nxt.label}) is {ahead.value:.2f}x, below 2.5x.",
+            f"Coverage for the coming period ({fmt.period_text(nxt.label)}) is "
+            f"{ahead.value:.2f}x, below 2.5x.",
             icon=":material/warning:",
         )
     if aging.value is not None and aging.value > AGING_MAX:
@@ -97,10 +108,12 @@ with common.error_boundary(), common.cursor() as con:
             cov = coverage.coverage(con, req, level=lvl)
             for which in ("current", "next"):
                 part = cov.frame[cov.frame["period"] == which]
-                build = lambda f, w=which: charts.coverage_bars(f, lvl, w)  # noqa: E731
+                ended = which == "next" and not nxt_open
+                build = lambda f, w=which, e=ended: charts.coverage_bars(f, lvl, w, e)  # noqa: E731
                 fmt.chart_or_empty(part, "value", build, f"coverage {which}", f"cov{which}")
             st.caption(
-                f"Current period {cur.label}, next {nxt.label}. Healthy: 3x (early) to 4x (mature)."
+                f"Current period {fmt.period_text(cur.label)}, next {fmt.period_text(nxt.label)}"
+                ". Healthy: 3x (early) to 4x (mature)."
             )
             fmt.table(cov.frame, f"coverage per {lvl}", "cov", **COV_KINDS)
             common.how_computed(cov.sql, cov.params)
@@ -111,8 +124,10 @@ with common.error_boundary(), common.cursor() as con:
         fmt.chart_or_empty(month.frame, "open_pipeline", build, "pipeline by month", "month", empty)
         st.caption(get_metric("weighted_pipeline").definition)
         fmt.table(month.frame, "pipeline by close month", "month")
-        common.how_computed(month.sql, month.params)
-        common.how_computed(fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params)
+        common.how_computed(month.sql, month.params, "pipeline by month")
+        common.how_computed(
+            fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params, "forecast, next 90 days"
+        )
     with tabs[2]:
         by_stage = coverage.aging(con, req)
         title = "Share of open deals past 1.5x their stage median"

@@ -37,6 +37,8 @@ LABELS = {
     "open_after": "Still open",
     "stage_canonical": "Stage (canonical)",
     "ramp_adjusted_attainment": "Ramp-adjusted attainment",
+    "peer_median": "Peer median",
+    "why_no_total": "Why no total",
 }
 PERCENT = {
     "rate",
@@ -47,6 +49,7 @@ PERCENT = {
     "ramp_adjusted_attainment",
     "opportunity_to_proposal",
     "proposal_to_closed_won",
+    "opportunity_to_closed_won",
     "conversion",
     "conversion_median",
 }
@@ -122,12 +125,32 @@ def table(frame: pd.DataFrame, name: str, key: str, **kinds: str) -> None:
     common.table(frame, name, key, column_config=columns(frame, **kinds), placeholder="")
 
 
+def drop_empty(frame: pd.DataFrame, keep: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """The frame without its columns that hold no value at all (a metric the data cannot
+    give), and their names, so the page can say why instead of showing empty columns."""
+    empty = [c for c in frame.columns if c not in keep and not frame[c].notna().any()]
+    return frame.drop(columns=empty), empty
+
+
 def has_data(frame: pd.DataFrame, field: str) -> bool:
     """True when ``field`` holds at least one number to plot."""
     return field in frame.columns and bool(frame[field].notna().any())
 
 
 NOTHING = "Nothing to chart for this period and filter."
+# What would fill a chart cut by a dimension the data does not have.
+FILL_DIM = {
+    "segment": "Add a segment column or an accounts file to see this by segment.",
+    "team": "Add a reps file with a team column to see this by team.",
+    "lead_source": "Add a lead source column to see this by lead source.",
+    "region": "Add a region column or a reps file with regions to see this by region.",
+}
+
+
+def no_dimension(frame: pd.DataFrame, dim: str) -> bool:
+    """True when every row of ``frame`` has an empty ``dim``: a chart of it would be a single
+    "(no segment)" bar."""
+    return dim in frame.columns and len(frame) > 0 and not frame[dim].notna().any()
 
 
 def chart_or_empty(
@@ -137,9 +160,16 @@ def chart_or_empty(
     name: str,
     key: str,
     empty: str = NOTHING,
+    dim: str | None = None,
 ) -> None:
-    """The chart, or (when ``field`` has no value to plot) the one message that says why."""
-    if has_data(frame, field):
+    """The chart, or (when ``field`` has no value to plot) the one message that says why. With
+    ``dim``, a frame whose ``dim`` is empty on every row gives the word on what would fill it
+    instead of a single "(no segment)" bar."""
+    if dim and no_dimension(frame, dim):
+        st.info(
+            FILL_DIM.get(dim, f"Add a {dim} column to see this by {dim}."), icon=":material/info:"
+        )
+    elif has_data(frame, field):
         common.chart(build(frame), name, key)
     else:
         st.info(empty, icon=":material/info:")

@@ -9,6 +9,7 @@ import streamlit as st
 from engine import quality
 from views import common, state
 from views import dimensions as dimensions_view
+from views import format as fmt
 
 st.header("Data quality")
 info = common.require_dataset()
@@ -78,18 +79,36 @@ with common.error_boundary(), common.cursor() as con:
         f"Headline metrics for period {view.period} with the current filters, computed on all "
         "loaded rows and again without the flagged ones."
     )
-    impact = quality.headline_impact(con, view.period, view.filters)
-    cards = st.columns(3)
-    for card, row in zip(cards, impact.frame.head(3).to_dict("records"), strict=False):
-        without = quality.format_value(row["without flagged rows"], row["unit"])
-        card.metric(
-            row["metric"],
-            quality.format_value(row["with flagged rows"], row["unit"]),
-            f"without flagged: {without}",
-            delta_color="off",
-        )
+    as_of = common.profile(info.token).as_of
+    impact = quality.headline_impact(con, view.period, view.filters, as_of=as_of)
+    records = impact.frame.to_dict("records")
+    for start in range(0, len(records), 4):
+        cards = st.columns(4)
+        for card, row in zip(cards, records[start : start + 4], strict=False):
+            without = fmt.value(row["without flagged rows"], row["unit"])
+            card.metric(
+                row["metric"],
+                fmt.value(row["with flagged rows"], row["unit"]),
+                f"without flagged: {without}",
+                delta_color="off",
+                delta_arrow="off",
+                help=f"n/a: {row['why n/a']}." if row["why n/a"] else None,
+            )
+    for row in records:
+        if row["why n/a"]:
+            st.caption(f"{row['metric']}: n/a, {row['why n/a']}.")
+    # each number in its metric's unit ($1,234 / 22.7% / 41.0 days), never a raw float
+    shown = impact.frame.assign(
+        **{
+            col: [
+                fmt.value(v, u)
+                for v, u in zip(impact.frame[col], impact.frame["unit"], strict=True)
+            ]
+            for col in ("with flagged rows", "without flagged rows", "difference")
+        }
+    ).drop(columns=["unit"])
     common.table(
-        impact.frame,
+        shown,
         "flagged impact",
         "impact",
         column_config={"difference %": st.column_config.NumberColumn(format="percent")},

@@ -13,6 +13,13 @@ from views import charts, common, state
 from views import format as fmt
 
 COHORT_DAYS = (30, 60, 90, 180)
+WHY_NA = {
+    "opportunities_created": "no opportunity was created in this period",
+    "win_rate": "no deal closed in this period",
+    "avg_deal_size": "no won deal in this period has an amount",
+    "sales_cycle_days": "no won deal in this period has a created date on or before its close "
+    "date (deals closed before they were created are left out of the cycle)",
+}
 UNITS = {
     "opportunities_created": "count",
     "win_rate": "ratio",
@@ -31,27 +38,44 @@ with common.error_boundary(), common.cursor() as con:
     trend = velocity.velocity_trend(con, req)
     moves = lever_moves(complete_periods(trend.frame, req.as_of, req.grain or "month"))
     cols = [*st.columns(3), *st.columns(3)]
-    cols[0].metric(
+    why = {lever: WHY_NA[lever] for lever in UNITS if fmt.missing(headline.extras.get(lever))}
+    if headline.extras.get("opportunities_created") == 0:
+        why["opportunities_created"] = WHY_NA["opportunities_created"]
+    fmt.metric(
+        cols[0],
         "Sales velocity",
-        fmt.value(headline.value, "currency_per_day"),
-        help=get_metric("sales_velocity").definition,
+        headline.value,
+        "currency_per_day",
+        about=get_metric("sales_velocity").definition,
+        why_na="n/a: " + ("; ".join(why.values()) or "the mean cycle is 0 days") + ".",
     )
     for col, (lever, unit) in zip(cols[1:5], UNITS.items(), strict=True):
-        col.metric(
-            get_metric(lever).name if lever != "opportunities_created" else "Opportunities created",
-            fmt.value(headline.extras.get(lever), unit),
+        name = (
+            get_metric(lever).name if lever != "opportunities_created" else "Opportunities created"
         )
+        fmt.metric(col, name, headline.extras.get(lever), unit, why_na=f"n/a: {WHY_NA[lever]}.")
+    if fmt.missing(headline.value) and why:
+        st.caption("Sales velocity is n/a: " + "; ".join(why.values()) + ".")
     st.caption(
         f"Period {view.period}: (opportunities × win rate × average deal size) ÷ mean cycle days."
     )
     if len(moves):
         top = moves.iloc[0]
-        st.info(
-            f"In the last complete {req.grain or 'month'}, the lever that moved velocity most was "
-            f"**{top['name']}** ({fmt.value(top['previous'], UNITS[top['lever']])} → "
-            f"{fmt.value(top['current'], UNITS[top['lever']])}).",
-            icon=":material/trending_up:",
-        )
+        grain = req.grain or "month"
+        if fmt.missing(top["effect"]) or top["effect"] == 0:
+            # equal values: no lever moved, so no arrow up or down
+            st.info(
+                f"No lever moved velocity between the last two complete {grain}s.",
+                icon=":material/trending_flat:",
+            )
+        else:
+            st.info(
+                f"In the last complete {grain}, the lever that moved velocity most was "
+                f"**{top['name']}** ({fmt.value(top['previous'], UNITS[top['lever']])} → "
+                f"{fmt.value(top['current'], UNITS[top['lever']])}), "
+                f"{'raising' if top['effect'] > 0 else 'lowering'} it.",
+                icon=":material/trending_up:" if top["effect"] > 0 else ":material/trending_down:",
+            )
     findings = behind(con, req)
     if findings:
         st.warning(
@@ -63,13 +87,22 @@ with common.error_boundary(), common.cursor() as con:
         ["Trend and levers", "Cycle distribution", "By segment and size", "Cohorts", "Behind"]
     )
     with tabs[0]:
+        no_trend = f"Sales velocity is n/a: {'; '.join(why.values())}." if why else fmt.NOTHING
         fmt.chart_or_empty(
-            trend.frame, "value", charts.velocity_levers, "velocity levers", "levers"
+            trend.frame, "value", charts.velocity_levers, "velocity levers", "levers", no_trend
         )
-        st.caption(
-            "Lever effect: the change in log velocity each lever explains (cycle counts inversely)."
-        )
-        fmt.table(moves, "lever moves", "moves", previous="decimal", current="decimal")
+        if len(moves):
+            st.caption(
+                "Lever effect: the change in log velocity each lever explains (cycle counts "
+                "inversely)."
+            )
+            # each lever in its own unit (a deal size in dollars, a win rate in percent)
+            units = moves["lever"].map(UNITS)
+            shown_moves = moves.assign(
+                previous=[fmt.value(v, u) for v, u in zip(moves["previous"], units, strict=True)],
+                current=[fmt.value(v, u) for v, u in zip(moves["current"], units, strict=True)],
+            )
+            fmt.table(shown_moves, "lever moves", "moves", effect="decimal")
         fmt.table(trend.frame, "velocity trend", "trend", value="dollar", sales_cycle_days="days")
         common.how_computed(trend.sql, trend.params)
     with tabs[1]:
@@ -96,13 +129,20 @@ with common.error_boundary(), common.cursor() as con:
         build = lambda f: charts.histogram(  # noqa: E731
             f, hist.extras["mean"], hist.extras["median"], "Won-deal cycle length"
         )
-        empty = "No won deals with a created and a close date in this period and filter."
+        empty = (
+            "No won deal in this period and filter has a created date on or before its close "
+            "date (deals closed before they were created are left out of the cycle)."
+        )
         fmt.chart_or_empty(hist.frame, "deals", build, "cycle distribution", "hist", empty)
         st.caption(get_metric("sales_cycle_days").definition)
         common.how_computed(hist.sql, hist.params)
     with tabs[2]:
         seg = velocity.cycle_by_segment_band(con, req)
-        fmt.chart_or_empty(seg.frame, "median", charts.cycle_by_group, "cycle by segment", "seg")
+        # without segments and with one size band the chart would be a single bar
+        one_band = seg.frame["size_band"].nunique(dropna=False) <= 1
+        dim = "segment" if one_band else None
+        build = charts.cycle_by_group
+        fmt.chart_or_empty(seg.frame, "median", build, "cycle by segment", "seg", dim=dim)
         st.caption(
             "Reference points: under 60 days for deals under $50K, under 120 days above $100K."
         )

@@ -11,9 +11,9 @@ import pandas as pd
 
 from engine.metrics.compute import Result, clean, run_built
 from engine.metrics.request import Request
-from engine.metrics.sql import Sql
+from engine.metrics.sql import HAS_CYCLE, Sql
 
-_WON = "is_won AND created_date IS NOT NULL AND close_date IS NOT NULL"
+_WON = f"is_won AND {HAS_CYCLE}"  # docs/metrics.md: cycle rule
 LEVER_NAMES = {
     "opportunities_created": "Opportunities",
     "win_rate": "Win rate",

@@ -14,7 +14,7 @@ import duckdb
 
 from engine.metrics.coaching import activity_vs_conversion
 from engine.metrics.compute import clean, compute
-from engine.metrics.coverage import coverage, stale_deals
+from engine.metrics.coverage import coming_period, coverage, not_ended, stale_deals
 from engine.metrics.request import Request
 from engine.metrics.velocity import behind_cycle
 
@@ -36,8 +36,12 @@ class Finding:
 
 
 def low_coverage(con: duckdb.DuckDBPyConnection, request: Request) -> list[Finding]:
-    """Coverage below 2.5x for the coming period (the quarter after the as-of quarter), per team."""
-    f = coverage(con, request.with_(period="all"), level="team").frame
+    """Coverage below 2.5x for the coming period (the quarter after the as-of quarter), per team;
+    nothing for a period that has already ended as of the dataset's as-of date."""
+    req = request.with_(period="all")
+    if not not_ended(coming_period(req), req.as_of):
+        return []
+    f = coverage(con, req, level="team").frame
     out = []
     for _, row in f[f["period"] == "next"].iterrows():
         v = clean(row["value"])

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.canonical import TABLES
 from engine.errors import UnknownName, WorkbenchError
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
@@ -35,6 +36,7 @@ UNITS = ("currency", "count", "ratio", "number", "days", "hours", "multiple", "c
 CADENCES = ("weekly", "monthly", "quarterly")
 DIRECTIONS = ("leading", "lagging")
 SOURCES = ("opp", "act", "lead")
+HEADLINES = ("mean", "median")
 
 # The ids of domain.md section 6, in its order: the catalog must hold exactly these.
 SPEC_IDS = (
@@ -110,6 +112,11 @@ class Metric:
     den: Side | None = None
     numerator_metric: str | None = None
     ramp: bool = False
+    # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
+    headline: str = "mean"
+    # Tables that must hold rows for the value to mean anything; without them it is null
+    # (no activities loaded: activities per opportunity is unknown, not 0).
+    requires: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,6 +160,7 @@ class Metric:
             "unit": self.unit,
             "higher_is_better": self.higher_is_better,
             "kind": self.kind,
+            "headline": self.headline,
             "notes": self.notes,
         }
 
@@ -211,8 +219,18 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         "expr",
         "numerator_metric",
         "ramp",
+        "headline",
+        "requires",
     }
     known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
+    headline = str(raw.get("headline", "mean"))
+    if headline not in HEADLINES or (headline != "mean" and kind != "quantile"):
+        raise CatalogError(
+            f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
+        )
+    requires = tuple(str(t) for t in raw.get("requires", ()))
+    if set(requires) - set(TABLES):
+        raise CatalogError(f"Metric {mid!r}: requires {requires!r} names an unknown table.")
     extra = {k: v for k, v in raw.items() if k not in known}
     if extra:
         raise CatalogError(f"Metric {mid!r}: unknown keys {sorted(extra)}.")
@@ -236,6 +254,8 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         den=den,
         numerator_metric=raw.get("numerator_metric"),
         ramp=bool(raw.get("ramp", False)),
+        headline=headline,
+        requires=requires,
     )
 
 

@@ -13,6 +13,9 @@ the remaining weights are re-normalised, never scored 0):
   period; 'all' uses the span of the activity data); score = 1 + 4 * min(ratio, 1).
 - forecast accuracy: the rep's forecast_accuracy for the period; score = 1 + 4 * accuracy
   clipped to [0, 1]. Needs a bounded period and stage_history.
+
+The weighted total needs at least :data:`MIN_SCORED` scored categories: one category alone is
+that category, not a scorecard, so the total is then missing and ``why_no_total`` says why.
 """
 
 from __future__ import annotations
@@ -31,8 +34,17 @@ from engine.metrics.sql import Sql
 
 DEFAULT_WEIGHTS = {"discovery": 0.30, "conversion": 0.30, "activity": 0.20, "forecast": 0.20}
 DEFAULT_TARGETS = {"activities_per_week": 40.0, "strong_total": 3.5}
+MIN_SCORED = 2
+# What each category needs, for the reason a category (and so the total) is missing.
+CATEGORY_NEEDS = {
+    "discovery": "calls with a discovery_score (activities.csv)",
+    "conversion": "deals created in the period",
+    "activity": "activities (activities.csv)",
+    "forecast": "stage history and a won amount in the graded period",
+}
 REP_METRICS = (
     "pipeline_created",
+    "win_rate",
     "stage_conversion",
     "quota_attainment",
     "ramp_adjusted_attainment",
@@ -47,6 +59,7 @@ class TeamTier:
     attainment: Result
     attainment_summary: dict[str, float | None]
     forecast_accuracy: Result
+    win_rate: Result | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -77,6 +90,7 @@ def team_tier(con: duckdb.DuckDBPyConnection, request: Request) -> TeamTier:
         attainment=att,
         attainment_summary=summary,
         forecast_accuracy=compute(con, graded.with_(metrics=("forecast_accuracy",))),
+        win_rate=compute(con, graded.with_(metrics=("win_rate",))),
         notes=[f"Graded period: {graded.period.label}"],
     )
 
@@ -221,7 +235,16 @@ GROUP BY owner""",
     scores = out[cats]
     present = scores.notna()
     weight_sum = present.mul(wv, axis=1).sum(axis=1)
-    out["total"] = scores.fillna(0).mul(wv, axis=1).sum(axis=1) / weight_sum.replace(0, np.nan)
+    total = scores.fillna(0).mul(wv, axis=1).sum(axis=1) / weight_sum.replace(0, np.nan)
+    scored = present.mul(wv > 0, axis=1).sum(axis=1)
+    out["total"] = total.where(scored >= MIN_SCORED)
     out["missing"] = present.apply(lambda r: ", ".join(c for c in cats if not r[c]), axis=1)
+    out["why_no_total"] = [
+        ""
+        if n >= MIN_SCORED
+        else f"only {int(n)} scored categor{'y' if n == 1 else 'ies'}; a weighted total needs "
+        f"at least {MIN_SCORED}"
+        for n in scored
+    ]
     out["strong"] = out["total"] > t["strong_total"]
     return Result(out.reset_index(), "", [], notes=[f"weights: {w}", f"targets: {t}"])

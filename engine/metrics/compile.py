@@ -14,7 +14,16 @@ from typing import Any
 
 from engine.metrics.catalog import Metric, Side, get_metric
 from engine.metrics.request import Request
-from engine.metrics.sql import OPP_DIMS, REP_DIMS, SOURCE_DIMS, Sql, qi, stage_rank
+from engine.metrics.sql import (
+    HAS_CYCLE,
+    NO_CYCLE_DEALS,
+    OPP_DIMS,
+    REP_DIMS,
+    SOURCE_DIMS,
+    Sql,
+    qi,
+    stage_rank,
+)
 
 
 @dataclass
@@ -73,9 +82,12 @@ def _count(q: Sql, m: Metric) -> str:
     )
 
 
-def _quantile_aggs(x: str) -> str:
+def _quantile_aggs(x: str, headline: str = "mean") -> str:
+    """value (the catalog's headline statistic), mean, median, quartiles, min, max, n."""
+    value = f"median({x})" if headline == "median" else f"avg({x})"
     return (
-        f"CAST(avg({x}) AS DOUBLE) AS value, CAST(median({x}) AS DOUBLE) AS median, "
+        f"CAST({value} AS DOUBLE) AS value, CAST(avg({x}) AS DOUBLE) AS mean, "
+        f"CAST(median({x}) AS DOUBLE) AS median, "
         f"CAST(quantile_cont({x}, 0.25) AS DOUBLE) AS p25, "
         f"CAST(quantile_cont({x}, 0.75) AS DOUBLE) AS p75, "
         f"CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
@@ -88,12 +100,14 @@ IQR_K = 1.5
 OUTLIER_METRICS = frozenset({"sales_cycle_days", "time_in_stage_days"})
 
 
-def _without_outliers(q: Sql, cols: list[str], value: str, frm: str, where: str) -> str:
+def _without_outliers(
+    q: Sql, cols: list[str], value: str, frm: str, where: str, headline: str = "mean"
+) -> str:
     """Aggregates of ``value`` per group with IQR outliers left out, and how many were."""
     keys = q.keys()
     part = f"PARTITION BY {', '.join(keys)}" if keys else ""
     inner = ", ".join(cols + [f"{value} AS v"])
-    aggs = _quantile_aggs("CASE WHEN NOT outlier THEN v END")
+    aggs = _quantile_aggs("CASE WHEN NOT outlier THEN v END", headline)
     return f"""SELECT {_select_keys(q)}{aggs},
        count(*) FILTER (WHERE outlier) AS outliers_excluded
 FROM (
@@ -124,8 +138,10 @@ def _quantile(q: Sql, m: Metric) -> str:
     if q.req.exclude_outliers and m.id in OUTLIER_METRICS:
         _outlier_note(q)
         where = f"({s.where}) AND {q.period(s.date)}"
-        return _without_outliers(q, q.key_cols(s.date), s.expr, _src(q, s.source), where)
-    return _side_select(q, s, _quantile_aggs(s.expr)) + q.order_by()
+        return _without_outliers(
+            q, q.key_cols(s.date), s.expr, _src(q, s.source), where, m.headline
+        )
+    return _side_select(q, s, _quantile_aggs(s.expr, m.headline)) + q.order_by()
 
 
 def _ratio(q: Sql, m: Metric) -> str:
@@ -258,7 +274,7 @@ def _velocity(q: Sql, m: Metric) -> str:
         "sum(amount) FILTER (WHERE is_won) AS won_amount",
         "count(amount) FILTER (WHERE is_won) AS won_with_amount",
         "avg(date_diff('day', created_date, close_date)) FILTER "
-        "(WHERE is_won AND created_date IS NOT NULL) AS mean_cycle",
+        f"(WHERE is_won AND {HAS_CYCLE}) AS mean_cycle",
     ]
     closed = (
         f"SELECT {', '.join(q.key_cols('close_date') + aggs)}\n"
@@ -291,6 +307,7 @@ GROUP BY opportunity_id""",
     return q.cte(
         "reach",
         f"""SELECT o.*, greatest(3, CASE
+         WHEN o.is_won THEN 5
          WHEN h.opportunity_id IS NOT NULL
            THEN greatest(coalesce(h.hmax, -1),
                          CASE WHEN o.stage_canonical = 'closed_lost' THEN -1 ELSE {cur} END)
@@ -301,27 +318,53 @@ LEFT JOIN hist_reach h ON h.opportunity_id = o.opportunity_id""",
     )
 
 
+# The deal stages the dataset reaches (engine.metrics.funnel.funnel_path says the same for the
+# funnel view): a canonical stage of the stage map, of a deal or of a history row; a won deal
+# reaches closed_won whatever its stage.
+DEAL_STAGES_SQL = """SELECT bool_or(s = 'proposal') AS has_proposal, bool_or(s = 'closed_won') AS has_won
+FROM (
+    SELECT canonical AS s FROM stage_map
+    UNION ALL SELECT stage_canonical FROM opportunities
+    UNION ALL SELECT stage_canonical FROM stage_history
+    UNION ALL SELECT 'closed_won' FROM opportunities WHERE is_won
+)"""
+
+
 def _stage_conversion(q: Sql, m: Metric) -> str:
     reach_cte(q)
+    q.cte("deal_stages", DEAL_STAGES_SQL)
     aggs = [
         "count(*) FILTER (WHERE reached >= 3) AS reached_opportunity",
         "count(*) FILTER (WHERE reached >= 4) AS reached_proposal",
         "count(*) FILTER (WHERE reached >= 5) AS reached_closed_won",
     ]
+    # With a grain a deal needs a created_date to fall in a bucket; for 'all' every deal counts.
+    dated = "created_date IS NOT NULL AND " if q.req.grain or q.req.period.bounded else ""
     inner = (
         f"SELECT {', '.join(q.key_cols('created_date') + aggs)}\nFROM reach\n"
-        f"WHERE created_date IS NOT NULL AND {q.period('created_date')}{q.group_by()}"
+        f"WHERE {dated}{q.period('created_date')}{q.group_by()}"
     )
+    # A transition into or out of a stage the data never reaches is null (never a 100%
+    # "proposal -> won" made of deals that skipped proposal); opportunity_to_closed_won is the
+    # transition when proposal is skipped.
+    won = "CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0)"
     return f"""SELECT {_select_keys(q)}
-       CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) AS value,
-       CAST(reached_closed_won AS DOUBLE) AS numerator,
+       CASE WHEN s.has_won THEN {won} END AS value,
+       CASE WHEN s.has_won THEN CAST(reached_closed_won AS DOUBLE) END AS numerator,
        CAST(reached_opportunity AS DOUBLE) AS denominator,
-       CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0) AS opportunity_to_proposal,
-       CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0) AS proposal_to_closed_won,
-       reached_opportunity, reached_proposal, reached_closed_won, reached_opportunity AS n
+       CASE WHEN s.has_proposal
+            THEN CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0)
+       END AS opportunity_to_proposal,
+       CASE WHEN s.has_proposal AND s.has_won
+            THEN CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0)
+       END AS proposal_to_closed_won,
+       CASE WHEN NOT s.has_proposal AND s.has_won THEN {won} END AS opportunity_to_closed_won,
+       reached_opportunity, CASE WHEN s.has_proposal THEN reached_proposal END AS reached_proposal,
+       reached_closed_won, reached_opportunity AS n
 FROM (
 {inner}
-) t{q.order_by()}"""
+) t
+CROSS JOIN deal_stages s{q.order_by()}"""
 
 
 def visits_cte(q: Sql) -> str:
@@ -362,7 +405,8 @@ WHERE prev_stage IS DISTINCT FROM stage_canonical""",
        date_diff('second', v.entered_at, v.next_at) / 86400.0 AS days
 FROM hist_visits v
 JOIN {src} o ON o.opportunity_id = v.opportunity_id
-WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')""",
+WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')
+  AND v.opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
     )
 
 
@@ -458,7 +502,10 @@ QUALIFY row_number() OVER (PARTITION BY d.opportunity_id ORDER BY h.entered_at D
        count(s.opportunity_id) AS n
 FROM (SELECT *{", bs AS period_start" if q.req.grain else ""} FROM due) d
 LEFT JOIN state_at_start s ON s.opportunity_id = d.opportunity_id{q.group_by()}"""
-    has_hist = "EXISTS (SELECT 1 FROM hist)"
+    # Without any history row before the period start, the pipeline as it stood then cannot
+    # be rebuilt: the forecast is unknown (null), not 0.
+    start = "i.period_start" if q.req.grain else bs
+    has_hist = f"EXISTS (SELECT 1 FROM hist h0 WHERE h0.entered_at < {start})"
     return f"""SELECT {_select_keys(q)}
        CAST(1 - abs(f - actual) / nullif(actual, 0) AS DOUBLE) AS value,
        CAST(f AS DOUBLE) AS forecast, CAST(actual AS DOUBLE) AS actual, n
@@ -519,6 +566,14 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
         select = _velocity(q, m)
     else:
         select = COMPILERS[m.kind](q, m)
+    if m.requires:
+        # identifiers from the catalog's validated table names, never user input
+        have = " AND ".join(f'EXISTS (SELECT 1 FROM "{t}")' for t in m.requires)
+        select = (
+            f"SELECT * REPLACE (CASE WHEN {have} THEN value END AS value)\nFROM (\n{select}\n) "
+            f"req_t{q.order_by()}"
+        )
+        q.note(f"{m.name} needs {', '.join(m.requires)}: null when none is loaded.")
     if m.kind in ("aging", "stale") and (req.grain or req.period.bounded):
         q.note(
             f"{m.name} is a snapshot as of {req.as_of.isoformat()}; period and grain do not apply."

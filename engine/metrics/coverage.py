@@ -23,12 +23,24 @@ def current_period(request: Request) -> Period:
     return parse_period(f"{request.as_of.year}-Q{q}", request.as_of)
 
 
+def coming_period(request: Request) -> Period:
+    """The period after :func:`current_period`: "the coming period" of the coverage alert,
+    relative to the dataset's as-of date (``request.as_of``), never to today."""
+    return current_period(request).shifted(1)
+
+
+def not_ended(period: Period, as_of: dt.date) -> bool:
+    """True when ``period`` [start, end) has not ended as of ``as_of``: only then can low
+    coverage for it still be acted on (an alarm for a period long past is noise)."""
+    return period.end is not None and period.end > as_of
+
+
 def coverage(con: duckdb.DuckDBPyConnection, request: Request, level: str = "team") -> Result:
     """pipeline_coverage for the current and the next period, per ``level`` (team or owner),
     with a ``period`` column ('current' / 'next') and the period bounds."""
     cur = current_period(request)
     frames, sqls, params, notes = [], [], [], []
-    for name, per in (("current", cur), ("next", cur.shifted(1))):
+    for name, per in (("current", cur), ("next", coming_period(request))):
         r = compute(
             con, request.with_(metrics=("pipeline_coverage",), period=per, by=(level,), grain=None)
         )

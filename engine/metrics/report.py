@@ -21,6 +21,7 @@ from engine.metrics.request import GRAINS, PERIOD_FORMS, Request, make_request
 _DETAIL = (
     "numerator",
     "denominator",
+    "mean",
     "median",
     "p25",
     "p75",
@@ -32,6 +33,7 @@ _DETAIL = (
     "sales_cycle_days",
     "opportunity_to_proposal",
     "proposal_to_closed_won",
+    "opportunity_to_closed_won",
     "forecast",
     "actual",
 )
@@ -39,7 +41,11 @@ _DETAIL = (
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Add --as-of, --period, --grain, --by, --metrics, --json (not the dataset argument)."""
-    parser.add_argument("--as-of", dest="as_of", help="as-of date YYYY-MM-DD (default: today)")
+    parser.add_argument(
+        "--as-of",
+        dest="as_of",
+        help="as-of date YYYY-MM-DD (default: the dataset's latest event)",
+    )
     parser.add_argument("--period", default="all", help=f"period: {PERIOD_FORMS}")
     parser.add_argument("--grain", choices=GRAINS, help="one row per period bucket")
     parser.add_argument("--by", action="append", default=[], help="group-by dimension (repeatable)")
@@ -131,10 +137,37 @@ def build_report(con: duckdb.DuckDBPyConnection, request: Request) -> dict[str, 
             }
             for k in seen
         ]
+    if "stage_conversion" in request.metrics:
+        _add_transitions(con, request, report["metrics"]["stage_conversion"])
     notes = sorted(set(overall.notes))
     if notes:
         report["notes"] = notes
     return report
+
+
+def _add_transitions(con: duckdb.DuckDBPyConnection, request: Request, entry: dict) -> None:
+    """The funnel the data reaches, one entry per transition named ``<from>_to_<to>`` (lead
+    stages from the leads table included), and why every other stage is skipped."""
+    from engine.metrics.funnel import conversion
+
+    conv = conversion(con, request.with_(by=(), grain=None))
+    path = conv.extras["path"]
+    on_path = {t.id for t in path.transitions}
+    for key in ("opportunity_to_proposal", "proposal_to_closed_won", "opportunity_to_closed_won"):
+        if key not in on_path:
+            entry.pop(key, None)
+    entry["transitions"] = {
+        str(r["transition"]): {
+            "from": r["from_stage"],
+            "to": r["to_stage"],
+            "skipped": [s for s in str(r["skipped"]).split(", ") if s],
+            "reached_from": _whole(clean(r["reached_from"])),
+            "reached_to": _whole(clean(r["reached_to"])),
+            "rate": clean(r["rate"]),
+        }
+        for r in conv.frame.to_dict("records")
+    }
+    entry["skipped_stages"] = dict(path.missing)
 
 
 def _fmt(v: Any, unit: str) -> str:
@@ -154,12 +187,19 @@ def _fmt(v: Any, unit: str) -> str:
 def format_table(report: dict[str, Any]) -> str:
     per = report["period"]
     lines = [f"as of {report['as_of']}, period {per['label']}"]
-    width = max((len(get_metric(m).name) for m in report["metrics"]), default=10)
+    names = [get_metric(m).name for m in report["metrics"]]
+    names += ["  " + t for e in report["metrics"].values() for t in e.get("transitions", {})]
+    width = max((len(n) for n in names), default=10)
     for mid, e in report["metrics"].items():
         extra = ""
-        if "median" in e and get_metric(mid).is_duration:
-            extra = f"  (median {_fmt(e['median'], e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
+        m = get_metric(mid)
+        if "median" in e and m.is_duration:
+            beside = "mean" if m.headline == "median" else "median"
+            extra = f"  ({beside} {_fmt(e.get(beside), e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
         lines.append(f"  {get_metric(mid).name:<{width}}  {_fmt(e['value'], e['unit']):>14}{extra}")
+        for tid, t in e.get("transitions", {}).items():
+            n = f"{t['reached_to'] or 0:,} / {t['reached_from'] or 0:,}"
+            lines.append(f"    {tid:<{width - 2}}  {_fmt(t['rate'], 'ratio'):>14}  ({n})")
     groups = report.get("groups", [])
     if groups:
         lines.append("")
@@ -170,11 +210,18 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def _group_table(groups: list[dict[str, Any]]) -> list[str]:
-    """One row per group, one column per metric (durations as mean / median)."""
+    """One row per group, one column per metric (durations as headline / the other of mean
+    and median)."""
     dims = list(groups[0]["by"])
     mids = list(groups[0]["metrics"])
+
+    def beside(mid: str) -> str:
+        return "mean" if get_metric(mid).headline == "median" else "median"
+
     header = dims + [
-        get_metric(m).name + (" (mean / median)" if get_metric(m).is_duration else "") for m in mids
+        get_metric(m).name
+        + (f" ({get_metric(m).headline} / {beside(m)})" if get_metric(m).is_duration else "")
+        for m in mids
     ]
     rows = []
     for g in groups:
@@ -183,7 +230,7 @@ def _group_table(groups: list[dict[str, Any]]) -> list[str]:
             e = g["metrics"][m]
             cell = _fmt(e["value"], e["unit"])
             if get_metric(m).is_duration:
-                cell += f" / {_fmt(e.get('median'), e['unit'])}"
+                cell += f" / {_fmt(e.get(beside(m)), e['unit'])}"
             cells.append(cell)
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -200,6 +247,11 @@ def _group_table(groups: list[dict[str, Any]]) -> list[str]:
 def run_report(con: duckdb.DuckDBPyConnection, args: argparse.Namespace, out: TextIO) -> int:
     """Build the request from ``args``, compute, print JSON (``--json``) or a table; 0 on success.
     :class:`engine.errors.WorkbenchError` propagates for the command line to show."""
+    if not getattr(args, "as_of", None):
+        # like the app: the dataset is analysed as of its latest event, not today
+        from engine.quality import dataset_profile
+
+        args = argparse.Namespace(**{**vars(args), "as_of": dataset_profile(con).as_of})
     report = build_report(con, request_from_args(args))
     if getattr(args, "json", False):
         out.write(json.dumps(report, allow_nan=False, default=str) + "\n")

@@ -61,6 +61,12 @@ STAGE_RANK_SQL = (
     "WHEN 'proposal' THEN 4 WHEN 'closed_won' THEN 5 WHEN 'closed_lost' THEN -1 ELSE 3 END"
 )
 
+# A deal's cycle (created -> close) is measured only when both dates are known and close is
+# not before created: a close_before_created deal counts everywhere else (docs/metrics.md).
+HAS_CYCLE = "close_date >= created_date"
+# Deals whose history is left out of time in stage for the same reason.
+NO_CYCLE_DEALS = "SELECT opportunity_id FROM opportunities WHERE close_date < created_date"
+
 
 def qi(name: str) -> str:
     """Quote an identifier from the allow-list; anything else is a programming error."""
@@ -401,9 +407,10 @@ WHERE a.days_in_stage IS NOT NULL""",
         self.open_age()
         self.cte(
             "hist_next",
-            """SELECT stage, entered_at,
+            f"""SELECT stage, entered_at,
        lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
-FROM hist""",
+FROM hist
+WHERE opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
         )
         self.cte(
             "stage_median",

@@ -8,14 +8,14 @@ import duckdb
 
 from engine.metrics.compute import Result, compute, run_built
 from engine.metrics.request import Request
-from engine.metrics.sql import Sql
+from engine.metrics.sql import HAS_CYCLE, Sql
 
 # Deal-size bands of the section 7 cycle benchmarks.
 SIZE_BAND_SQL = (
     "CASE WHEN amount IS NULL THEN NULL WHEN amount < 50000 THEN 'under 50K' "
     "WHEN amount <= 100000 THEN '50K-100K' ELSE 'over 100K' END"
 )
-_WON = "is_won AND created_date IS NOT NULL AND close_date IS NOT NULL"
+_WON = f"is_won AND {HAS_CYCLE}"  # docs/metrics.md: cycle rule
 
 
 def velocity_trend(con: duckdb.DuckDBPyConnection, request: Request) -> Result:

@@ -72,6 +72,8 @@ SELECT * FROM (
 SELECT * REPLACE (rep_segment AS segment) FROM opp_all
 ) WHERE "segment" IN ($1)
 )
+SELECT * REPLACE (CASE WHEN EXISTS (SELECT 1 FROM "activities") THEN value END AS value)
+FROM (
 SELECT * FROM (
 SELECT coalesce(l."owner", r."owner") AS "owner", coalesce(l."period_start", r."period_start") AS "period_start", CAST(numerator AS DOUBLE) / nullif(CAST(denominator AS DOUBLE), 0) AS value, CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, CAST(denominator AS BIGINT) AS n
 FROM (SELECT "owner", CAST(date_trunc('month', activity_date) AS DATE) AS period_start, count(*) AS numerator
@@ -83,4 +85,6 @@ FROM opp_r
 WHERE (TRUE) AND created_date >= $2 AND created_date < $3
 GROUP BY ALL) r ON l."owner" IS NOT DISTINCT FROM r."owner" AND l."period_start" IS NOT DISTINCT FROM r."period_start"
 ) t
+ORDER BY "owner" NULLS LAST, period_start NULLS LAST
+) req_t
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST

@@ -84,7 +84,7 @@ SELECT "owner", period_start,
        CAST(1 - abs(f - actual) / nullif(actual, 0) AS DOUBLE) AS value,
        CAST(f AS DOUBLE) AS forecast, CAST(actual AS DOUBLE) AS actual, n
 FROM (
-    SELECT *, CASE WHEN EXISTS (SELECT 1 FROM hist) THEN coalesce(forecast, 0) END AS f
+    SELECT *, CASE WHEN EXISTS (SELECT 1 FROM hist h0 WHERE h0.entered_at < i.period_start) THEN coalesce(forecast, 0) END AS f
     FROM (
 SELECT d."owner", d.period_start, sum(s.weighted) FILTER (WHERE s.st NOT IN ('closed_won', 'closed_lost')) AS forecast,
        sum(d.amount) FILTER (WHERE d.is_won) AS actual,

@@ -29,7 +29,7 @@ LEFT JOIN (
 WHERE TRUE
 ) WHERE "segment" IN ($1)
 )
-SELECT "owner", CAST(date_trunc('month', created_date) AS DATE) AS period_start, CAST(avg(response_hours) AS DOUBLE) AS value, CAST(median(response_hours) AS DOUBLE) AS median, CAST(quantile_cont(response_hours, 0.25) AS DOUBLE) AS p25, CAST(quantile_cont(response_hours, 0.75) AS DOUBLE) AS p75, CAST(min(response_hours) AS DOUBLE) AS min, CAST(max(response_hours) AS DOUBLE) AS max, count(response_hours) AS n
+SELECT "owner", CAST(date_trunc('month', created_date) AS DATE) AS period_start, CAST(median(response_hours) AS DOUBLE) AS value, CAST(avg(response_hours) AS DOUBLE) AS mean, CAST(median(response_hours) AS DOUBLE) AS median, CAST(quantile_cont(response_hours, 0.25) AS DOUBLE) AS p25, CAST(quantile_cont(response_hours, 0.75) AS DOUBLE) AS p75, CAST(min(response_hours) AS DOUBLE) AS min, CAST(max(response_hours) AS DOUBLE) AS max, count(response_hours) AS n
 FROM lead
 WHERE (response_hours >= 0) AND created_date >= $2 AND created_date < $3
 GROUP BY ALL

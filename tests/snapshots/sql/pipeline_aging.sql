@@ -92,6 +92,7 @@ hist_next AS (
 SELECT stage, entered_at,
        lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
 FROM hist
+WHERE opportunity_id NOT IN (SELECT opportunity_id FROM opportunities WHERE close_date < created_date)
 ),
 stage_median AS (
 SELECT stage, median(date_diff('second', entered_at, next_at) / 86400.0) AS med

@@ -62,8 +62,8 @@ opp AS (
 SELECT * FROM opp_all
 WHERE "segment" IN ($1)
 )
-SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, CAST(avg(date_diff('day', created_date, close_date)) AS DOUBLE) AS value, CAST(median(date_diff('day', created_date, close_date)) AS DOUBLE) AS median, CAST(quantile_cont(date_diff('day', created_date, close_date), 0.25) AS DOUBLE) AS p25, CAST(quantile_cont(date_diff('day', created_date, close_date), 0.75) AS DOUBLE) AS p75, CAST(min(date_diff('day', created_date, close_date)) AS DOUBLE) AS min, CAST(max(date_diff('day', created_date, close_date)) AS DOUBLE) AS max, count(date_diff('day', created_date, close_date)) AS n
+SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, CAST(avg(date_diff('day', created_date, close_date)) AS DOUBLE) AS value, CAST(avg(date_diff('day', created_date, close_date)) AS DOUBLE) AS mean, CAST(median(date_diff('day', created_date, close_date)) AS DOUBLE) AS median, CAST(quantile_cont(date_diff('day', created_date, close_date), 0.25) AS DOUBLE) AS p25, CAST(quantile_cont(date_diff('day', created_date, close_date), 0.75) AS DOUBLE) AS p75, CAST(min(date_diff('day', created_date, close_date)) AS DOUBLE) AS min, CAST(max(date_diff('day', created_date, close_date)) AS DOUBLE) AS max, count(date_diff('day', created_date, close_date)) AS n
 FROM opp
-WHERE (is_won AND created_date IS NOT NULL AND close_date IS NOT NULL) AND close_date >= $4 AND close_date < $5
+WHERE (is_won AND close_date >= created_date) AND close_date >= $4 AND close_date < $5
 GROUP BY ALL
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST

@@ -73,7 +73,7 @@ FROM (
 FROM opp
 WHERE created_date IS NOT NULL AND created_date >= $4 AND created_date < $5
 GROUP BY ALL) c
-FULL OUTER JOIN (SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE is_won) AS won, count(*) AS closed, sum(amount) FILTER (WHERE is_won) AS won_amount, count(amount) FILTER (WHERE is_won) AS won_with_amount, avg(date_diff('day', created_date, close_date)) FILTER (WHERE is_won AND created_date IS NOT NULL) AS mean_cycle
+FULL OUTER JOIN (SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE is_won) AS won, count(*) AS closed, sum(amount) FILTER (WHERE is_won) AS won_amount, count(amount) FILTER (WHERE is_won) AS won_with_amount, avg(date_diff('day', created_date, close_date)) FILTER (WHERE is_won AND close_date >= created_date) AS mean_cycle
 FROM opp
 WHERE is_closed AND close_date >= $4 AND close_date < $5
 GROUP BY ALL) d ON c."owner" IS NOT DISTINCT FROM d."owner" AND c."period_start" IS NOT DISTINCT FROM d."period_start"

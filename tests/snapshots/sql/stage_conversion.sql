@@ -76,6 +76,7 @@ GROUP BY opportunity_id
 ),
 reach AS (
 SELECT o.*, greatest(3, CASE
+         WHEN o.is_won THEN 5
          WHEN h.opportunity_id IS NOT NULL
            THEN greatest(coalesce(h.hmax, -1),
                          CASE WHEN o.stage_canonical = 'closed_lost' THEN -1 ELSE CASE o.stage_canonical WHEN 'lead' THEN 0 WHEN 'sal' THEN 1 WHEN 'sql' THEN 2 WHEN 'opportunity' THEN 3 WHEN 'proposal' THEN 4 WHEN 'closed_won' THEN 5 WHEN 'closed_lost' THEN -1 ELSE 3 END END)
@@ -83,18 +84,34 @@ SELECT o.*, greatest(3, CASE
          ELSE CASE o.stage_canonical WHEN 'lead' THEN 0 WHEN 'sal' THEN 1 WHEN 'sql' THEN 2 WHEN 'opportunity' THEN 3 WHEN 'proposal' THEN 4 WHEN 'closed_won' THEN 5 WHEN 'closed_lost' THEN -1 ELSE 3 END END) AS reached
 FROM opp o
 LEFT JOIN hist_reach h ON h.opportunity_id = o.opportunity_id
+),
+deal_stages AS (
+SELECT bool_or(s = 'proposal') AS has_proposal, bool_or(s = 'closed_won') AS has_won
+FROM (
+    SELECT canonical AS s FROM stage_map
+    UNION ALL SELECT stage_canonical FROM opportunities
+    UNION ALL SELECT stage_canonical FROM stage_history
+    UNION ALL SELECT 'closed_won' FROM opportunities WHERE is_won
+)
 )
 SELECT "owner", period_start, 
-       CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) AS value,
-       CAST(reached_closed_won AS DOUBLE) AS numerator,
+       CASE WHEN s.has_won THEN CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) END AS value,
+       CASE WHEN s.has_won THEN CAST(reached_closed_won AS DOUBLE) END AS numerator,
        CAST(reached_opportunity AS DOUBLE) AS denominator,
-       CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0) AS opportunity_to_proposal,
-       CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0) AS proposal_to_closed_won,
-       reached_opportunity, reached_proposal, reached_closed_won, reached_opportunity AS n
+       CASE WHEN s.has_proposal
+            THEN CAST(reached_proposal AS DOUBLE) / nullif(reached_opportunity, 0)
+       END AS opportunity_to_proposal,
+       CASE WHEN s.has_proposal AND s.has_won
+            THEN CAST(reached_closed_won AS DOUBLE) / nullif(reached_proposal, 0)
+       END AS proposal_to_closed_won,
+       CASE WHEN NOT s.has_proposal AND s.has_won THEN CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) END AS opportunity_to_closed_won,
+       reached_opportunity, CASE WHEN s.has_proposal THEN reached_proposal END AS reached_proposal,
+       reached_closed_won, reached_opportunity AS n
 FROM (
 SELECT "owner", CAST(date_trunc('month', created_date) AS DATE) AS period_start, count(*) FILTER (WHERE reached >= 3) AS reached_opportunity, count(*) FILTER (WHERE reached >= 4) AS reached_proposal, count(*) FILTER (WHERE reached >= 5) AS reached_closed_won
 FROM reach
 WHERE created_date IS NOT NULL AND created_date >= $4 AND created_date < $5
 GROUP BY ALL
 ) t
+CROSS JOIN deal_stages s
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST

@@ -91,6 +91,7 @@ SELECT o.* EXCLUDE (stage_canonical, stage_order, amount, probability, stage_pro
 FROM hist_visits v
 JOIN opp o ON o.opportunity_id = v.opportunity_id
 WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')
+  AND v.opportunity_id NOT IN (SELECT opportunity_id FROM opportunities WHERE close_date < created_date)
 )
 SELECT "owner", CAST(date_trunc('month', entered_at) AS DATE) AS period_start, CAST(avg(days) AS DOUBLE) AS value, CAST(median(days) AS DOUBLE) AS median, CAST(quantile_cont(days, 0.25) AS DOUBLE) AS p25, CAST(quantile_cont(days, 0.75) AS DOUBLE) AS p75, count(days) AS n
 FROM visits
