@@ -130,14 +130,14 @@ def test_a_file_that_is_no_crm_table_starts_left_out(
 # D1 closed won, clean; D3 closed lost, clean.
 # D2 open, no owner, no amount, closes 2020-02-20 (past): missing_owner + missing_amount +
 #    slipped = 3 warnings on one row.
-# D4 closes before it was created: quarantined.
+# D4 has a negative amount: quarantined.
 # D5 open, closes 2020-02-01 (past): slipped = 1 warning.
 # Rows in 5 = loaded 4 + quarantined 1; rows flagged 2 (D2, D5) by 3 + 1 = 4 warnings.
 WARNED = b"""Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date
 D1,Ann,Closed Won,1000,2020-01-05,2020-02-10
 D2,,Prospecting,,2020-01-07,2020-02-20
 D3,Bob,Closed Lost,700,2020-01-09,2020-03-01
-D4,Bob,Closed Lost,500,2020-03-05,2020-03-01
+D4,Bob,Closed Lost,-500,2020-01-12,2020-03-01
 D5,Ann,Prospecting,300,2020-01-10,2020-02-01
 """
 EVENTS = b"Id,WhoId,WhatId,Subject,ActivityDate,OwnerId\n"  # an export without rows

@@ -16,7 +16,7 @@ BAD = Path(__file__).resolve().parent / "bad_inputs"
 # D2 open, no owner, no amount, closes 2020-02-20 (past): missing_owner + missing_amount +
 #    slipped = 3 warnings on one row.
 # D3 closed lost, clean.
-# D4 closes before it was created: quarantined.
+# D4 has a negative amount: quarantined.
 # D5 open, closes 2020-02-01 (past): slipped = 1 warning.
 # Rows in 5 = loaded 4 (D1 D2 D3 D5) + quarantined 1 (D4); flagged rows 2 (D2, D5) carry
 # 3 + 1 = 4 warnings.
@@ -24,7 +24,7 @@ DEALS = b"""Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Dat
 D1,Ann,Closed Won,1000,2020-01-05,2020-02-10
 D2,,Prospecting,,2020-01-07,2020-02-20
 D3,Bob,Closed Lost,700,2020-01-09,2020-03-01
-D4,Bob,Closed Lost,500,2020-03-05,2020-03-01
+D4,Bob,Closed Lost,-500,2020-01-12,2020-03-01
 D5,Ann,Prospecting,300,2020-01-10,2020-02-01
 """
 # Salesforce's Event export of an org without events: a header, no rows.
