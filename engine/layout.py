@@ -73,3 +73,12 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'CREATE TABLE "{table}" ({cols})')
     for name, ddl in BOOKKEEPING_DDL.items():
         con.execute(f'CREATE TABLE "{name}" ({ddl})')
+
+
+def flagged_per_file(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Loaded rows that carry at least one warning (``_flagged``), per source file."""
+    union = " UNION ALL ".join(
+        f'SELECT "{SOURCE_FILE}" AS f FROM "{t}" WHERE "{FLAGGED}"' for t in TABLES
+    )
+    rows = con.execute(f"SELECT f, count(*) FROM ({union}) GROUP BY f").fetchall()
+    return {str(f): int(n) for f, n in rows}

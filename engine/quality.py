@@ -26,6 +26,7 @@ import pandas as pd
 
 from engine import dimensions
 from engine.canonical import TABLES
+from engine.layout import flagged_per_file
 from schemas.rules import RULES
 
 SCORE_RULE = (
@@ -147,25 +148,35 @@ def _drop_provenance(text: str) -> str:
 
 
 def reconciliation(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One line per file: rows in, loaded, quarantined, and whether in = loaded + quarantined."""
+    """One line per file: rows in, loaded, quarantined, whether in = loaded + quarantined, and
+    the rows flagged against the warnings fired (one per rule per row)."""
     frame = con.execute(
         """
         SELECT file, table_name AS "table", rows_in, rows_loaded AS loaded,
                rows_quarantined AS quarantined,
-               rows_in = rows_loaded + rows_quarantined AS balanced
+               rows_in = rows_loaded + rows_quarantined AS balanced, warnings
         FROM _load_report ORDER BY file
         """
     ).df()
+    flagged = flagged_per_file(con)
+    frame["flagged"] = [flagged.get(f, 0) for f in frame["file"]]
+    frame["warnings"] = [sum(json.loads(w or "{}").values()) for w in frame["warnings"]]
     return frame
 
 
 def reconciliation_line(row: dict[str, Any]) -> str:
-    """``opportunities.csv: 1,000 in = 990 loaded + 10 quarantined`` (or the mismatch)."""
+    """``deals.csv (opportunities): 1,000 in = 990 loaded + 10 quarantined; 40 rows flagged by
+    52 warnings`` (or the mismatch)."""
     sign = "=" if row["balanced"] else "≠"
-    return (
+    line = (
         f"{row['file']} ({row['table']}): {row['rows_in']:,} in {sign} "
         f"{row['loaded']:,} loaded + {row['quarantined']:,} quarantined"
     )
+    if row["warnings"]:
+        rows = "row" if row["flagged"] == 1 else "rows"
+        warnings = "warning" if row["warnings"] == 1 else "warnings"
+        line += f"; {row['flagged']:,} {rows} flagged by {row['warnings']:,} {warnings}"
+    return line
 
 
 def quality_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

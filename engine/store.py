@@ -33,9 +33,8 @@ from typing import Any
 
 import duckdb
 
-from engine.canonical import FLAGGED, SOURCE_FILE, TABLES
 from engine.errors import DatasetNotFound, WorkbenchError
-from engine.layout import create_tables
+from engine.layout import create_tables, flagged_per_file
 
 TOKEN_BYTES = 24  # 192 bits of randomness
 WRITE_MEMORY_LIMIT = os.environ.get("WORKBENCH_WRITE_MEMORY", "512MB")
@@ -412,12 +411,8 @@ class Workspace:
 
     def flagged_rows(self, token: str) -> dict[str, int]:
         """Loaded rows that carry at least one warning, per source file (``_flagged``)."""
-        union = " UNION ALL ".join(
-            f'SELECT "{SOURCE_FILE}" AS f FROM "{t}" WHERE "{FLAGGED}"' for t in TABLES
-        )
         with self.cursor(token) as cur:
-            rows = cur.execute(f"SELECT f, count(*) FROM ({union}) GROUP BY f").fetchall()
-        return {str(f): int(n) for f, n in rows}
+            return flagged_per_file(cur)
 
     def owner_key(self, identity: str) -> str:
         """The key a dataset is stored and listed under for ``identity`` (an email address or

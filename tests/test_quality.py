@@ -43,8 +43,10 @@ def test_reconciliation(con) -> None:
         2,
         True,
     )
+    # flagged: O2 (missing_created_date) and O5 (slipped), one warning each: 2 rows by 2
+    assert (row["flagged"], row["warnings"]) == (2, 2)
     assert quality.reconciliation_line(row) == (
-        "deals.csv (opportunities): 5 in = 3 loaded + 2 quarantined"
+        "deals.csv (opportunities): 5 in = 3 loaded + 2 quarantined; 2 rows flagged by 2 warnings"
     )
 
 

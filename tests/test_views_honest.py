@@ -216,6 +216,10 @@ def test_coaching_without_quotas_or_activities_shows_what_it_can(
     )  # fmt: skip
     # no attainment table of empty rows
     assert not any("Download attainment per rep" in b.label for b in at.get("download_button"))
+    # every n/a card says why in the text under it, not only in its tooltip
+    got = cards(at)
+    assert got["Forecast accuracy"][0] == "n/a" and "stage history" in got["Forecast accuracy"][1]
+    assert all(note for value, note in got.values() if value == "n/a"), got
 
 
 def test_rep_drill_down_shows_the_reps_own_numbers_without_peers(

@@ -61,15 +61,22 @@ with common.error_boundary(), common.cursor() as con:
         )
     no_close = "n/a: no open deal has an expected close date in the next 90 days."
     weighted, open_ = fc["weighted_pipeline"].value, fc["open_pipeline"].value
+    # The reason for an n/a is written under the value, not only in the tooltip.
     next(cols).metric(
         "Forecast, next 90 days",
         fmt.value(weighted, "currency"),
+        "no open deal due in the next 90 days" if fmt.missing(weighted) else None,
         help=no_close if fmt.missing(weighted) else get_metric("weighted_pipeline").definition,
+        delta_color="off",
+        delta_arrow="off",
     )
     next(cols).metric(
         "Open, next 90 days",
         fmt.value(open_, "currency"),
+        "no open deal due in the next 90 days" if fmt.missing(open_) else None,
         help=no_close if fmt.missing(open_) else None,
+        delta_color="off",
+        delta_arrow="off",
     )
     next(cols).metric(
         "Pipeline aging",

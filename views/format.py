@@ -190,12 +190,16 @@ def metric(
     col: Any, label: str, raw: object, unit: str, note: str | None = None, **help_: str | None
 ) -> None:
     """A metric card whose ``note`` (a benchmark, a sample size) is a grey tag, not a trend
-    arrow; ``help_`` takes ``about`` (the definition) and ``why_na`` (shown when missing)."""
+    arrow; ``help_`` takes ``about`` (the definition) and ``why_na``: when the value is missing,
+    the reason takes the tag's place, so "n/a" is never shown without its why."""
+    why_na = help_.get("why_na")
+    if missing(raw) and why_na:
+        note = why_na.removeprefix("n/a: ")
     col.metric(
         label,
         value(raw, unit),
         note,
         delta_color="off",
         delta_arrow="off",
-        help=help_.get("why_na") if missing(raw) else help_.get("about"),
+        help=help_.get("about") or why_na,
     )
