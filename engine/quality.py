@@ -266,6 +266,12 @@ def _why_na(
         return ""
     if with_flagged is not None:
         return "without flagged rows: every row behind this number is flagged"
+    from engine.metrics.catalog import get_metric
+    from engine.metrics.compile import unmet_requirement
+
+    unmet = unmet_requirement(con, get_metric(mid))
+    if unmet:
+        return unmet
     if mid == "sales_cycle_days":
         row = con.execute(
             "SELECT count(*) FILTER (WHERE is_won), "

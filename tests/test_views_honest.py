@@ -75,7 +75,8 @@ def test_quality_headline_says_na_with_the_reason(
     got = cards(at)
     # all loaded: 1000 + 3000 = $4,000; without the flagged M1, M2 nothing is won
     assert got["Won revenue"] == ("$4,000", "without flagged: n/a")
-    assert got["Win rate"] == ("100.0%", "without flagged: n/a")
+    # no lost deal is recorded: won 2 / (2 + 0) would be 100% by construction, so n/a
+    assert got["Win rate"] == ("n/a", "without flagged: n/a")
     assert got["Sales cycle length"] == ("n/a", "without flagged: n/a")
     captions = [c.value for c in at.caption]
     assert "Won revenue: n/a, without flagged rows: every row behind this number is flagged." in (
@@ -83,6 +84,10 @@ def test_quality_headline_says_na_with_the_reason(
     )
     assert any(
         c.startswith("Sales cycle length: n/a, all 2 won deals close before") for c in captions
+    )
+    assert any(
+        c.startswith("Win rate: n/a, Win rate is null when the dataset records no lost deal")
+        for c in captions
     )
 
 

@@ -10,6 +10,7 @@ from engine.analysis.coaching import rep_against_peers
 from engine.metrics import coaching, coverage, get_metric, make_request
 from engine.metrics.alerts import busy_not_converting
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
+from engine.metrics.compile import unmet_requirement
 from views import charts, common, state
 from views import format as fmt
 
@@ -96,7 +97,8 @@ with common.error_boundary(), common.cursor() as con:
         "ratio",
         None if wr is None or fmt.missing(wr.value) else f"n={wr_n:,} closed deals",
         about=get_metric("win_rate").definition,
-        why_na=f"n/a: no deal closed in the graded period ({graded}).",
+        why_na=unmet_requirement(con, get_metric("win_rate"))
+        or f"n/a: no deal closed in the graded period ({graded}).",
     )
     st.caption(f"Graded period: {graded}.")
     if not fmt.missing(accuracy):

@@ -9,6 +9,7 @@ import streamlit as st
 from engine.analysis.velocity import complete_periods, cycle_histogram, lever_moves
 from engine.metrics import compute, get_metric, make_request, velocity
 from engine.metrics.alerts import behind
+from engine.metrics.compile import unmet_requirement
 from views import charts, common, state
 from views import format as fmt
 
@@ -38,7 +39,11 @@ with common.error_boundary(), common.cursor() as con:
     trend = velocity.velocity_trend(con, req)
     moves = lever_moves(complete_periods(trend.frame, req.as_of, req.grain or "month"))
     cols = [*st.columns(3), *st.columns(3)]
-    why = {lever: WHY_NA[lever] for lever in UNITS if fmt.missing(headline.extras.get(lever))}
+    why_na = dict(WHY_NA)
+    no_win_rate = unmet_requirement(con, get_metric("win_rate"))
+    if no_win_rate:
+        why_na["win_rate"] = no_win_rate.rstrip(".")
+    why = {lever: why_na[lever] for lever in UNITS if fmt.missing(headline.extras.get(lever))}
     if headline.extras.get("opportunities_created") == 0:
         why["opportunities_created"] = WHY_NA["opportunities_created"]
     fmt.metric(
@@ -53,7 +58,7 @@ with common.error_boundary(), common.cursor() as con:
         name = (
             get_metric(lever).name if lever != "opportunities_created" else "Opportunities created"
         )
-        fmt.metric(col, name, headline.extras.get(lever), unit, why_na=f"n/a: {WHY_NA[lever]}.")
+        fmt.metric(col, name, headline.extras.get(lever), unit, why_na=f"n/a: {why_na[lever]}.")
     if fmt.missing(headline.value) and why:
         st.caption("Sales velocity is n/a: " + "; ".join(why.values()) + ".")
     st.caption(

@@ -114,9 +114,13 @@ class Metric:
     ramp: bool = False
     # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
     headline: str = "mean"
-    # Tables that must hold rows for the value to mean anything; without them it is null
-    # (no activities loaded: activities per opportunity is unknown, not 0).
+    # Rows that must exist for the value to mean anything, each "table" or "table WHERE
+    # predicate" (catalog text, never user input); without them the value is null: no
+    # activities loaded, activities per opportunity is unknown, not 0; no lost deal recorded,
+    # a win rate would be 100% by construction.
     requires: tuple[str, ...] = ()
+    # Why the value is null when a requirement is not met, in words.
+    requires_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -181,6 +185,11 @@ def _side(raw: dict[str, Any], prefix: str, mid: str) -> Side:
     return Side(str(source), date, str(where), str(expr))
 
 
+def required_table(requirement: str) -> str:
+    """The table of a ``requires`` entry (``"opportunities WHERE NOT is_won"`` -> opportunities)."""
+    return requirement.split(" WHERE ", 1)[0].strip()
+
+
 def parse_metric(raw: dict[str, Any]) -> Metric:
     """Validate one raw catalog entry and build its :class:`Metric`."""
     mid = str(raw.get("id", "?"))
@@ -221,6 +230,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         "ramp",
         "headline",
         "requires",
+        "requires_note",
     }
     known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
     headline = str(raw.get("headline", "mean"))
@@ -229,7 +239,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
             f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
         )
     requires = tuple(str(t) for t in raw.get("requires", ()))
-    if set(requires) - set(TABLES):
+    if {required_table(r) for r in requires} - set(TABLES):
         raise CatalogError(f"Metric {mid!r}: requires {requires!r} names an unknown table.")
     extra = {k: v for k, v in raw.items() if k not in known}
     if extra:
@@ -256,6 +266,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         ramp=bool(raw.get("ramp", False)),
         headline=headline,
         requires=requires,
+        requires_note=str(raw.get("requires_note", "")),
     )
 
 

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.metrics.catalog import Metric, Side, get_metric
+import duckdb
+
+from engine.metrics.catalog import Metric, Side, get_metric, required_table
 from engine.metrics.request import Request
 from engine.metrics.sql import (
     HAS_CYCLE,
@@ -281,11 +283,13 @@ def _velocity(q: Sql, m: Metric) -> str:
         f"FROM {src}\nWHERE is_closed AND {q.period('close_date')}{q.group_by()}"
     )
     frm, cols = _join(q, created, closed, "c", "d")
+    # The win-rate lever is null where the win_rate metric is (no lost deal recorded).
+    win_ok = " AND ".join(_exists(r) for r in get_metric("win_rate").requires) or "TRUE"
     return f"""SELECT *, CAST(opportunities_created * win_rate * avg_deal_size
                   / nullif(sales_cycle_days, 0) AS DOUBLE) AS value
 FROM (
     SELECT {cols}CAST(coalesce(c.opportunities_created, 0) AS DOUBLE) AS opportunities_created,
-           CAST(d.won AS DOUBLE) / nullif(d.closed, 0) AS win_rate,
+           CASE WHEN {win_ok} THEN CAST(d.won AS DOUBLE) / nullif(d.closed, 0) END AS win_rate,
            CAST(d.won_amount / nullif(d.won_with_amount, 0) AS DOUBLE) AS avg_deal_size,
            CAST(d.mean_cycle AS DOUBLE) AS sales_cycle_days
     FROM {frm}
@@ -567,13 +571,15 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
     else:
         select = COMPILERS[m.kind](q, m)
     if m.requires:
-        # identifiers from the catalog's validated table names, never user input
-        have = " AND ".join(f'EXISTS (SELECT 1 FROM "{t}")' for t in m.requires)
+        # table names validated by the catalog and predicates written in it, never user input
+        have = " AND ".join(_exists(r) for r in m.requires)
         select = (
             f"SELECT * REPLACE (CASE WHEN {have} THEN value END AS value)\nFROM (\n{select}\n) "
             f"req_t{q.order_by()}"
         )
-        q.note(f"{m.name} needs {', '.join(m.requires)}: null when none is loaded.")
+        q.note(
+            m.requires_note or f"{m.name} needs {', '.join(m.requires)}: null when none is loaded."
+        )
     if m.kind in ("aging", "stale") and (req.grain or req.period.bounded):
         q.note(
             f"{m.name} is a snapshot as of {req.as_of.isoformat()}; period and grain do not apply."
@@ -581,3 +587,21 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
     return Compiled(
         m.id, q.render(select), list(q.params), [k.strip('"') for k in q.keys()], q.notes
     )
+
+
+def _exists(requirement: str) -> str:
+    """``EXISTS`` for one ``requires`` entry of the catalog ("table" or "table WHERE ...")."""
+    table = required_table(requirement)
+    rest = requirement[len(table) :].strip()
+    return f'EXISTS (SELECT 1 FROM "{table}" {rest})'.replace(" )", ")")
+
+
+def unmet_requirement(con: duckdb.DuckDBPyConnection, metric: Metric) -> str | None:
+    """Why ``metric`` is null on this dataset whatever the request, in words (its catalog
+    ``requires_note``), or None when every row it ``requires`` exists."""
+    for requirement in metric.requires:
+        row = con.execute(f"SELECT {_exists(requirement)}").fetchone()
+        if not (row and row[0]):
+            default = f"{metric.name} needs {', '.join(metric.requires)}: none is loaded."
+            return metric.requires_note or default
+    return None

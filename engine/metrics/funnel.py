@@ -109,13 +109,19 @@ def funnel_path(con: duckdb.DuckDBPyConnection) -> FunnelPath:
     if "lead" not in lead_reached:
         lead_reached = set()
     has_proposal, has_won = con.execute(DEAL_STAGES_SQL).fetchone() or (None, None)
-    has_deals = bool((con.execute("SELECT count(*) FROM opportunities").fetchone() or (0,))[0])
+    deals, not_won = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT coalesce(is_won, false)) FROM opportunities"
+    ).fetchone() or (0, 0)
+    has_deals = bool(deals)
+    # Deals recorded only when won (a lead outcomes file) convert at 100% by construction:
+    # the deal stages have no conversion to measure (the stage_conversion metric's requires).
+    won_only = has_deals and not not_won
     deal_reached: set[str] = set()
     if has_deals:
         deal_reached.add("opportunity")
-        if has_proposal:
+        if has_proposal and not won_only:
             deal_reached.add("proposal")
-        if has_won:
+        if has_won and not won_only:
             deal_reached.add("closed_won")
     missing: dict[str, str] = {}
     for s in LEAD_CHAIN[:-1]:
@@ -125,7 +131,13 @@ def funnel_path(con: duckdb.DuckDBPyConnection) -> FunnelPath:
         missing[CONVERTED] = _LEAD_MISSING["opportunity"]
     for s in DEAL_CHAIN:
         if s not in deal_reached:
-            missing[s] = "no deals" if not has_deals else f"no CRM stage maps to {s}"
+            missing[s] = (
+                "no deals"
+                if not has_deals
+                else "every deal is won (won deals only): no conversion to measure"
+                if won_only
+                else f"no CRM stage maps to {s}"
+            )
     if not has_deals:
         missing["opportunity"] = "no deals"
     transitions = _chain(LEAD_CHAIN, lead_reached, "lead") + _chain(DEAL_CHAIN, deal_reached, "opp")

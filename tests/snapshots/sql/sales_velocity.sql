@@ -66,7 +66,7 @@ SELECT *, CAST(opportunities_created * win_rate * avg_deal_size
                   / nullif(sales_cycle_days, 0) AS DOUBLE) AS value
 FROM (
     SELECT coalesce(c."owner", d."owner") AS "owner", coalesce(c."period_start", d."period_start") AS "period_start", CAST(coalesce(c.opportunities_created, 0) AS DOUBLE) AS opportunities_created,
-           CAST(d.won AS DOUBLE) / nullif(d.closed, 0) AS win_rate,
+           CASE WHEN EXISTS (SELECT 1 FROM "opportunities" WHERE is_closed AND NOT is_won) THEN CAST(d.won AS DOUBLE) / nullif(d.closed, 0) END AS win_rate,
            CAST(d.won_amount / nullif(d.won_with_amount, 0) AS DOUBLE) AS avg_deal_size,
            CAST(d.mean_cycle AS DOUBLE) AS sales_cycle_days
     FROM (SELECT "owner", CAST(date_trunc('month', created_date) AS DATE) AS period_start, count(*) AS opportunities_created

@@ -94,6 +94,8 @@ FROM (
     UNION ALL SELECT 'closed_won' FROM opportunities WHERE is_won
 )
 )
+SELECT * REPLACE (CASE WHEN EXISTS (SELECT 1 FROM "opportunities" WHERE NOT is_won) THEN value END AS value)
+FROM (
 SELECT "owner", period_start, 
        CASE WHEN s.has_won THEN CAST(reached_closed_won AS DOUBLE) / nullif(reached_opportunity, 0) END AS value,
        CASE WHEN s.has_won THEN CAST(reached_closed_won AS DOUBLE) END AS numerator,
@@ -114,4 +116,6 @@ WHERE created_date IS NOT NULL AND created_date >= $4 AND created_date < $5
 GROUP BY ALL
 ) t
 CROSS JOIN deal_stages s
+ORDER BY "owner" NULLS LAST, period_start NULLS LAST
+) req_t
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST

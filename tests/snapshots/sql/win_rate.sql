@@ -62,6 +62,8 @@ opp AS (
 SELECT * FROM opp_all
 WHERE "segment" IN ($1)
 )
+SELECT * REPLACE (CASE WHEN EXISTS (SELECT 1 FROM "opportunities" WHERE is_closed AND NOT is_won) THEN value END AS value)
+FROM (
 SELECT "owner", period_start, CAST(numerator AS DOUBLE) / nullif(CAST(denominator AS DOUBLE), 0) AS value, CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, CAST(denominator AS BIGINT) AS n
 FROM (
 SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE is_won) AS numerator, count(*) AS denominator
@@ -69,4 +71,6 @@ FROM opp
 WHERE (is_closed) AND close_date >= $4 AND close_date < $5
 GROUP BY ALL
 ) t
+ORDER BY "owner" NULLS LAST, period_start NULLS LAST
+) req_t
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST
