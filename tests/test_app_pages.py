@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.metrics import CATALOG
+from engine.store import Workspace
 from tests.test_app_helpers import PAGES, app, problems
 
 
@@ -40,7 +41,18 @@ def test_quality_page_numbers_on_the_sample(
 ) -> None:
     at = app(tmp_path, monkeypatch).run().switch_page("views/quality.py").run()
     lines = [t.value for t in at.text]
-    assert "opportunities.csv (opportunities): 4,000 in = 4,000 loaded + 0 quarantined" in lines
+    # flagged rows and warnings counted again from the stored warnings: one row per (row, rule)
+    ws = Workspace(tmp_path / "ws")
+    with ws.cursor(at.query_params["dataset"]) as con:
+        fired, rows = con.execute(
+            "SELECT count(*), count(DISTINCT line) FROM _warnings WHERE file = 'opportunities.csv'"
+        ).fetchone()
+    ws.close()
+    assert rows > 0 and fired >= rows
+    assert (
+        "opportunities.csv (opportunities): 4,000 in = 4,000 loaded + 0 quarantined; "
+        f"{rows:,} rows flagged by {fired:,} warnings"
+    ) in lines
     scores = next(d.value for d in at.dataframe if "score" in d.value.columns)
     assert scores.set_index("table").loc["opportunities", "rows_in"] == 4000
     impact = next(d.value for d in at.dataframe if "with flagged rows" in d.value.columns)

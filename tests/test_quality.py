@@ -116,9 +116,11 @@ def test_headline_impact_says_why_a_side_is_na(tmp_path: Path) -> None:
             cur, as_of=AS_OF, metrics=("won_revenue", "win_rate", "sales_cycle_days")
         ).frame.set_index("id")
     ws.close()
-    # both rows load and count: 1000 + 3000 = 4000 won, win rate 2 / 2
+    # both rows load and count: 1000 + 3000 = 4000 won; no lost deal is recorded, so the win
+    # rate (2 / (2 + 0), 100% by construction) is n/a, with the reason
     assert frame.loc["won_revenue", "with flagged rows"] == 4000
-    assert frame.loc["win_rate", "with flagged rows"] == 1.0
+    assert pd.isna(frame.loc["win_rate", "with flagged rows"])
+    assert frame.loc["win_rate", "why n/a"].startswith("no lost deal is recorded in this dataset")
     # without the flagged rows nothing is left: n/a, with the reason
     assert pd.isna(frame.loc["won_revenue", "without flagged rows"])
     assert frame.loc["won_revenue", "why n/a"] == (

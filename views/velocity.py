@@ -42,7 +42,7 @@ with common.error_boundary(), common.cursor() as con:
     why_na = dict(WHY_NA)
     no_win_rate = unmet_requirement(con, get_metric("win_rate"))
     if no_win_rate:
-        why_na["win_rate"] = no_win_rate.rstrip(".")
+        why_na["win_rate"] = no_win_rate
     why = {lever: why_na[lever] for lever in UNITS if fmt.missing(headline.extras.get(lever))}
     if headline.extras.get("opportunities_created") == 0:
         why["opportunities_created"] = WHY_NA["opportunities_created"]

@@ -578,7 +578,9 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
             f"req_t{q.order_by()}"
         )
         q.note(
-            m.requires_note or f"{m.name} needs {', '.join(m.requires)}: null when none is loaded."
+            f"{m.name}: n/a where {m.requires_note}."
+            if m.requires_note
+            else f"{m.name} needs {', '.join(m.requires)}: null when none is loaded."
         )
     if m.kind in ("aging", "stale") and (req.grain or req.period.bounded):
         q.note(
@@ -597,11 +599,12 @@ def _exists(requirement: str) -> str:
 
 
 def unmet_requirement(con: duckdb.DuckDBPyConnection, metric: Metric) -> str | None:
-    """Why ``metric`` is null on this dataset whatever the request, in words (its catalog
-    ``requires_note``), or None when every row it ``requires`` exists."""
+    """Why ``metric`` is n/a on this dataset whatever the request, in words (its catalog
+    ``requires_note``: a reason without a full stop), or None when every row it ``requires``
+    exists."""
     for requirement in metric.requires:
         row = con.execute(f"SELECT {_exists(requirement)}").fetchone()
         if not (row and row[0]):
-            default = f"{metric.name} needs {', '.join(metric.requires)}: none is loaded."
+            default = f"{metric.name} needs {', '.join(metric.requires)}: none is loaded"
             return metric.requires_note or default
     return None
