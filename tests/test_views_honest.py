@@ -366,3 +366,24 @@ def test_time_in_stage_says_why_history_is_left_out(
         "of 2 of 2 deals is left out: they closed before they were created "
         "(close_before_created)."
     ) in [i.value for i in at.info]
+
+
+def test_coaching_on_a_migrated_org_says_why_forecast_and_win_rate_are_na(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [("deals.csv", MIGRATED), ("OpportunityHistory.csv", MIGRATED_HISTORY)]
+    at = open_page(tmp_path, monkeypatch, files, "coaching")
+    assert_no_nan(at)
+    got = cards(at)
+    # The data's last event is the import day 2026-03-01, so the graded period is 2025-Q4.
+    # Won in it: M1 1,000 + M2 3,000 = $4,000, but every history row is from 2026-03-01,
+    # after the quarter began: no forecast can be rebuilt, and the card says so.
+    assert got["Forecast accuracy"] == (
+        "n/a",
+        "no stage-history row was entered before the graded period (1 Oct 2025 – 31 Dec 2025) "
+        "began, so its opening pipeline cannot be rebuilt; actual won $4,000.",
+    )
+    # no lost deal anywhere: 2 / (2 + 0) would be 100% by construction
+    assert got["Win rate"][0] == "n/a"
+    assert got["Win rate"][1].startswith("no lost deal is recorded in this dataset")
+    assert any(i.value.startswith("No win rate: no lost deal is recorded") for i in at.info)

@@ -76,7 +76,11 @@ with common.error_boundary(), common.cursor() as con:
     elif fmt.missing(actual) or not actual:
         fc_na = f"n/a: nothing was won in the graded period ({graded}), so there is no actual."
     else:
-        fc_na = about
+        fc_na = (
+            f"n/a: no stage-history row was entered before the graded period ({graded}) "
+            f"began, so its opening pipeline cannot be rebuilt; actual won "
+            f"{fmt.value(actual, 'currency')}."
+        )
     fmt.metric(
         cols[2],
         "Forecast accuracy",
@@ -89,6 +93,7 @@ with common.error_boundary(), common.cursor() as con:
         why_na=fc_na,
     )
     wr = team.win_rate
+    no_win_rate = unmet_requirement(con, get_metric("win_rate"))
     wr_n = int((wr.extras.get("denominator") or 0) if wr else 0)
     fmt.metric(
         cols[3],
@@ -97,8 +102,7 @@ with common.error_boundary(), common.cursor() as con:
         "ratio",
         None if wr is None or fmt.missing(wr.value) else f"n={wr_n:,} closed deals",
         about=get_metric("win_rate").definition,
-        why_na=unmet_requirement(con, get_metric("win_rate"))
-        or f"n/a: no deal closed in the graded period ({graded}).",
+        why_na=no_win_rate or f"n/a: no deal closed in the graded period ({graded}).",
     )
     st.caption(f"Graded period: {graded}.")
     if not fmt.missing(accuracy):
@@ -135,9 +139,15 @@ with common.error_boundary(), common.cursor() as con:
                 "Win rate by segment (grey: 22-35% reference)",
                 parts=("Won deals", "Closed deals"),
             )
-            empty = f"No closed deals in the graded period ({graded})."
+            empty = (
+                f"No win rate: {no_win_rate}."
+                if no_win_rate
+                else f"No closed deals in the graded period ({graded})."
+            )
+            # With no win rate at all, that is the word to say, before any word on segments.
+            dim = None if no_win_rate else "segment"
             fmt.chart_or_empty(
-                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty, "segment"
+                team.win_rate_by_segment.frame, "value", build, "win rate", "wr", empty, dim
             )
         nxt = team.coverage.frame[team.coverage.frame["period"] == "next"]
         ended = not coverage.not_ended(coverage.coming_period(req), req.as_of)
