@@ -17,7 +17,7 @@ from engine import cli
 from engine.pipeline import load_files
 from engine.samples import SAMPLE_NAME, ensure_sample_dataset, find_sample
 from engine.store import RETENTION_ENV, Workspace, new_token
-from tests.test_app_helpers import app, problems
+from tests.test_app_helpers import OIDC, app, problems
 from views.auth import oidc_provider, password_matches, sign_in_mode
 
 DEALS = (
@@ -89,15 +89,7 @@ def test_oidc_configured_shows_only_the_login_button(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = app(tmp_path, monkeypatch, sample=False)
-    at.secrets["auth"] = {
-        "redirect_uri": "http://localhost:8501/oauth2callback",
-        "cookie_secret": "x" * 32,
-        "google": {
-            "client_id": "id",
-            "client_secret": "secret",
-            "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration",
-        },
-    }
+    at.secrets["auth"] = OIDC
     at.run()
     assert at.exception.len == 0
     assert [b.label for b in at.button] == ["Log in with Google"]

@@ -8,6 +8,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+# An OpenID Connect configuration as .streamlit/secrets.toml would hold it (sign-in on).
+OIDC = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "x" * 32,
+    "google": {
+        "client_id": "id",
+        "client_secret": "secret",
+        "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration",
+    },
+}
 PAGES = (
     "views/upload.py",
     "views/quality.py",

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.store import Workspace
-from tests.test_app_helpers import app, problems
+from tests.test_app_helpers import OIDC, app, problems
 from views.auth import LIST_ENV
 
 DEALS = b"""Deal ID,Sales Rep,Deal Stage,Amount,Created Date,Close Date
@@ -18,15 +18,6 @@ D2,Bob,Closed Lost,700,2026-01-09,2026-03-01
 """
 # Browser ids as the cookie carries them (43 url-safe characters).
 ANN_BROWSER, BOB_BROWSER = "A" * 43, "B" * 43
-OIDC = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "x" * 32,
-    "google": {
-        "client_id": "id",
-        "client_secret": "secret",
-        "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration",
-    },
-}
 
 
 def _session(
