@@ -276,12 +276,17 @@ NO_ROWS = "no data rows, left out"
 def without_empty(plans: Sequence[FilePlan]) -> tuple[list[FilePlan], list[str]]:
     """The plans with data rows, and the names of the header-only files left out.
 
-    Raises :class:`InputError` when no file has a data row: a load never creates an empty
-    dataset (``docs/loading.md``).
+    Raises :class:`InputError` when there is no file, or no file has a data row: a load never
+    creates an empty dataset (``docs/loading.md``).
     """
+    if not plans:
+        raise InputError(
+            "No file to load (every file was left out), so no dataset was created.",
+            "Nothing to load",
+        )
     kept = [p for p in plans if p.has_rows]
     empty = [p.filename for p in plans if not p.has_rows]
-    if plans and not kept:
+    if not kept:
         raise InputError(
             f"{', '.join(empty)}: only a header line, so there is nothing to load and no "
             "dataset was created. Export the report again with its rows (check its filters "

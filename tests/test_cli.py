@@ -120,3 +120,17 @@ def test_us_dates_are_described_in_words(tmp_path: Path) -> None:
     assert code == cli.EXIT_OK
     assert "created_date (Created Date): dates read as month/day/year" in out
     assert "%m" not in out
+
+
+def test_a_load_of_no_file_at_all_creates_nothing(tmp_path: Path) -> None:
+    # every file left out before the load (e.g. none is a CRM table): refused, nothing written
+    import pytest
+
+    from engine.errors import InputError
+    from engine.pipeline import load_plans
+
+    ws = Workspace(tmp_path / "ws")
+    with pytest.raises(InputError, match="no dataset was created"):
+        load_plans(ws, [], "nothing")
+    ws.close()
+    assert _datasets(tmp_path / "ws") == []
