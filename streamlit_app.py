@@ -14,22 +14,13 @@ import streamlit as st
 
 from engine.errors import WorkbenchError
 from engine.samples import ensure_sample_dataset
-from views import auth, common, sidebar, state
+from views import auth, common, links, sidebar, state
+from views import pages as registry
 
 st.set_page_config(
     page_title="RevOps Metrics Workbench", page_icon=":material/insights:", layout="wide"
 )
 auth.require_sign_in()
-
-ICONS = {
-    "upload": ":material/upload:",
-    "quality": ":material/fact_check:",
-    "funnel": ":material/filter_alt:",
-    "velocity": ":material/speed:",
-    "coverage": ":material/stacked_bar_chart:",
-    "coaching": ":material/sports:",
-    "glossary": ":material/menu_book:",
-}
 
 
 @st.cache_resource(show_spinner="Loading the sample dataset…")
@@ -46,26 +37,27 @@ def sample_token() -> str | None:
     return token if token is not None and ws.exists(token) else None
 
 
-pages = {
-    section: [st.Page(f"views/{p}.py", title=state.PAGES[p], icon=ICONS[p]) for p in names]
-    for section, names in state.SECTIONS.items()
-}
-by_name = {p.url_path: p for group in pages.values() for p in group}
+nav: dict[str, list[st.Page]] = {}
+for entry in registry.REGISTRY:
+    nav.setdefault(entry.section, []).append(
+        st.Page(entry.path, title=entry.title, icon=entry.icon, url_path=entry.slug)
+    )
+by_name = {p.url_path: p for group in nav.values() for p in group}
 # The root URL is a hidden start page that forwards to the page the link names (or the
 # default), so every page keeps its own path: /funnel works like /velocity.
 start = st.Page(lambda: None, title="Start", url_path="start", default=True, visibility="hidden")
-current = st.navigation({**pages, "": [start]}, position="hidden")
+current = st.navigation({**nav, "": [start]}, position="hidden")
 
-view, notes = state.parse_params(state.url_params())
+view, notes = links.parse_params(state.url_params())
 first_run = state.first_run()
 linked = first_run and "page" in state.url_params() and view.page in by_name
 if current is start or (linked and view.page != current.url_path):
-    target = view.page if view.page in by_name else state.DEFAULT_PAGE
+    target = view.page if view.page in by_name else registry.DEFAULT_PAGE
     state.carry_notices(notes)
     st.switch_page(by_name[target], query_params=view.with_(page=target).params())
 page = current.url_path
 notes = state.carried_notices() + notes
-view = view.with_(page=page, extras=view.extras if view.page == page else {})
+view = links.for_page(view, page)
 
 ws = common.workspace()
 try:
@@ -94,7 +86,7 @@ elif sample is not None:
 
 if view.dataset is not None:
     try:
-        view, filter_notes = state.check_filters(view, common.profile(view.dataset).options)
+        view, filter_notes = links.check_filters(view, common.profile(view.dataset).options)
         notes += filter_notes
     except WorkbenchError as exc:
         notes.append(exc.message)

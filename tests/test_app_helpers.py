@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from views.pages import REGISTRY
+
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 # An OpenID Connect configuration as .streamlit/secrets.toml would hold it (sign-in on).
 OIDC = {
@@ -18,15 +20,8 @@ OIDC = {
         "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration",
     },
 }
-PAGES = (
-    "views/upload.py",
-    "views/quality.py",
-    "views/funnel.py",
-    "views/velocity.py",
-    "views/coverage.py",
-    "views/coaching.py",
-    "views/glossary.py",
-)
+# Every page of the app, from the page registry the navigation reads.
+PAGES = tuple(page.path for page in REGISTRY)
 
 
 def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample: bool = True) -> AppTest:

@@ -25,7 +25,7 @@ from engine import export, privacy, samples
 from engine.errors import WorkbenchError
 from engine.quality import Profile, dataset_profile
 from engine.store import DatasetInfo, Workspace, default_root
-from views import auth, state
+from views import auth, links, pages, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -101,7 +101,7 @@ def require_dataset() -> DatasetInfo | None:
     return info
 
 
-def analysis_context() -> tuple[DatasetInfo, state.ViewState, Profile]:
+def analysis_context() -> tuple[DatasetInfo, links.ViewState, Profile]:
     """What every analysis page starts from: the open dataset, the view in the URL and the
     dataset's profile. Without a dataset the page says how to load one and stops."""
     info = require_dataset()
@@ -115,19 +115,19 @@ def page_link(
     page: str,
     label: str | None = None,
     icon: str | None = None,
-    view: state.ViewState | None = None,
+    view: links.ViewState | None = None,
 ) -> None:
     """A link to another page that carries the shared query parameters along."""
     view = view or state.current()
     st.page_link(
         f"views/{page}.py",
-        label=label or state.PAGES[page],
+        label=label or pages.PAGES[page],
         icon=icon,
         query_params=view.shared_params(page),
     )
 
 
-def share_url(view: state.ViewState) -> str:
+def share_url(view: links.ViewState) -> str:
     """The absolute link that reopens this view (on the view's page, not necessarily the one
     showing the link: the Upload page links to the analysis)."""
     base = page_url(st.context.url or "", view.page)
@@ -141,11 +141,11 @@ def page_url(url: str, page: str) -> str:
         return url
     parts = urllib.parse.urlsplit(url)
     head, _, last = parts.path.rstrip("/").rpartition("/")
-    path = f"{head}/{page}" if last in state.PAGES else parts.path
+    path = f"{head}/{page}" if last in pages.PAGES else parts.path
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def copy_link(view: state.ViewState) -> None:
+def copy_link(view: links.ViewState) -> None:
     """The link to this view in a code box (its copy button puts it on the clipboard)."""
     st.caption("Copy link to this view")
     st.code(share_url(view), language=None, wrap_lines=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.store import DatasetInfo
-from views import common, state
+from views import common, links, state
 
 CONFIRM_KEY = "w_confirm_delete"
 
@@ -20,7 +20,7 @@ def _delete(token: str) -> None:
         common.workspace().delete(token)
         state.forget_dataset(token)
         state.set_param("dataset", None)
-        for dim in state.FILTER_DIMS:
+        for dim in links.FILTER_DIMS:
             state.set_param(dim, None)
         st.session_state[CONFIRM_KEY] = False
         st.toast("Dataset deleted from disk.", icon=":material/delete:")

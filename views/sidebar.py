@@ -14,7 +14,7 @@ from engine import privacy
 from engine.metrics.request import GRAINS
 from engine.quality import Profile
 from engine.store import DatasetInfo
-from views import auth, common, manage, state
+from views import auth, common, links, manage, pages, state
 
 W_DATASET = "w_dataset"
 W_PERIOD = "w_period"
@@ -26,7 +26,7 @@ def _label(info: DatasetInfo) -> str:
     return f"{info.name} ({when})"
 
 
-def _choose_dataset(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
+def _choose_dataset(view: links.ViewState, datasets: list[DatasetInfo]) -> None:
     if not datasets:
         st.caption("No dataset yet. Load files on the Upload page.")
         return
@@ -36,7 +36,7 @@ def _choose_dataset(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
 
     def changed() -> None:
         state.set_param("dataset", state.widget_value(W_DATASET))
-        for dim in state.FILTER_DIMS:
+        for dim in links.FILTER_DIMS:
             state.set_param(dim, None)
 
     st.selectbox(
@@ -73,7 +73,7 @@ def _dataset_card(info: DatasetInfo) -> None:
     manage.delete_control(info)
 
 
-def _filters(view: state.ViewState, prof: Profile) -> None:
+def _filters(view: links.ViewState, prof: Profile) -> None:
     periods = list(prof.periods)
     if view.period not in periods:
         periods.insert(1, view.period)
@@ -86,7 +86,7 @@ def _filters(view: state.ViewState, prof: Profile) -> None:
     right.selectbox(
         "Grain", list(GRAINS), key=W_GRAIN, on_change=state.on_change_param("grain", W_GRAIN)
     )
-    for dim in state.FILTER_DIMS:
+    for dim in links.FILTER_DIMS:
         key = f"w_{dim}"
         state.bind_widget(key, view.filters.get(dim, []))
         st.multiselect(
@@ -99,18 +99,18 @@ def _filters(view: state.ViewState, prof: Profile) -> None:
         )
 
 
-def navigation(view: state.ViewState) -> None:
+def navigation(view: links.ViewState) -> None:
     """The pages by section, two to a row (keeps the controls below within one screen)."""
-    for section, pages in state.SECTIONS.items():
+    for section, slugs in pages.SECTIONS.items():
         st.caption(section)
-        for i in range(0, len(pages), 2):
+        for i in range(0, len(slugs), 2):
             cols = st.columns(2, gap="small")
-            for col, page in zip(cols, pages[i : i + 2], strict=False):
+            for col, page in zip(cols, slugs[i : i + 2], strict=False):
                 with col:
                     common.page_link(page)
 
 
-def render(view: state.ViewState, datasets: list[DatasetInfo]) -> None:
+def render(view: links.ViewState, datasets: list[DatasetInfo]) -> None:
     """Draw the sidebar for ``view``; ``datasets`` are those this session may pick from."""
     with st.sidebar:
         st.markdown("### RevOps Workbench")

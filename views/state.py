@@ -1,165 +1,21 @@
-"""The state of a view: what the URL carries and the little the session keeps.
+"""The Streamlit glue of a view's state: the URL and the little the session keeps.
 
 Shareable state (dataset, page, period, grain, filters and page-specific choices) lives in
-the URL query parameters, so a pasted link reopens the same view. :func:`parse_params` reads
-and validates them without Streamlit (bad values are dropped with a warning the page shows).
-Transient UI state (datasets this browser session opened, files being mapped, the last load
-report) lives in ``st.session_state``, reached only through the typed accessors below.
+the URL query parameters, so a pasted link reopens the same view; the pure codec that reads
+and writes them is :mod:`views.links`. Transient UI state (datasets this browser session
+opened, files being mapped, the last load report) lives in ``st.session_state``, reached only
+through the typed accessors below.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import streamlit as st
 
 from engine import privacy
-from engine.errors import WorkbenchError
-from engine.metrics.request import GRAINS, parse_period
-from engine.store import is_token
-
-PAGES: dict[str, str] = {
-    "upload": "Upload",
-    "quality": "Data quality",
-    "funnel": "Funnel",
-    "velocity": "Velocity",
-    "coverage": "Coverage",
-    "coaching": "Coaching",
-    "glossary": "Metric glossary",
-}
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "Data": ("upload", "quality"),
-    "Analysis": ("funnel", "velocity", "coverage", "coaching"),
-    "Reference": ("glossary",),
-}
-DEFAULT_PAGE = "funnel"
-FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner", "industry")
-DEFAULT_PERIOD = "all"
-DEFAULT_GRAIN = "month"
-SHARED_KEYS: tuple[str, ...] = ("dataset", "page", "period", "grain", *FILTER_DIMS)
-MAX_PARAM_CHARS = 200
-
-Params = dict[str, str | list[str]]
-
-
-@dataclass(frozen=True)
-class ViewState:
-    """Everything a link carries."""
-
-    dataset: str | None = None
-    page: str = DEFAULT_PAGE
-    period: str = DEFAULT_PERIOD
-    grain: str = DEFAULT_GRAIN
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    extras: dict[str, str] = field(default_factory=dict)
-
-    def shared_params(self, page: str | None = None) -> Params:
-        """The query parameters every page keeps (for links to ``page``)."""
-        out: Params = {}
-        if self.dataset:
-            out["dataset"] = self.dataset
-        out["page"] = page or self.page
-        out["period"] = self.period
-        out["grain"] = self.grain
-        for dim in FILTER_DIMS:
-            values = self.filters.get(dim)
-            if values:
-                out[dim] = [privacy.link_alias(v, self.dataset or "") for v in values]
-        return out
-
-    def params(self) -> Params:
-        """Shared parameters plus this page's own choices."""
-        out = self.shared_params()
-        for key, value in sorted(self.extras.items()):
-            out.setdefault(key, value)
-        return out
-
-    def with_(self, **changes: Any) -> ViewState:
-        return replace(self, **changes)
-
-
-def _values(raw: Mapping[str, str | list[str]], key: str) -> list[str]:
-    value = raw.get(key)
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
-def parse_params(raw: Mapping[str, str | list[str]]) -> tuple[ViewState, list[str]]:
-    """Validate query parameters into a :class:`ViewState`; returns it and the warnings."""
-    warnings: list[str] = []
-
-    def last(key: str) -> str | None:
-        values = _values(raw, key)
-        return values[-1] if values else None
-
-    dataset = last("dataset")
-    if dataset is not None and not is_token(dataset):
-        warnings.append("The link's dataset token is malformed, so it was ignored.")
-        dataset = None
-    page = last("page")
-    if page is not None and page not in PAGES:
-        warnings.append(f"Unknown page {_short(page)!r} in the link was ignored.")
-        page = None
-    period = last("period")
-    if period is not None:
-        try:
-            period = parse_period(period, dt.date.today()).label if period else DEFAULT_PERIOD
-        except WorkbenchError:
-            warnings.append(f"Period {_short(period)!r} in the link is not a period; ignored.")
-            period = None
-    grain = last("grain")
-    if grain is not None and grain not in GRAINS:
-        warnings.append(f"Grain {_short(grain)!r} in the link is not one of {', '.join(GRAINS)}.")
-        grain = None
-    filters: dict[str, list[str]] = {}
-    for dim in FILTER_DIMS:
-        values = [v for v in _values(raw, dim) if v]
-        if any(len(v) > MAX_PARAM_CHARS for v in values):
-            warnings.append(f"A {dim} value in the link is too long; ignored.")
-            values = [v for v in values if len(v) <= MAX_PARAM_CHARS]
-        if values:
-            filters[dim] = list(dict.fromkeys(values))
-    extras = {
-        k: _values(raw, k)[-1]
-        for k in raw
-        if k not in SHARED_KEYS and _values(raw, k) and len(_values(raw, k)[-1]) <= MAX_PARAM_CHARS
-    }
-    state = ViewState(
-        dataset=dataset,
-        page=page or DEFAULT_PAGE,
-        period=period or DEFAULT_PERIOD,
-        grain=grain or DEFAULT_GRAIN,
-        filters=filters,
-        extras=extras,
-    )
-    return state, warnings
-
-
-def check_filters(
-    state: ViewState, options: Mapping[str, Iterable[str]]
-) -> tuple[ViewState, list[str]]:
-    """Drop filter values that are not in the dataset; returns the state and the warnings."""
-    warnings: list[str] = []
-    kept: dict[str, list[str]] = {}
-    for dim, values in state.filters.items():
-        known = set(options.get(dim, ()))
-        values = [privacy.resolve_alias(v, state.dataset or "", known) for v in values]
-        good = [v for v in values if v in known]
-        bad = [v for v in values if v not in known]
-        if bad:
-            shown = ", ".join(repr(_short(v)) for v in bad[:3])
-            warnings.append(f"{dim.capitalize()} {shown} is not in this dataset; ignored.")
-        if good:
-            kept[dim] = good
-    return state.with_(filters=kept), warnings
-
-
-def _short(text: str, n: int = 40) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
+from views.links import FILTER_DIMS, Params, ViewState
 
 
 # --- the URL ------------------------------------------------------------------------------

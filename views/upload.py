@@ -18,7 +18,7 @@ from engine.mapping import MappingStore, recognise
 from engine.pipeline import MIN_CONFIDENCE, FilePlan, default_stage_map, inspect_file, load_plans
 from engine.samples import ensure_sample_dataset
 from engine.stagemap import StageMap
-from views import common, state
+from views import common, links, state
 
 NONE = "(not mapped)"
 ws = common.workspace()
@@ -187,7 +187,7 @@ def run_load(
         }
     )
     state.set_param("dataset", info.token)
-    for dim in state.FILTER_DIMS:
+    for dim in links.FILTER_DIMS:
         state.set_param(dim, None)
     st.rerun()
 

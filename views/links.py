@@ -1,0 +1,152 @@
+"""The link codec: query parameters <-> :class:`ViewState`, with no Streamlit in it.
+
+:func:`parse_params` reads and validates a link's parameters (bad values are dropped with a
+warning the page shows); :meth:`ViewState.params` writes them back. A page keeps only the
+parameters of its own that the page registry (:mod:`views.pages`) declares. The Streamlit glue
+(reading and writing ``st.query_params``) is in :mod:`views.state`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from engine import privacy
+from engine.errors import WorkbenchError
+from engine.metrics.request import GRAINS, parse_period
+from engine.store import is_token
+from views.pages import DEFAULT_PAGE, PAGES, own_params
+
+FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner", "industry")
+DEFAULT_PERIOD = "all"
+DEFAULT_GRAIN = "month"
+SHARED_KEYS: tuple[str, ...] = ("dataset", "page", "period", "grain", *FILTER_DIMS)
+MAX_PARAM_CHARS = 200
+
+Params = dict[str, str | list[str]]
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Everything a link carries."""
+
+    dataset: str | None = None
+    page: str = DEFAULT_PAGE
+    period: str = DEFAULT_PERIOD
+    grain: str = DEFAULT_GRAIN
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def shared_params(self, page: str | None = None) -> Params:
+        """The query parameters every page keeps (for links to ``page``)."""
+        out: Params = {}
+        if self.dataset:
+            out["dataset"] = self.dataset
+        out["page"] = page or self.page
+        out["period"] = self.period
+        out["grain"] = self.grain
+        for dim in FILTER_DIMS:
+            values = self.filters.get(dim)
+            if values:
+                out[dim] = [privacy.link_alias(v, self.dataset or "") for v in values]
+        return out
+
+    def params(self) -> Params:
+        """Shared parameters plus this page's own choices."""
+        out = self.shared_params()
+        for key, value in sorted(self.extras.items()):
+            out.setdefault(key, value)
+        return out
+
+    def with_(self, **changes: Any) -> ViewState:
+        return replace(self, **changes)
+
+
+def _values(raw: Mapping[str, str | list[str]], key: str) -> list[str]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def parse_params(raw: Mapping[str, str | list[str]]) -> tuple[ViewState, list[str]]:
+    """Validate query parameters into a :class:`ViewState`; returns it and the warnings."""
+    warnings: list[str] = []
+
+    def last(key: str) -> str | None:
+        values = _values(raw, key)
+        return values[-1] if values else None
+
+    dataset = last("dataset")
+    if dataset is not None and not is_token(dataset):
+        warnings.append("The link's dataset token is malformed, so it was ignored.")
+        dataset = None
+    page = last("page")
+    if page is not None and page not in PAGES:
+        warnings.append(f"Unknown page {_short(page)!r} in the link was ignored.")
+        page = None
+    period = last("period")
+    if period is not None:
+        try:
+            period = parse_period(period, dt.date.today()).label if period else DEFAULT_PERIOD
+        except WorkbenchError:
+            warnings.append(f"Period {_short(period)!r} in the link is not a period; ignored.")
+            period = None
+    grain = last("grain")
+    if grain is not None and grain not in GRAINS:
+        warnings.append(f"Grain {_short(grain)!r} in the link is not one of {', '.join(GRAINS)}.")
+        grain = None
+    filters: dict[str, list[str]] = {}
+    for dim in FILTER_DIMS:
+        values = [v for v in _values(raw, dim) if v]
+        if any(len(v) > MAX_PARAM_CHARS for v in values):
+            warnings.append(f"A {dim} value in the link is too long; ignored.")
+            values = [v for v in values if len(v) <= MAX_PARAM_CHARS]
+        if values:
+            filters[dim] = list(dict.fromkeys(values))
+    extras = {
+        k: _values(raw, k)[-1]
+        for k in raw
+        if k not in SHARED_KEYS and _values(raw, k) and len(_values(raw, k)[-1]) <= MAX_PARAM_CHARS
+    }
+    state = ViewState(
+        dataset=dataset,
+        page=page or DEFAULT_PAGE,
+        period=period or DEFAULT_PERIOD,
+        grain=grain or DEFAULT_GRAIN,
+        filters=filters,
+        extras=extras,
+    )
+    return state, warnings
+
+
+def check_filters(
+    state: ViewState, options: Mapping[str, Iterable[str]]
+) -> tuple[ViewState, list[str]]:
+    """Drop filter values that are not in the dataset; returns the state and the warnings."""
+    warnings: list[str] = []
+    kept: dict[str, list[str]] = {}
+    for dim, values in state.filters.items():
+        known = set(options.get(dim, ()))
+        values = [privacy.resolve_alias(v, state.dataset or "", known) for v in values]
+        good = [v for v in values if v in known]
+        bad = [v for v in values if v not in known]
+        if bad:
+            shown = ", ".join(repr(_short(v)) for v in bad[:3])
+            warnings.append(f"{dim.capitalize()} {shown} is not in this dataset; ignored.")
+        if good:
+            kept[dim] = good
+    return state.with_(filters=kept), warnings
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def for_page(state: ViewState, page: str) -> ViewState:
+    """The state as page ``page`` reads it: the shared parameters, and of the link's own
+    parameters only those the page declares (a link made for another page keeps none)."""
+    extras = state.extras if state.page == page else {}
+    return state.with_(page=page, extras={k: v for k, v in extras.items() if k in own_params(page)})
