@@ -272,7 +272,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
 
 
 def load_catalog(path: Path = CATALOG_PATH, *, require_spec_ids: bool = True) -> dict[str, Metric]:
-    """Load and validate a catalog file; ids must be unique (and, by default, the spec's)."""
+    """Load and validate a catalog file; ids must be unique (and, by default, those of docs/metrics.md)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -286,7 +286,10 @@ def load_catalog(path: Path = CATALOG_PATH, *, require_spec_ids: bool = True) ->
     if require_spec_ids and set(metrics) != set(SPEC_IDS):
         extra = sorted(set(metrics) - set(SPEC_IDS))
         lacking = sorted(set(SPEC_IDS) - set(metrics))
-        raise CatalogError(f"Catalog ids differ from the spec: extra {extra}, missing {lacking}.")
+        raise CatalogError(
+            "Catalog ids differ from the metrics of docs/metrics.md, Metric families: "
+            f"extra {extra}, missing {lacking}."
+        )
     for m in metrics.values():
         if m.numerator_metric and m.numerator_metric not in metrics:
             raise CatalogError(f"Metric {m.id!r}: unknown numerator_metric {m.numerator_metric!r}.")
