@@ -1,4 +1,4 @@
-"""The canonical tables every upload is mapped onto (``domain.md`` section 3).
+"""The canonical tables every upload is mapped onto (``docs/data.md``, Canonical tables).
 
 This module is the single source of truth for table and column names, their types and which
 columns must be mapped for a file to load. The mapping, the schemas, the store and the metric
@@ -229,7 +229,7 @@ STAGE_CANONICAL = "stage_canonical"
 STAGE_ORDER = "stage_order"
 STAGE_PROBABILITY = "stage_probability"
 
-# The canonical funnel (domain.md section 5), in order. closed_lost sits beside closed_won.
+# The canonical funnel (docs/data.md, Stage map), in order. closed_lost sits beside closed_won.
 FUNNEL: tuple[str, ...] = ("lead", "sal", "sql", "opportunity", "proposal", "closed_won")
 CANONICAL_STAGES: tuple[str, ...] = FUNNEL + ("closed_lost",)
 FUNNEL_RANK: dict[str, int] = {s: i for i, s in enumerate(FUNNEL)} | {
@@ -246,5 +246,6 @@ OPP_CHECKED_TABLES = ("stage_history", "activities")
 UNASSIGNED_OWNER = "(unassigned)"
 # Salesforce writes this id for an empty lookup field; it loads as an empty id.
 SALESFORCE_NULL_ID = "000000000000000AAA"
-# The activity types of section 3; any other value loads as "other" (and is flagged).
+# The activity types (docs/data.md, Canonical tables); any other value loads as "other" (and is
+# flagged).
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo", "other")

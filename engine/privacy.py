@@ -1,7 +1,7 @@
 """Personal data in views: find email- and phone-looking columns and mask their values.
 
-``domain.md`` section 10: columns that look like email or phone are masked in views by
-default. A column counts as personal when its *name* says so (``email``, ``phone``,
+``SECURITY.md``, What is masked: columns that look like email or phone are masked in views
+by default. A column counts as personal when its *name* says so (``email``, ``phone``,
 ``mobile`` ...) or when most of its sampled *values* look like emails or phone numbers.
 Masks keep just enough to recognise a value: ``j***@example.com``, ``***-***-1234``.
 """
@@ -164,7 +164,7 @@ ALIAS_PREFIX = "~"
 def link_alias(value: str, key: str) -> str:
     """How a link carries a filter value: an email or phone as a keyed digest, else as is.
 
-    ``domain.md`` section 10: the raw value never appears in a shared link. The key is the
+    ``SECURITY.md``, What is masked: the raw value never appears in a shared link. The key is the
     dataset token, so the digest means nothing without the dataset and cannot be looked up
     in a list of known addresses.
     """

@@ -3,7 +3,7 @@
 The canonical funnel is ``engine.canonical.FUNNEL`` (lead -> sal -> sql -> opportunity ->
 proposal -> closed_won, plus closed_lost). A :class:`StageMap` holds one entry per CRM stage
 name found in a dataset. :func:`guess_stage_map` proposes one from the built-in maps of
-``domain.md`` section 5 (Salesforce, HubSpot, Pipedrive defaults) and, for other names, from
+``docs/data.md``, Stage map (Salesforce, HubSpot, Pipedrive defaults) and, for other names, from
 keywords; guessed entries are marked so the app can ask the user to confirm them. A stage the
 map does not know is a data-quality finding (:meth:`StageMap.unknown`), never a crash.
 """

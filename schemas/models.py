@@ -1,4 +1,4 @@
-"""One pandera model per canonical table, with the row rules of ``domain.md`` section 3.
+"""One pandera model per canonical table, with the row rules of ``docs/data.md``.
 
 The models validate a typed polars frame (after :mod:`engine.typeparse`) lazily, so every
 failure of every row is collected in one pass. Each ``dataframe_check`` is named after a rule

@@ -1,4 +1,4 @@
-"""Row rules of ``domain.md`` section 3: their ids, severity and the message a user reads.
+"""Row rules of ``docs/data.md``, Row rules: their ids, severity and the message a user reads.
 
 An *error* sends the row to quarantine with every reason it failed; a *warning* keeps the row
 and flags it in the quality report. The pandera models in :mod:`schemas.models` name each

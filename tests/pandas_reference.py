@@ -1,10 +1,10 @@
-"""An independent pandas implementation of the catalog, written from domain.md section 6.
+"""An independent pandas implementation of the catalog, written from docs/metrics.md.
 
 It reads the raw sample CSVs with pandas (never the app's loader, never the SQL engine) and
-applies the documented load rules itself: the Salesforce standard stage map of domain.md
-section 5 (canonical stage, order, default probability; an unknown stage counts as an open
+applies the documented load rules itself: the Salesforce standard stage map of docs/data.md
+(Stage map: canonical stage, order, default probability; an unknown stage counts as an open
 ``opportunity``), is_closed / is_won from the stage map when the file has none, and an empty
-owner shown as "(unassigned)" (section 3). The cross-check test compares it with the engine on
+owner shown as "(unassigned)" (Row rules). The cross-check test compares it with the engine on
 the dataset the app loads; ``benchmarks/metrics.py`` times it as the pandas baseline.
 
 Only ungrouped values for one bounded period (or 'all') are implemented: that is what the
@@ -25,7 +25,7 @@ RANK = {"lead": 0, "sal": 1, "sql": 2, "opportunity": 3, "proposal": 4, "closed_
 TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas", "leads")
 UNASSIGNED = "(unassigned)"
 
-# Salesforce standard stage map (domain.md section 5): stage -> (canonical, order, probability).
+# Salesforce standard stage map (docs/data.md, Stage map): stage -> (canonical, order, probability).
 SF_STAGES: dict[str, tuple[str, int, float]] = {
     "Prospecting": ("opportunity", 1, 10),
     "Qualification": ("opportunity", 2, 10),
@@ -222,7 +222,7 @@ def reference_from_frames(
     h_cycle = h[~h["opportunity_id"].isin(no_cycle)]
 
     if want("stage_conversion"):
-        # stage conversion: reached rule of section 5
+        # stage conversion: the 'reached' rule of docs/metrics.md, Funnel metrics
         hr = (
             h[h["canon"] != "closed_lost"]
             .assign(rank=lambda x: x["canon"].map(RANK))

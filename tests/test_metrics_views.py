@@ -62,7 +62,7 @@ def test_time_in_stage_lead_stages(con, req):
     assert (f.loc["sql", "n"], f.loc["sql", "mean"]) == (1, pytest.approx(5.0))
     # the funnel order: lead stages first
     assert list(f.index) == ["lead", "sal", "sql", "opportunity", "proposal"]
-    # no segment in the request: no band; by segment, SMB lead -> sal is 3-7 d (section 7)
+    # no segment in the request: no band; by segment, SMB lead -> sal is 3-7 d (docs/benchmarks.md)
     assert f.loc["lead", "band_low"] is None
     seg = funnel.time_in_stage(con, req.with_(by=("segment",))).frame
     smb = seg[(seg["segment"] == "SMB") & (seg["stage"] == "lead")].iloc[0]

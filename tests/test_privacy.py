@@ -1,4 +1,4 @@
-"""Email and phone columns are found by name and by content and masked per domain.md s10."""
+"""Email and phone columns are found by name and by content and masked (SECURITY.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 They check that the generator is deterministic, that the committed CSVs are exactly its output,
 that the tables reference each other, that the planted reps are the extremes the README claims
-and that funnel rates sit inside the benchmark bands of ``domain.md`` section 7.
+and that funnel rates sit inside the benchmark bands of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ OPPORTUNITY_STAGES = (
     "Id. Decision Makers",
     "Perception Analysis",
 )
-LEAD_BANDS = {  # lead->sal, sal->sql, sql->opportunity (domain.md section 7)
+LEAD_BANDS = {  # lead->sal, sal->sql, sql->opportunity (docs/benchmarks.md)
     "SMB": ((0.15, 0.25), (0.50, 0.70), (0.30, 0.45)),
     "Mid-Market": ((0.12, 0.20), (0.45, 0.65), (0.25, 0.40)),
     "Enterprise": ((0.08, 0.15), (0.30, 0.50), (0.15, 0.25)),
@@ -69,7 +69,7 @@ def _num(value: Any) -> float:
 
 
 def _reach(opps: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
-    """Per deal: reached proposal (from history, section 5), won, closed, owner, segment."""
+    """Per deal: reached proposal (from history, docs/metrics.md), won, closed, owner, segment."""
     reached = history.group_by("opportunity_id").agg(
         pl.col("stage").is_in(PROPOSAL_STAGES).any().alias("reached_proposal")
     )

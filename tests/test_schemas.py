@@ -1,4 +1,4 @@
-"""Every row rule of domain.md section 3, one fixture row at a time."""
+"""Every row rule of docs/data.md, one fixture row at a time."""
 
 from __future__ import annotations
 

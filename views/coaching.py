@@ -1,6 +1,7 @@
 """Coaching page: the two-tier scorecard (team tier grades the system, rep tier grades
-people), the section 8 weighted scorecard with weights carried in the link, activity against
-conversion per rep, and a rep drill-down against the median of same-segment, same-ramp peers."""
+people), the weighted scorecard of docs/metrics.md with weights carried in the link,
+activity against conversion per rep, and a rep drill-down against the median of same-segment,
+same-ramp peers."""
 
 from __future__ import annotations
 

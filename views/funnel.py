@@ -1,4 +1,5 @@
-"""Funnel page: conversion per transition against the section 7 band of the chosen segment,
+"""Funnel page: conversion per transition against the band of the chosen segment
+(docs/benchmarks.md),
 time in stage against its band, where deals leak, the same by segment / lead source / owner,
 and the conversion trend by created-period cohort."""
 

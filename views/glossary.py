@@ -12,6 +12,12 @@ TIERS = {1: "Tier 1 · productivity", 2: "Tier 2 · lagging", 3: "Tier 3 · lead
 FIELDS = ("formula", "numerator", "denominator", "sources", "cadence", "unit", "notes")
 
 st.header("Metric glossary")
+st.caption(
+    "Each definition comes from the metric catalog (engine/metrics/catalog.toml). The rules "
+    "several metrics share (periods, fiscal year, dimensions, outliers, empty values, the "
+    "coaching scorecard, alerts) are in docs/metrics.md; the benchmark bands in "
+    "docs/benchmarks.md; what an upload must hold in docs/data.md."
+)
 view = state.current()
 state.bind_widget("w_q", view.extras.get("q", ""))
 query = st.text_input(

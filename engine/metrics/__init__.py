@@ -2,7 +2,8 @@
 
 Pages, the command line and the tests call :func:`compute` for catalog metrics and the
 analysis modules (``funnel``, ``velocity``, ``coverage``, ``coaching``) for the views built on
-them; ``benchmarks`` and ``alerts`` hold section 7 and section 9 as data and functions.
+them; ``benchmarks`` and ``alerts`` hold the benchmark bands (docs/benchmarks.md) and the alert
+rules (docs/metrics.md, Alerts) as data and functions.
 """
 
 from engine.metrics.catalog import CATALOG, Metric, get_metric, metric_ids

@@ -1,4 +1,4 @@
-"""The alert rules of domain.md section 9, as functions returning findings.
+"""The alert rules of docs/metrics.md, Alerts, as functions returning findings.
 
 Each rule takes the connection and a request and returns a list of :class:`Finding` (what,
 who, how far off). :data:`RULES` lists them; :func:`run_alerts` runs them all.

@@ -1,4 +1,4 @@
-"""Benchmark bands of domain.md section 7, as data.
+"""Benchmark bands of docs/benchmarks.md, as data (a test checks the two agree).
 
 These are external reference points, never targets; the app labels them so. Edit a copy:
 ``b = DEFAULT_BENCHMARKS.copy(); b.conversion[("lead", "sal")]["SMB"] = Band(0.2, 0.3, "ratio")``.

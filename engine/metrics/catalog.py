@@ -1,9 +1,10 @@
 """The metric catalog: every metric declared once, as data (``catalog.toml``).
 
-The catalog is loaded and validated at import: every metric carries the section 2 template
-(id, name, purpose, formula, numerator, denominator, sources, cadence, tier, leading or lagging,
-unit, higher_is_better) and one of a closed set of kinds. The glossary, the command line and
-the tests read :data:`CATALOG`; :func:`get_metric` raises :class:`UnknownName` with suggestions.
+The catalog is loaded and validated at import: every metric carries the template of
+docs/metrics.md, The metric template (id, name, purpose, formula, numerator, denominator,
+sources, cadence, tier, leading or lagging, unit, higher_is_better) and one of a closed set
+of kinds. The glossary, the command line and the tests read :data:`CATALOG`;
+:func:`get_metric` raises :class:`UnknownName` with suggestions.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ DIRECTIONS = ("leading", "lagging")
 SOURCES = ("opp", "act", "lead")
 HEADLINES = ("mean", "median")
 
-# The ids of domain.md section 6, in its order: the catalog must hold exactly these.
+# The metric ids of docs/metrics.md, Metric families: the catalog must hold exactly these.
 SPEC_IDS = (
     "won_revenue",
     "revenue_per_rep",
@@ -91,7 +92,7 @@ class Side:
 
 @dataclass(frozen=True)
 class Metric:
-    """One catalog entry: the section 2 template plus what the engine needs to compute it."""
+    """One catalog entry: the metric template (docs/metrics.md) plus what the engine needs."""
 
     id: str
     name: str
@@ -271,7 +272,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
 
 
 def load_catalog(path: Path = CATALOG_PATH, *, require_spec_ids: bool = True) -> dict[str, Metric]:
-    """Load and validate a catalog file; ids must be unique (and, by default, the spec's)."""
+    """Load and validate a catalog file; ids must be unique (and, by default, those of docs/metrics.md)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -285,7 +286,10 @@ def load_catalog(path: Path = CATALOG_PATH, *, require_spec_ids: bool = True) ->
     if require_spec_ids and set(metrics) != set(SPEC_IDS):
         extra = sorted(set(metrics) - set(SPEC_IDS))
         lacking = sorted(set(SPEC_IDS) - set(metrics))
-        raise CatalogError(f"Catalog ids differ from the spec: extra {extra}, missing {lacking}.")
+        raise CatalogError(
+            "Catalog ids differ from the metrics of docs/metrics.md, Metric families: "
+            f"extra {extra}, missing {lacking}."
+        )
     for m in metrics.values():
         if m.numerator_metric and m.numerator_metric not in metrics:
             raise CatalogError(f"Metric {m.id!r}: unknown numerator_metric {m.numerator_metric!r}.")

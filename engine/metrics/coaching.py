@@ -1,4 +1,4 @@
-"""The coaching view (domain.md sections 2 and 8): team tier, rep tier, the weighted
+"""The coaching view (docs/metrics.md, Coaching scorecard): team tier, rep tier, the weighted
 scorecard, activity against conversion, and a rep's peers.
 
 Scorecard scales (each category 1-5, higher is better; a category without data is missing and
@@ -140,7 +140,7 @@ def peers(con: duckdb.DuckDBPyConnection, request: Request, owner: str) -> Resul
 def activity_vs_conversion(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
     """Per rep: activities, opportunities created, activities per opportunity and stage
     conversion, with the team medians, and ``busy_not_converting`` (activities per opportunity
-    in the top quartile while conversion is in the bottom quartile: section 9)."""
+    in the top quartile while conversion is in the bottom quartile: docs/metrics.md, Alerts)."""
     req = request.with_(
         metrics=("activities_per_opportunity", "stage_conversion"), by=("owner",), grain=None
     )
@@ -182,8 +182,9 @@ def scorecard(
     weights: dict[str, float] | None = None,
     targets: dict[str, float] | None = None,
 ) -> Result:
-    """The section 8 scorecard: one row per rep with each category's raw value, its 1-5 score
-    (NaN when missing), the weighted total over the present categories, and ``strong``."""
+    """The weighted scorecard (docs/metrics.md, Coaching scorecard): one row per rep with each
+    category's raw value, its 1-5 score (NaN when missing), the weighted total over the present
+    categories, and ``strong``."""
     w = DEFAULT_WEIGHTS | (weights or {})
     t = DEFAULT_TARGETS | (targets or {})
     q = Sql(request.with_(grain=None, by=("owner",)))

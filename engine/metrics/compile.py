@@ -297,7 +297,8 @@ FROM (
 
 
 def reach_cte(q: Sql) -> str:
-    """Deals with the highest canonical stage they reached (section 5 'reached' rule)."""
+    """Deals with the highest canonical stage they reached (the 'reached' rule of
+    docs/metrics.md, Funnel metrics)."""
     src = q.opp()
     q.hist()
     q.cte(

@@ -1,6 +1,6 @@
 """The funnel view: conversion per transition (leads and deals), time in stage, leakage, and
 conversion by created-period cohort. Every function is one statement; benchmark bands are
-added beside the rates (section 7, by the row's segment when grouped by segment)."""
+added beside the rates (docs/benchmarks.md, by the row's segment when grouped by segment)."""
 
 from __future__ import annotations
 
@@ -213,10 +213,10 @@ def conversion(
 
     Cohorts: leads and opportunities created in the period, grouped by ``request.by``. A lead
     reached SAL/SQL/opportunity when it has that date, a later one, or the status (skipped
-    stages count as passed); deals follow the section 5 rule (``stage_conversion``). A
-    transition that spans a skipped stage has no benchmark band (the published bands are per
-    single stage). ``extras["path"]`` holds the path, ``extras["missing"]`` why each other
-    stage is not on it."""
+    stages count as passed); deals follow docs/metrics.md, Funnel metrics
+    (``stage_conversion``). A transition that spans a skipped stage has no benchmark band (the
+    published bands are per single stage). ``extras["path"]`` holds the path,
+    ``extras["missing"]`` why each other stage is not on it."""
     path = path or funnel_path(con)
     q = Sql(request.with_(grain=None))
     reach_cte(q)
@@ -282,8 +282,8 @@ def time_in_stage(
     con: duckdb.DuckDBPyConnection, request: Request, benchmarks: Benchmarks = DEFAULT_BENCHMARKS
 ) -> Result:
     """Per canonical stage: mean, median, p25, p75 and n days (completed visits entered in the
-    period), with the section 7 band. Deal stages come from stage_history; the lead stages
-    (lead, sal, sql) from the leads table's dates (see :func:`_lead_visits`)."""
+    period), with the band of docs/benchmarks.md. Deal stages come from stage_history; the lead
+    stages (lead, sal, sql) from the leads table's dates (see :func:`_lead_visits`)."""
     q = Sql(request.with_(grain=None))
     visits_cte(q)
     _lead_visits(q)

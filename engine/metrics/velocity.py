@@ -10,7 +10,7 @@ from engine.metrics.compute import Result, compute, run_built
 from engine.metrics.request import Request
 from engine.metrics.sql import HAS_CYCLE, Sql
 
-# Deal-size bands of the section 7 cycle benchmarks.
+# Deal-size bands of the cycle reference points (docs/benchmarks.md, Other reference points).
 SIZE_BAND_SQL = (
     "CASE WHEN amount IS NULL THEN NULL WHEN amount < 50000 THEN 'under 50K' "
     "WHEN amount <= 100000 THEN '50K-100K' ELSE 'over 100K' END"
