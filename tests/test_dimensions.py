@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from metrics_fixtures import insert, new_con
 
 from engine import dimensions, pipeline
 from engine.cli import main
@@ -27,6 +26,7 @@ from engine.metrics.report import build_report
 from engine.metrics.request import DIMENSIONS, make_request
 from engine.metrics.sql import Sql
 from engine.store import Workspace
+from tests.metrics_fixtures import insert, new_con
 
 AS_OF = dt.date(2018, 1, 1)
 

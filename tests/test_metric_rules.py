@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from metrics_fixtures import D, T, insert, new_con
 
 from engine.metrics import compute, get_metric, make_request
 from engine.metrics.alerts import low_coverage
@@ -19,6 +18,7 @@ from engine.metrics.coverage import coming_period, not_ended
 from engine.metrics.report import build_report, format_table
 from engine.metrics.request import parse_period
 from engine.metrics.velocity import behind_cycle, cycle_histogram
+from tests.metrics_fixtures import D, T, insert, new_con
 
 AS_OF = "2026-09-20"
 

@@ -8,12 +8,12 @@ import io
 import json
 
 import pytest
-from metrics_fixtures import TINY_AS_OF, tiny_con
 
 from engine.metrics import coaching, coverage, funnel, make_request, velocity
 from engine.metrics.alerts import run_alerts
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS, Band
 from engine.metrics.report import add_report_arguments, build_report, run_report
+from tests.metrics_fixtures import TINY_AS_OF, tiny_con
 
 
 @pytest.fixture(scope="module")
