@@ -64,21 +64,22 @@ with common.error_boundary(), common.cursor() as con:
             f"{req.as_of}. Alert below {COVERAGE_MIN:g}x while it has not ended; healthy "
             f"{HEALTHY.low:g}x to {HEALTHY.high:g}x.",
         )
-    no_close = "n/a: no open deal has an expected close date in the next 90 days."
+    ahead_days = coverage.FORECAST_DAYS
+    no_close = f"n/a: no open deal has an expected close date in the next {ahead_days} days."
     weighted, open_ = fc["weighted_pipeline"].value, fc["open_pipeline"].value
     # The reason for an n/a is written under the value, not only in the tooltip.
     next(cols).metric(
-        "Forecast, next 90 days",
+        f"Forecast, next {ahead_days} days",
         fmt.value(weighted, "currency"),
-        "no open deal due in the next 90 days" if fmt.missing(weighted) else None,
+        f"no open deal due in the next {ahead_days} days" if fmt.missing(weighted) else None,
         help=no_close if fmt.missing(weighted) else get_metric("weighted_pipeline").definition,
         delta_color="off",
         delta_arrow="off",
     )
     next(cols).metric(
-        "Open, next 90 days",
+        f"Open, next {ahead_days} days",
         fmt.value(open_, "currency"),
-        "no open deal due in the next 90 days" if fmt.missing(open_) else None,
+        f"no open deal due in the next {ahead_days} days" if fmt.missing(open_) else None,
         help=no_close if fmt.missing(open_) else None,
         delta_color="off",
         delta_arrow="off",
@@ -138,7 +139,9 @@ with common.error_boundary(), common.cursor() as con:
         fmt.table(month.frame, "pipeline by close month", "month")
         common.how_computed(month.sql, month.params, "pipeline by month")
         common.how_computed(
-            fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params, "forecast, next 90 days"
+            fc["weighted_pipeline"].sql,
+            fc["weighted_pipeline"].params,
+            f"forecast, next {coverage.FORECAST_DAYS} days",
         )
     with tabs[2]:
         by_stage = coverage.aging(con, req)

@@ -164,16 +164,21 @@ with common.error_boundary(), common.cursor() as con:
         )
         common.how_computed(seg.sql, seg.params)
     with tabs[3]:
-        raw = view.extras.get("days", "90")
-        state.bind_widget("w_days", int(raw) if raw.isdigit() and int(raw) in COHORT_DAYS else 90)
+        default = velocity.COHORT_AFTER_DAYS
+        raw = view.extras.get("days", str(default))
+        state.bind_widget(
+            "w_days", int(raw) if raw.isdigit() and int(raw) in COHORT_DAYS else default
+        )
         days = (
             st.segmented_control(
                 "Outcome after (days)",
                 COHORT_DAYS,
                 key="w_days",
-                on_change=lambda: state.set_param("days", str(state.widget_value("w_days") or 90)),
+                on_change=lambda: state.set_param(
+                    "days", str(state.widget_value("w_days") or default)
+                ),
             )
-            or 90
+            or default
         )
         coh = velocity.cohorts(con, req, after_days=days)
         build = lambda f: charts.cohort_heatmap(f, days)  # noqa: E731

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from engine.canonical import FUNNEL_RANK
+from engine.canonical import FUNNEL, FUNNEL_RANK
 from engine.metrics.catalog import Metric, Side, get_metric, required_table
 from engine.metrics.request import Request
 from engine.metrics.sql import (
@@ -342,7 +342,7 @@ def _stage_conversion(q: Sql, m: Metric) -> str:
     q.cte("deal_stages", DEAL_STAGES_SQL)
     aggs = [
         f"count(*) FILTER (WHERE reached >= {FUNNEL_RANK[s]}) AS reached_{s}"
-        for s in ("opportunity", "proposal", "closed_won")
+        for s in FUNNEL[OPPORTUNITY_RANK:]  # opportunity, proposal, closed_won
     ]
     # With a grain a deal needs a created_date to fall in a bucket; for 'all' every deal counts.
     dated = "created_date IS NOT NULL AND " if q.req.grain or q.req.period.bounded else ""

@@ -20,6 +20,8 @@ SIZE_BAND_SQL = (
     "CASE WHEN amount IS NULL THEN NULL WHEN amount < 50000 THEN 'under 50K' "
     "WHEN amount <= 100000 THEN '50K-100K' ELSE 'over 100K' END"
 )
+# Cohorts are graded this many days after creation unless the page chooses otherwise.
+COHORT_AFTER_DAYS = 90
 # An open deal is behind when its age exceeds its segment's median won cycle by this many days.
 BEHIND_DAYS = 15
 LEVER_NAMES = {
@@ -49,7 +51,9 @@ ORDER BY segment NULLS LAST, min(amount) NULLS LAST"""
     return run_built(con, q, select)
 
 
-def cohorts(con: duckdb.DuckDBPyConnection, request: Request, after_days: int = 90) -> Result:
+def cohorts(
+    con: duckdb.DuckDBPyConnection, request: Request, after_days: int = COHORT_AFTER_DAYS
+) -> Result:
     """Per created-month cohort: deals, won / lost within ``after_days`` of creation, and still
     open after it (open now, or closed later than that)."""
     q = Sql(request.with_(grain=request.grain or "month"))
