@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,9 +42,6 @@ HEAVY = (
     "quota_attainment",
     "sales_cycle_days",
 )
-
-if str(ROOT / "tests") not in sys.path:
-    sys.path.insert(0, str(ROOT / "tests"))
 
 
 def data_dir(opportunities: int) -> Path:
@@ -107,10 +103,10 @@ def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
 def run(opportunities: int, repeat: int) -> str:
     """Time the engine and the pandas baseline on ``opportunities`` deals; a markdown section."""
     import duckdb
-    from pandas_reference import read_frames, reference_from_frames
 
     from engine.metrics import compute, make_request, metric_ids
     from engine.store import Workspace
+    from tests.pandas_reference import read_frames, reference_from_frames
 
     root, token = ensure_dataset(opportunities)
     csv = ensure_csvs(opportunities)

@@ -95,27 +95,9 @@ def segment_thresholds(con: duckdb.DuckDBPyConnection) -> Thresholds:
         return Thresholds()
 
 
-def write_thresholds(con: duckdb.DuckDBPyConnection, thresholds: Thresholds) -> None:
-    """Store ``thresholds`` in the ``_meta`` of the dataset ``con`` writes."""
-    con.execute(
-        "INSERT OR REPLACE INTO _meta VALUES (?, ?)", [SEGMENT_THRESHOLDS_KEY, thresholds.to_json()]
-    )
-
-
 def save_segment_thresholds(workspace: Workspace, token: str, thresholds: Thresholds) -> None:
     """Store new thresholds with a published dataset; every metric reads them from then on."""
     workspace.set_meta(token, SEGMENT_THRESHOLDS_KEY, thresholds.to_json())
-
-
-def opportunity_dimensions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every deal with its attributed dimensions and where each came from (one row per deal)."""
-    q = Sql(make_request(["won_deals"]))
-    q.opp_all()
-    select = """SELECT opportunity_id, owner, segment, segment_source, industry, industry_source,
-       team, region, region_source
-FROM opp_all ORDER BY opportunity_id"""
-    frame = con.execute(q.render(select), q.params).df()
-    return frame.astype(object).where(frame.notna(), None)
 
 
 def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:

@@ -680,10 +680,6 @@ class Mapping:
             missing.remove("period_end")  # the label gives both ends of the period
         return missing
 
-    @property
-    def is_complete(self) -> bool:
-        return not self.missing_required()
-
     # -- edits -----------------------------------------------------------------------------
 
     def with_column(self, canonical: str, header: str | None) -> Mapping:
@@ -729,21 +725,6 @@ class Mapping:
             dict(edited.stage_columns),
             header,
             dict(edited.joined),
-        )
-
-    def with_fallbacks(self, canonical: str, headers: Sequence[str]) -> Mapping:
-        """A copy whose ``canonical`` column falls back to ``headers`` (in order)."""
-        if canonical not in TABLES[self.table].column_names:
-            raise UnknownName(f"{self.table} column", canonical, TABLES[self.table].column_names)
-        fallbacks = {c: list(hs) for c, hs in self.fallbacks.items() if c != canonical}
-        if headers:
-            fallbacks[canonical] = list(headers)
-        return self._rebuilt(
-            dict(self.columns),
-            fallbacks,
-            dict(self.stage_columns),
-            self.period_label_column,
-            dict(self.joined),
         )
 
     def _rebuilt(
@@ -1209,12 +1190,6 @@ def required_label(table: str, column: str) -> str:
     return " or ".join(alts) if column in alts else column
 
 
-def require_complete(mapping: Mapping) -> None:
-    """Raise :class:`MappingError` naming missing required columns and their closest headers."""
-    if mapping.missing_required():
-        raise MappingError(describe_missing(mapping))
-
-
 # --------------------------------------------------------------------------------------------
 # HubSpot wide stage columns
 # --------------------------------------------------------------------------------------------
@@ -1276,21 +1251,6 @@ def stage_history_from_wide(
         ]
     )
     return pa.table(out, schema=schema)
-
-
-def wide_history_mapping(mapping: Mapping) -> Mapping:
-    """The stage_history mapping of the table :func:`stage_history_from_wide` returns."""
-    headers = list(WIDE_HISTORY_COLUMNS[:3])
-    return Mapping(
-        table="stage_history",
-        columns={c: c for c in headers},
-        unmapped=[],
-        header_signature=header_signature(headers),
-        confidence=mapping.confidence,
-        preset=mapping.preset,
-        headers=headers,
-        origin=mapping.origin,
-    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from engine.mapping import (
 )
 from engine.stagemap import StageMap, guess_canonical, guess_stage_map, stage_key
 from engine.store import DatasetInfo, Workspace, kill_point, settle
-from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, SEEN_BEFORE, STAGE_KNOWN
+from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import ROW, validate
 
 # Column marking the opportunity ids loaded with a batch (joined, then dropped).
@@ -1030,6 +1030,3 @@ def load_files(
     kill_point("prepared")
     label = name or ", ".join(p.filename for p in plans if p.has_rows)
     return load_plans(workspace, plans, label, as_of=as_of, progress=progress)
-
-
-RULE_IDS = tuple(RULES)

@@ -7,19 +7,17 @@ that check numbers on the sample check them on exactly what the app loads.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from engine.pipeline import load_files
+from engine.samples import SAMPLE_DIR
 from engine.store import Workspace
+from tests.metrics_fixtures import SAMPLE_AS_OF
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data"
 SAMPLE_TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas", "leads")
-SAMPLE_AS_OF = dt.date(2026, 11, 20)
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from pandas_reference import SF_STAGES
 
 from engine.layout import create_tables, table_columns
+from tests.pandas_reference import SF_STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +60,8 @@ T = dt.datetime
 
 # The tiny dataset. Period of most tests: 2026-Q3 = [2026-07-01, 2026-10-01); as-of 2026-09-20.
 TINY_AS_OF = "2026-09-20"
+# The as-of date the sample dataset is analysed at (conftest's sample fixtures, the cross-check).
+SAMPLE_AS_OF = dt.date(2026, 11, 20)
 TINY_REPS = [
     {
         "owner": "A",

@@ -186,7 +186,18 @@ def test_charts_stay_under_the_row_limit_with_aggregates() -> None:
         }
     )
     spec = charts.velocity_levers(f).to_dict()
-    assert len(spec["concat"]) == 5
+    # one panel per lever, velocity first, all reading the one 24-row dataset (not a copy each)
+    assert [p["encoding"]["y"]["field"] for p in spec["concat"]] == [
+        "value",
+        "opportunities_created",
+        "win_rate",
+        "avg_deal_size",
+        "sales_cycle_days",
+    ]
+    (rows,) = spec["datasets"].values()
+    assert len(rows) == 24
+    assert {p["data"]["name"] for p in spec["concat"]} == set(spec["datasets"])
+    assert [r["win_rate"] for r in rows] == [0.2] * 24
 
 
 def _svg(chart: object) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from metrics_fixtures import insert, new_con
 
 from engine import dimensions, pipeline
 from engine.cli import main
@@ -25,7 +24,9 @@ from engine.metrics import funnel
 from engine.metrics.compute import compute
 from engine.metrics.report import build_report
 from engine.metrics.request import DIMENSIONS, make_request
+from engine.metrics.sql import Sql
 from engine.store import Workspace
+from tests.metrics_fixtures import insert, new_con
 
 AS_OF = dt.date(2018, 1, 1)
 
@@ -121,7 +122,7 @@ def test_salesforce_account_export_is_accounts() -> None:
 
 def test_maven_accounts_is_accounts_keyed_by_name() -> None:
     m = recognise(_headers(ACCOUNTS), "accounts.csv")
-    assert m.table == "accounts" and m.is_complete
+    assert m.table == "accounts" and m.missing_required() == []
     assert m.columns == {
         "account_name": "account",
         "industry": "sector",
@@ -275,7 +276,14 @@ def _opp(oid: str, **kw: Any) -> dict[str, Any]:
 
 
 def _attributes(con: Any) -> dict[str, dict[str, Any]]:
-    rows = dimensions.opportunity_dimensions(con)
+    """Every deal's attributed dimensions and where each came from, by deal id."""
+    q = Sql(make_request(["won_deals"]))
+    q.opp_all()
+    select = """SELECT opportunity_id, owner, segment, segment_source, industry, industry_source,
+       team, region, region_source
+FROM opp_all ORDER BY opportunity_id"""
+    frame = con.execute(q.render(select), q.params).df()
+    rows = frame.astype(object).where(frame.notna(), None)
     return {r["opportunity_id"]: r for r in rows.to_dict("records")}
 
 
@@ -634,7 +642,7 @@ def test_user_export_without_name_joins_first_and_last_name(
     from engine.mapping import Mapping
 
     m = recognise(_headers(SF_USER_PARTS), "User.csv")
-    assert m.table == "reps" and m.is_complete
+    assert m.table == "reps" and m.missing_required() == []
     assert (m.columns["owner"], m.joined) == ("FirstName", {"owner": ["LastName"]})
     assert "LastName" not in m.unmapped
     assert Mapping.from_json(m.to_json()) == m

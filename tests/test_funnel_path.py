@@ -10,12 +10,12 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 import pytest
-from metrics_fixtures import D, T, insert, new_con
-from pandas_reference import SF_STAGES
 
 from engine.layout import create_tables
 from engine.metrics import compute, funnel, make_request
 from engine.metrics.report import build_report
+from tests.metrics_fixtures import D, T, insert, new_con
+from tests.pandas_reference import SF_STAGES
 
 REQ = make_request("stage_conversion", as_of="2026-09-20")
 

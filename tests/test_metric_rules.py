@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from metrics_fixtures import D, T, insert, new_con
 
-from engine.analysis.velocity import cycle_histogram
 from engine.metrics import compute, get_metric, make_request
 from engine.metrics.alerts import low_coverage
 from engine.metrics.catalog import CatalogError, parse_metric
@@ -19,7 +17,8 @@ from engine.metrics.coaching import scorecard
 from engine.metrics.coverage import coming_period, not_ended
 from engine.metrics.report import build_report, format_table
 from engine.metrics.request import parse_period
-from engine.metrics.velocity import behind_cycle, cycle_distribution
+from engine.metrics.velocity import behind_cycle, cycle_histogram
+from tests.metrics_fixtures import D, T, insert, new_con
 
 AS_OF = "2026-09-20"
 
@@ -97,9 +96,10 @@ def test_velocity_uses_the_cycle_without_it_and_everything_else_with_it(con):
 
 def test_cycle_distribution_histogram_and_segment_median_leave_it_out(con):
     req = make_request(["sales_cycle_days"], period="2026-Q3", as_of=AS_OF)
-    dist = cycle_distribution(con, req).frame
-    assert dist["opportunity_id"].tolist() == ["w1", "w2"]  # cycles 30, 50
     hist = cycle_histogram(con, req)
+    # cycles 30 (w1) and 50 (w2), m1 left out; 30 bins over 30..50: width ceil(21 / 30) = 1
+    assert hist.frame["bin_start"].tolist() == [30, 50]
+    assert hist.frame["deals"].tolist() == [1, 1]
     # n 2, mean (30 + 50) / 2 = 40
     assert (hist.extras["n"], hist.extras["mean"]) == (2, 40.0)
     # SMB median won cycle = median(30, 50) = 40 (m1's -53 would make it 30);

@@ -12,10 +12,11 @@ import math
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE_AS_OF, SAMPLE_DIR
-from pandas_reference import read_frames, reference_from_frames
 
 from engine.metrics import compute, make_request, metric_ids
+from engine.samples import SAMPLE_DIR
+from tests.metrics_fixtures import SAMPLE_AS_OF
+from tests.pandas_reference import read_frames, reference_from_frames
 
 PERIODS = [
     ("all", None, None),

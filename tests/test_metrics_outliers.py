@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from metrics_fixtures import insert, new_con
 
 from engine.metrics import compute, make_request
+from tests.metrics_fixtures import insert, new_con
 
 D = dt.date
 T = dt.datetime

@@ -7,9 +7,9 @@ import datetime as dt
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from metrics_fixtures import insert, new_con, tiny_con
 
 from engine.metrics import compute, make_request
+from tests.metrics_fixtures import insert, new_con, tiny_con
 
 OWNERS = ["A", "B", "C", "x'); DROP TABLE opportunities; --"]
 STAGES = ["Prospecting", "Negotiation/Review", "Closed Won", "Closed Lost"]

@@ -7,9 +7,9 @@ behind each expected value is in the comment beside it.
 from __future__ import annotations
 
 import pytest
-from metrics_fixtures import TINY_AS_OF, tiny_con
 
 from engine.metrics import compute, make_request, metric_ids
+from tests.metrics_fixtures import TINY_AS_OF, tiny_con
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def test_every_metric_has_a_tiny_test():
 
 
 def test_empty_dataset_gives_nulls():
-    from metrics_fixtures import new_con
+    from tests.metrics_fixtures import new_con
 
     r = compute(new_con(), make_request(metric_ids(), period="2026-Q3", as_of=TINY_AS_OF))
     vals = r.values()

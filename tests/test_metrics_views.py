@@ -8,12 +8,12 @@ import io
 import json
 
 import pytest
-from metrics_fixtures import TINY_AS_OF, tiny_con
 
 from engine.metrics import coaching, coverage, funnel, make_request, velocity
 from engine.metrics.alerts import run_alerts
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS, Band
 from engine.metrics.report import add_report_arguments, build_report, run_report
+from tests.metrics_fixtures import TINY_AS_OF, tiny_con
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +99,25 @@ def test_forecast_next_90_days(con, req):
 
 
 def test_velocity_functions(con, req):
-    d = velocity.cycle_distribution(con, req).frame
-    assert list(d["cycle_days"]) == [40, 50, 123]
-    # IQR 45..86.5: upper fence 86.5 + 1.5 * 41.5 = 148.75, no outlier
-    assert not d["outlier"].any()
+    h = velocity.cycle_histogram(con, req)
+    # cycles 40, 50, 123: n 3, mean 213 / 3 = 71, median 50, p25 45, p75 86.5
+    assert {k: h.extras[k] for k in ("n", "mean", "median", "p25", "p75")} == {
+        "n": 3,
+        "mean": 71.0,
+        "median": 50.0,
+        "p25": 45.0,
+        "p75": 86.5,
+    }
+    # IQR 45..86.5: upper fence 86.5 + 1.5 * 41.5 = 148.75, no outlier (none left out either)
+    assert h.extras["outliers"] == 0
+    assert velocity.cycle_histogram(con, req, exclude_outliers=True).extras["n"] == 3
+    # 30 bins over 40..123: width ceil(84 / 30) = 3; 40 -> 40, 50 -> 40 + 3 * 3 = 49,
+    # 123 -> 40 + 27 * 3 = 121
+    assert h.frame.to_dict("list") == {
+        "bin_start": [40, 49, 121],
+        "bin_end": [43, 52, 124],
+        "deals": [1, 1, 1],
+    }
     b = velocity.behind_cycle(con, req).frame
     # SMB median won cycle 45 (40, 50); o6 age 50 (+5), o8 age 231 (+186) -> only o8
     # Enterprise median 123; o5 age 72 -> not behind

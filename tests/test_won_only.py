@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from metrics_fixtures import D, insert, new_con
 
 from engine.metrics import compute, funnel, make_request
+from tests.metrics_fixtures import D, insert, new_con
 
 AS_OF = "2026-09-20"
 

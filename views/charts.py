@@ -15,6 +15,9 @@ import altair as alt
 import pandas as pd
 
 from engine.canonical import FUNNEL
+from engine.metrics.alerts import COVERAGE_MIN
+from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
+from engine.metrics.coaching import DEFAULT_TARGETS
 from engine.quality import format_value
 
 STAGE_ORDER = FUNNEL
@@ -419,7 +422,10 @@ def cohort_heatmap(frame: pd.DataFrame, days: int) -> alt.LayerChart:
     return alt.layer(cells, text).properties(title=f"Created-month cohorts after {days} days")
 
 
-COVERAGE_LINES = (2.5, 3.0, 4.0)
+_HEALTHY = DEFAULT_BENCHMARKS.reference["pipeline_coverage"]
+COVERAGE_LINES = (COVERAGE_MIN, _HEALTHY.low, _HEALTHY.high)
+_ALERT, _LOW, _HIGH = (f"{x:g}" for x in COVERAGE_LINES)
+COVERAGE_STATUS = (f"below {_ALERT}x", f"{_ALERT}-{_LOW}x", f"{_LOW}x or more")
 
 
 def coverage_bars(
@@ -431,8 +437,9 @@ def coverage_bars(
     status = (
         "!isValid(datum.value) ? 'no quota' : 'period ended'"
         if ended
-        else "!isValid(datum.value) ? 'no quota' : datum.value < 2.5 ? 'below 2.5x' : "
-        "datum.value < 3 ? '2.5-3x' : '3x or more'"
+        else f"!isValid(datum.value) ? 'no quota' : datum.value < {_ALERT} ? "
+        f"'{COVERAGE_STATUS[0]}' : datum.value < {_LOW} ? '{COVERAGE_STATUS[1]}' : "
+        f"'{COVERAGE_STATUS[2]}'"
     )
     base = (
         alt.Chart(_safe(_labelled(frame, level)))
@@ -446,9 +453,7 @@ def coverage_bars(
         color=alt.Color(
             "status:N",
             scale=alt.Scale(
-                domain=["period ended", "no quota"]
-                if ended
-                else ["below 2.5x", "2.5-3x", "3x or more", "no quota"],
+                domain=["period ended", "no quota"] if ended else [*COVERAGE_STATUS, "no quota"],
                 range=[NEUTRAL, "#9e9e9e"] if ended else [BAD, WARN, GOOD, "#9e9e9e"],
             ),
             title=None,
@@ -463,7 +468,11 @@ def coverage_bars(
         ],
     )
     lines = pd.DataFrame(
-        {"x": COVERAGE_LINES, "label": ["2.5x alert", "3x", "4x"], "dy": [-14, -4, -4]}
+        {
+            "x": COVERAGE_LINES,
+            "label": [f"{_ALERT}x alert", f"{_LOW}x", f"{_HIGH}x"],
+            "dy": [-14, -4, -4],
+        }
     )
     alert = (
         alt.Chart(lines.head(1))
@@ -694,7 +703,10 @@ def score_grid(frame: pd.DataFrame, categories: Sequence[str]) -> alt.LayerChart
         tooltip=tips,
     )
     text = base.mark_text(fontSize=10).encode(x=x, y=y, text="label:N", tooltip=tips)
-    return alt.layer(cells, text).properties(title="Weighted scorecard (1-5; above 3.5 is strong)")
+    strong = f"{DEFAULT_TARGETS['strong_total']:g}"
+    return alt.layer(cells, text).properties(
+        title=f"Weighted scorecard (1-5; above {strong} is strong)"
+    )
 
 
 def rep_vs_peers(frame: pd.DataFrame) -> alt.LayerChart:

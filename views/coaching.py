@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.analysis.coaching import rep_against_peers
 from engine.metrics import coaching, coverage, get_metric, make_request
 from engine.metrics.alerts import busy_not_converting
 from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
@@ -163,7 +162,8 @@ with common.error_boundary(), common.cursor() as con:
         shown, empty_cols = fmt.drop_empty(reps.frame, keep=("owner", "ramping"))
         if "ramp_adjusted_attainment" in shown.columns:
             st.caption(
-                "Ramp-adjusted attainment divides by quota × 0.7 in a rep's first 12 months."
+                f"Ramp-adjusted attainment divides by quota × {req.ramp_factor:g} in a rep's "
+                f"first {req.ramp_months} months."
             )
         if empty_cols:
             st.caption(
@@ -227,7 +227,7 @@ with common.error_boundary(), common.cursor() as con:
             placeholder="Choose a rep",
         )
         if rep:
-            mine = rep_against_peers(con, req, rep)
+            mine = coaching.rep_against_peers(con, req, rep)
             st.caption(common.escape(" ".join(mine.notes[:1])))
             f = mine.frame
             own = [f"{r['label']} {fmt.value(r['rep'], r['unit'])}" for r in f.to_dict("records")]

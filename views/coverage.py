@@ -8,8 +8,12 @@ import streamlit as st
 
 from engine.metrics import compute, coverage, get_metric, make_request
 from engine.metrics.alerts import AGING_MAX, COVERAGE_MIN
+from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
 from views import charts, common, state
 from views import format as fmt
+
+# The healthy coverage band (the 3x / 4x reference lines).
+HEALTHY = DEFAULT_BENCHMARKS.reference["pipeline_coverage"]
 
 LEVELS = {"team": "Team", "owner": "Rep"}
 COV_KINDS = {
@@ -49,7 +53,7 @@ with common.error_boundary(), common.cursor() as con:
         elif not nxt_open:
             tag = f"ended by {req.as_of}"
         else:
-            tag = "below 2.5x" if low else "at or above 2.5x"
+            tag = f"below {COVERAGE_MIN:g}x" if low else f"at or above {COVERAGE_MIN:g}x"
         next(cols).metric(
             "Coverage next period",
             fmt.value(ahead.value, "multiple"),
@@ -57,23 +61,25 @@ with common.error_boundary(), common.cursor() as con:
             delta_color=("red" if low else "green") if nxt_open else "off",
             delta_arrow="off",
             help=f"Next period: {fmt.period_text(nxt.label)}, after the period holding the data's as-of date "
-            f"{req.as_of}. Alert below 2.5x while it has not ended; healthy 3x to 4x.",
+            f"{req.as_of}. Alert below {COVERAGE_MIN:g}x while it has not ended; healthy "
+            f"{HEALTHY.low:g}x to {HEALTHY.high:g}x.",
         )
-    no_close = "n/a: no open deal has an expected close date in the next 90 days."
+    ahead_days = coverage.FORECAST_DAYS
+    no_close = f"n/a: no open deal has an expected close date in the next {ahead_days} days."
     weighted, open_ = fc["weighted_pipeline"].value, fc["open_pipeline"].value
     # The reason for an n/a is written under the value, not only in the tooltip.
     next(cols).metric(
-        "Forecast, next 90 days",
+        f"Forecast, next {ahead_days} days",
         fmt.value(weighted, "currency"),
-        "no open deal due in the next 90 days" if fmt.missing(weighted) else None,
+        f"no open deal due in the next {ahead_days} days" if fmt.missing(weighted) else None,
         help=no_close if fmt.missing(weighted) else get_metric("weighted_pipeline").definition,
         delta_color="off",
         delta_arrow="off",
     )
     next(cols).metric(
-        "Open, next 90 days",
+        f"Open, next {ahead_days} days",
         fmt.value(open_, "currency"),
-        "no open deal due in the next 90 days" if fmt.missing(open_) else None,
+        f"no open deal due in the next {ahead_days} days" if fmt.missing(open_) else None,
         help=no_close if fmt.missing(open_) else None,
         delta_color="off",
         delta_arrow="off",
@@ -89,12 +95,12 @@ with common.error_boundary(), common.cursor() as con:
     if has_quotas and nxt_open and ahead.value is not None and ahead.value < COVERAGE_MIN:
         st.warning(
             f"Coverage for the coming period ({fmt.period_text(nxt.label)}) is "
-            f"{ahead.value:.2f}x, below 2.5x.",
+            f"{ahead.value:.2f}x, below {COVERAGE_MIN:g}x.",
             icon=":material/warning:",
         )
     if aging.value is not None and aging.value > AGING_MAX:
         st.warning(
-            f"Pipeline aging is {aging.value:.0%}: above the healthy 20%.",
+            f"Pipeline aging is {aging.value:.0%}: above the healthy {AGING_MAX:.0%}.",
             icon=":material/hourglass:",
         )
     stale = coverage.stale_deals(con, req)
@@ -120,7 +126,7 @@ with common.error_boundary(), common.cursor() as con:
                 fmt.chart_or_empty(part, "value", build, f"coverage {which}", f"cov{which}")
             st.caption(
                 f"Current period {fmt.period_text(cur.label)}, next {fmt.period_text(nxt.label)}"
-                ". Healthy: 3x (early) to 4x (mature)."
+                f". Healthy: {HEALTHY.low:g}x (early) to {HEALTHY.high:g}x (mature)."
             )
             fmt.table(cov.frame, f"coverage per {lvl}", "cov", **COV_KINDS)
             common.how_computed(cov.sql, cov.params)
@@ -133,18 +139,22 @@ with common.error_boundary(), common.cursor() as con:
         fmt.table(month.frame, "pipeline by close month", "month")
         common.how_computed(month.sql, month.params, "pipeline by month")
         common.how_computed(
-            fc["weighted_pipeline"].sql, fc["weighted_pipeline"].params, "forecast, next 90 days"
+            fc["weighted_pipeline"].sql,
+            fc["weighted_pipeline"].params,
+            f"forecast, next {coverage.FORECAST_DAYS} days",
         )
     with tabs[2]:
         by_stage = coverage.aging(con, req)
-        title = "Share of open deals past 1.5x their stage median"
+        title = f"Share of open deals past {req.aging_multiple:g}x their stage median"
         build = lambda f: charts.share_bars(f, "stage", AGING_MAX, title)  # noqa: E731
         fmt.chart_or_empty(by_stage.frame, "value", build, "aging", "aging")
         st.caption(get_metric("pipeline_aging").definition)
         fmt.table(by_stage.frame, "aging by stage", "aging", value="percent", n="count")
         common.how_computed(aging.sql, aging.params)
     with tabs[3]:
-        st.caption("Open deals over 60 days in their current stage; sort by any column.")
+        st.caption(
+            f"Open deals over {req.stale_days} days in their current stage; sort by any column."
+        )
         fmt.table(stale.frame, "stale deals", "stale")
         common.how_computed(stale.sql, stale.params)
     with tabs[4]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.analysis.velocity import complete_periods, cycle_histogram, lever_moves
 from engine.metrics import compute, get_metric, make_request, velocity
 from engine.metrics.alerts import behind
 from engine.metrics.compile import unmet_requirement
@@ -37,7 +36,9 @@ req = make_request(
 with common.error_boundary(), common.cursor() as con:
     headline = compute(con, req.with_(grain=None))
     trend = velocity.velocity_trend(con, req)
-    moves = lever_moves(complete_periods(trend.frame, req.as_of, req.grain or "month"))
+    moves = velocity.lever_moves(
+        velocity.complete_periods(trend.frame, req.as_of, req.grain or "month")
+    )
     cols = [*st.columns(3), *st.columns(3)]
     why_na = dict(WHY_NA)
     no_win_rate = unmet_requirement(con, get_metric("win_rate"))
@@ -84,7 +85,8 @@ with common.error_boundary(), common.cursor() as con:
     findings = behind(con, req)
     if findings:
         st.warning(
-            f"{len(findings):,} open deals are 15+ days behind their segment's median cycle "
+            f"{len(findings):,} open deals are {velocity.BEHIND_DAYS}+ days behind their "
+            "segment's median cycle "
             "(see the Behind tab).",
             icon=":material/schedule:",
         )
@@ -119,7 +121,7 @@ with common.error_boundary(), common.cursor() as con:
                 "outliers", "exclude" if state.widget_value("w_outliers") else None
             ),
         )
-        hist = cycle_histogram(con, req, exclude_outliers=exclude)
+        hist = velocity.cycle_histogram(con, req, exclude_outliers=exclude)
         c = st.columns(4)
         c[0].metric("Mean cycle", fmt.value(hist.extras["mean"], "days"))
         c[1].metric("Median cycle", fmt.value(hist.extras["median"], "days"))
@@ -162,16 +164,21 @@ with common.error_boundary(), common.cursor() as con:
         )
         common.how_computed(seg.sql, seg.params)
     with tabs[3]:
-        raw = view.extras.get("days", "90")
-        state.bind_widget("w_days", int(raw) if raw.isdigit() and int(raw) in COHORT_DAYS else 90)
+        default = velocity.COHORT_AFTER_DAYS
+        raw = view.extras.get("days", str(default))
+        state.bind_widget(
+            "w_days", int(raw) if raw.isdigit() and int(raw) in COHORT_DAYS else default
+        )
         days = (
             st.segmented_control(
                 "Outcome after (days)",
                 COHORT_DAYS,
                 key="w_days",
-                on_change=lambda: state.set_param("days", str(state.widget_value("w_days") or 90)),
+                on_change=lambda: state.set_param(
+                    "days", str(state.widget_value("w_days") or default)
+                ),
             )
-            or 90
+            or default
         )
         coh = velocity.cohorts(con, req, after_days=days)
         build = lambda f: charts.cohort_heatmap(f, days)  # noqa: E731
@@ -181,7 +188,8 @@ with common.error_boundary(), common.cursor() as con:
     with tabs[4]:
         late = velocity.behind_cycle(con, req)
         st.caption(
-            "Open deals whose age exceeds their segment's median won cycle by 15 days or more."
+            "Open deals whose age exceeds their segment's median won cycle by "
+            f"{velocity.BEHIND_DAYS} days or more."
         )
         fmt.table(late.frame, "deals behind cycle", "late")
         common.how_computed(late.sql, late.params)

@@ -16,7 +16,7 @@ from engine.metrics.coaching import activity_vs_conversion
 from engine.metrics.compute import clean, compute
 from engine.metrics.coverage import coming_period, coverage, not_ended, stale_deals
 from engine.metrics.request import Request
-from engine.metrics.velocity import behind_cycle
+from engine.metrics.velocity import BEHIND_DAYS, behind_cycle
 
 COVERAGE_MIN = 2.5
 AGING_MAX = 0.20
@@ -36,7 +36,7 @@ class Finding:
 
 
 def low_coverage(con: duckdb.DuckDBPyConnection, request: Request) -> list[Finding]:
-    """Coverage below 2.5x for the coming period (the quarter after the as-of quarter), per team;
+    """Coverage below :data:`COVERAGE_MIN` for the coming period (the quarter after the as-of quarter), per team;
     nothing for a period that has already ended as of the dataset's as-of date."""
     req = request.with_(period="all")
     if not not_ended(coming_period(req), req.as_of):
@@ -60,7 +60,7 @@ def low_coverage(con: duckdb.DuckDBPyConnection, request: Request) -> list[Findi
 
 
 def high_aging(con: duckdb.DuckDBPyConnection, request: Request) -> list[Finding]:
-    """Pipeline aging above 20%."""
+    """Pipeline aging above :data:`AGING_MAX`."""
     v = compute(con, request.with_(metrics=("pipeline_aging",), by=(), grain=None)).value
     if v is None or v <= AGING_MAX:
         return []
@@ -69,7 +69,8 @@ def high_aging(con: duckdb.DuckDBPyConnection, request: Request) -> list[Finding
             "pipeline_aging",
             "warning",
             "pipeline",
-            f"{v:.0%} of open deals are older than 1.5x their stage median (healthy below 20%).",
+            f"{v:.0%} of open deals are older than {request.aging_multiple:g}x their stage "
+            f"median (healthy below {AGING_MAX:.0%}).",
             v,
             AGING_MAX,
         )
@@ -92,8 +93,11 @@ def stale(con: duckdb.DuckDBPyConnection, request: Request) -> list[Finding]:
     ]
 
 
-def behind(con: duckdb.DuckDBPyConnection, request: Request, days: int = 15) -> list[Finding]:
-    """Open deals 15+ days behind the median cycle of their segment."""
+def behind(
+    con: duckdb.DuckDBPyConnection, request: Request, days: int = BEHIND_DAYS
+) -> list[Finding]:
+    """Open deals ``days`` (default :data:`BEHIND_DAYS`) or more behind the median cycle of
+    their segment."""
     f = behind_cycle(con, request, days).frame
     return [
         Finding(

@@ -36,15 +36,6 @@ def _d(lo: float, hi: float) -> Band:
     return Band(lo, hi, "days")
 
 
-TRANSITIONS: tuple[tuple[str, str], ...] = (
-    ("lead", "sal"),
-    ("sal", "sql"),
-    ("sql", "opportunity"),
-    ("opportunity", "proposal"),
-    ("proposal", "closed_won"),
-)
-
-
 @dataclass
 class Benchmarks:
     """Conversion bands per transition and segment; time-in-stage bands per stage and segment

@@ -14,16 +14,23 @@ from typing import Any
 
 import duckdb
 
+from engine.canonical import FUNNEL, FUNNEL_RANK
 from engine.metrics.catalog import Metric, Side, get_metric, required_table
 from engine.metrics.request import Request
 from engine.metrics.sql import (
-    HAS_CYCLE,
+    CYCLE_DAYS,
+    IQR_K,
+    LOST_RANK,
     NO_CYCLE_DEALS,
     OPP_DIMS,
+    OPPORTUNITY_RANK,
     REP_DIMS,
     SOURCE_DIMS,
+    WON_WITH_CYCLE,
     Sql,
+    iqr_outlier,
     qi,
+    quartiles,
     stage_rank,
 )
 
@@ -89,15 +96,11 @@ def _quantile_aggs(x: str, headline: str = "mean") -> str:
     value = f"median({x})" if headline == "median" else f"avg({x})"
     return (
         f"CAST({value} AS DOUBLE) AS value, CAST(avg({x}) AS DOUBLE) AS mean, "
-        f"CAST(median({x}) AS DOUBLE) AS median, "
-        f"CAST(quantile_cont({x}, 0.25) AS DOUBLE) AS p25, "
-        f"CAST(quantile_cont({x}, 0.75) AS DOUBLE) AS p75, "
-        f"CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
+        + ", ".join(quartiles(x, cast=True))
+        + f", CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
     )
 
 
-# Tukey's fences: a value below p25 - 1.5 IQR or above p75 + 1.5 IQR of its group is an outlier.
-IQR_K = 1.5
 # Duration metrics that honour Request.exclude_outliers (their catalog notes say how).
 OUTLIER_METRICS = frozenset({"sales_cycle_days", "time_in_stage_days"})
 
@@ -113,7 +116,7 @@ def _without_outliers(
     return f"""SELECT {_select_keys(q)}{aggs},
        count(*) FILTER (WHERE outlier) AS outliers_excluded
 FROM (
-    SELECT *, v < q1 - {IQR_K} * (q3 - q1) OR v > q3 + {IQR_K} * (q3 - q1) AS outlier
+    SELECT *, {iqr_outlier("v", "q1", "q3")} AS outlier
     FROM (
         SELECT *, quantile_cont(v, 0.25) OVER w AS q1, quantile_cont(v, 0.75) OVER w AS q3
         FROM (
@@ -275,8 +278,7 @@ def _velocity(q: Sql, m: Metric) -> str:
         "count(*) AS closed",
         "sum(amount) FILTER (WHERE is_won) AS won_amount",
         "count(amount) FILTER (WHERE is_won) AS won_with_amount",
-        "avg(date_diff('day', created_date, close_date)) FILTER "
-        f"(WHERE is_won AND {HAS_CYCLE}) AS mean_cycle",
+        f"avg({CYCLE_DAYS}) FILTER (WHERE {WON_WITH_CYCLE}) AS mean_cycle",
     ]
     closed = (
         f"SELECT {', '.join(q.key_cols('close_date') + aggs)}\n"
@@ -309,14 +311,15 @@ FROM hist
 GROUP BY opportunity_id""",
     )
     cur = stage_rank("o.stage_canonical")
+    opp, won, lost = OPPORTUNITY_RANK, FUNNEL_RANK["closed_won"], LOST_RANK
     return q.cte(
         "reach",
-        f"""SELECT o.*, greatest(3, CASE
-         WHEN o.is_won THEN 5
+        f"""SELECT o.*, greatest({opp}, CASE
+         WHEN o.is_won THEN {won}
          WHEN h.opportunity_id IS NOT NULL
-           THEN greatest(coalesce(h.hmax, -1),
-                         CASE WHEN o.stage_canonical = 'closed_lost' THEN -1 ELSE {cur} END)
-         WHEN o.stage_canonical = 'closed_lost' THEN 3
+           THEN greatest(coalesce(h.hmax, {lost}),
+                         CASE WHEN o.stage_canonical = 'closed_lost' THEN {lost} ELSE {cur} END)
+         WHEN o.stage_canonical = 'closed_lost' THEN {opp}
          ELSE {cur} END) AS reached
 FROM {src} o
 LEFT JOIN hist_reach h ON h.opportunity_id = o.opportunity_id""",
@@ -339,9 +342,8 @@ def _stage_conversion(q: Sql, m: Metric) -> str:
     reach_cte(q)
     q.cte("deal_stages", DEAL_STAGES_SQL)
     aggs = [
-        "count(*) FILTER (WHERE reached >= 3) AS reached_opportunity",
-        "count(*) FILTER (WHERE reached >= 4) AS reached_proposal",
-        "count(*) FILTER (WHERE reached >= 5) AS reached_closed_won",
+        f"count(*) FILTER (WHERE reached >= {FUNNEL_RANK[s]}) AS reached_{s}"
+        for s in FUNNEL[OPPORTUNITY_RANK:]  # opportunity, proposal, closed_won
     ]
     # With a grain a deal needs a created_date to fall in a bucket; for 'all' every deal counts.
     dated = "created_date IS NOT NULL AND " if q.req.grain or q.req.period.bounded else ""
@@ -424,9 +426,7 @@ def _time_in_stage(q: Sql, m: Metric) -> str:
         )
     aggs = [
         "CAST(avg(days) AS DOUBLE) AS value",
-        "CAST(median(days) AS DOUBLE) AS median",
-        "CAST(quantile_cont(days, 0.25) AS DOUBLE) AS p25",
-        "CAST(quantile_cont(days, 0.75) AS DOUBLE) AS p75",
+        *quartiles("days", cast=True),
         "count(days) AS n",
     ]
     return (

@@ -14,6 +14,9 @@ from engine.metrics.compute import Result, compute, run_built
 from engine.metrics.request import Period, Request, parse_period
 from engine.metrics.sql import Sql, qi
 
+# The forecast looks this many days ahead of the as-of date.
+FORECAST_DAYS = 90
+
 
 def current_period(request: Request) -> Period:
     """The request's period when bounded, else the calendar quarter holding the as-of date."""
@@ -65,7 +68,9 @@ ORDER BY close_month NULLS LAST, min(stage_order), stage"""
     return run_built(con, q, select)
 
 
-def forecast_next_days(con: duckdb.DuckDBPyConnection, request: Request, days: int = 90) -> Result:
+def forecast_next_days(
+    con: duckdb.DuckDBPyConnection, request: Request, days: int = FORECAST_DAYS
+) -> Result:
     """Probability-weighted pipeline closing in [as_of, as_of + days), plus open pipeline."""
     start = request.as_of
     per = Period(f"next-{days}-days", start, start + dt.timedelta(days=days))

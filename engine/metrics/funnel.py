@@ -14,7 +14,7 @@ from engine.metrics.benchmarks import DEFAULT_BENCHMARKS, Benchmarks
 from engine.metrics.compile import DEAL_STAGES_SQL, reach_cte, visits_cte
 from engine.metrics.compute import Result, compute, run_built
 from engine.metrics.request import Request
-from engine.metrics.sql import LEAD_DIMS, NO_CYCLE_DEALS, Sql, qi
+from engine.metrics.sql import LEAD_DIMS, NO_CYCLE_DEALS, Sql, qi, quartiles, stage_rank
 
 # The lead stages come from the leads table, the deal stages from opportunities and history;
 # the two chains meet at "opportunity" (a converted lead).
@@ -288,8 +288,8 @@ def time_in_stage(
     visits_cte(q)
     _lead_visits(q)
     keys = "".join(f"{qi(d)}, " for d in request.by)
-    select = f"""SELECT {keys}stage_canonical AS stage, avg(days) AS mean, median(days) AS median,
-       quantile_cont(days, 0.25) AS p25, quantile_cont(days, 0.75) AS p75, count(*) AS n
+    select = f"""SELECT {keys}stage_canonical AS stage, avg(days) AS mean,
+       {", ".join(quartiles("days"))}, count(*) AS n
 FROM (
     SELECT {keys}stage_canonical, entered_at, days FROM visits
     UNION ALL
@@ -297,7 +297,7 @@ FROM (
 ) v
 WHERE {q.period("entered_at")}
 GROUP BY ALL
-ORDER BY {keys}min({_rank_sql("stage_canonical")})"""
+ORDER BY {keys}min({stage_rank("stage_canonical")})"""
     res = run_built(con, q, select)
     lows, highs = [], []
     for _, row in res.frame.iterrows():
@@ -306,12 +306,6 @@ ORDER BY {keys}min({_rank_sql("stage_canonical")})"""
         highs.append(band.high if band else None)
     res.frame = res.frame.assign(band_low=lows, band_high=highs)
     return res
-
-
-def _rank_sql(col: str) -> str:
-    from engine.metrics.sql import stage_rank
-
-    return stage_rank(col)
 
 
 def leakage(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
@@ -333,7 +327,7 @@ FROM (
     WHERE {q.period("created_date")}
 ) x
 GROUP BY stage
-ORDER BY {_rank_sql("stage")}"""
+ORDER BY {stage_rank("stage")}"""
     return run_built(con, q, select)
 
 

@@ -133,6 +133,15 @@ def parse_period(label: str | None, as_of: dt.date, fiscal_start_month: int = 1)
     raise PeriodError(f"Cannot read the period {text!r}. Accepted forms: {PERIOD_FORMS}.")
 
 
+# Defaults of the request's rule parameters (docs/metrics.md): a rep's quota counts at
+# RAMP_FACTOR in their first RAMP_MONTHS months; an open deal is stale after STALE_DAYS in its
+# stage and aged past AGING_MULTIPLE times its stage's median.
+RAMP_FACTOR = 0.7
+RAMP_MONTHS = 12
+STALE_DAYS = 60
+AGING_MULTIPLE = 1.5
+
+
 @dataclass(frozen=True)
 class Request:
     """A metric request. Build with :func:`make_request` to validate names and parse the period."""
@@ -145,10 +154,10 @@ class Request:
     as_of: dt.date = field(default_factory=dt.date.today)
     fiscal_start_month: int = 1
     exclude_flagged: bool = False
-    ramp_factor: float = 0.7
-    ramp_months: int = 12
-    stale_days: int = 60
-    aging_multiple: float = 1.5
+    ramp_factor: float = RAMP_FACTOR
+    ramp_months: int = RAMP_MONTHS
+    stale_days: int = STALE_DAYS
+    aging_multiple: float = AGING_MULTIPLE
     exclude_outliers: bool = False
 
     @property
@@ -180,10 +189,10 @@ def make_request(
     as_of: dt.date | str | None = None,
     fiscal_start_month: int = 1,
     exclude_flagged: bool = False,
-    ramp_factor: float = 0.7,
-    ramp_months: int = 12,
-    stale_days: int = 60,
-    aging_multiple: float = 1.5,
+    ramp_factor: float = RAMP_FACTOR,
+    ramp_months: int = RAMP_MONTHS,
+    stale_days: int = STALE_DAYS,
+    aging_multiple: float = AGING_MULTIPLE,
     exclude_outliers: bool = False,
 ) -> Request:
     """Validate and build a :class:`Request`; unknown metric/dimension/grain raise with hints."""

@@ -21,7 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.canonical import DEFAULT_SEGMENT_THRESHOLDS, SEGMENT_THRESHOLDS_KEY, SEGMENTS
+from engine.canonical import (
+    DEFAULT_SEGMENT_THRESHOLDS,
+    FUNNEL,
+    FUNNEL_RANK,
+    SEGMENT_THRESHOLDS_KEY,
+    SEGMENTS,
+)
 from engine.metrics.request import DIMENSIONS, Request
 
 REP_DIMS = ("owner", "team", "segment", "role", "manager")
@@ -56,14 +62,44 @@ GRAIN_STEP = {
     "year": "INTERVAL 12 MONTH",
 }
 
+# The funnel rank of a canonical stage in SQL, from engine.canonical.FUNNEL_RANK: a lost deal
+# ranks -1 here (it reached no stage by being lost) and an unmapped stage counts as an open
+# opportunity.
+OPPORTUNITY_RANK = FUNNEL_RANK["opportunity"]
+LOST_RANK = -1
 STAGE_RANK_SQL = (
-    "CASE {c} WHEN 'lead' THEN 0 WHEN 'sal' THEN 1 WHEN 'sql' THEN 2 WHEN 'opportunity' THEN 3 "
-    "WHEN 'proposal' THEN 4 WHEN 'closed_won' THEN 5 WHEN 'closed_lost' THEN -1 ELSE 3 END"
+    "CASE {c} "
+    + " ".join(f"WHEN '{s}' THEN {FUNNEL_RANK[s]}" for s in FUNNEL)
+    + f" WHEN 'closed_lost' THEN {LOST_RANK} ELSE {OPPORTUNITY_RANK} END"
 )
 
 # A deal's cycle (created -> close) is measured only when both dates are known and close is
 # not before created: a close_before_created deal counts everywhere else (docs/metrics.md).
 HAS_CYCLE = "close_date >= created_date"
+CYCLE_DAYS = "date_diff('day', created_date, close_date)"
+# The won deals whose cycle is measured (the cycle rule above).
+WON_WITH_CYCLE = f"is_won AND {HAS_CYCLE}"
+
+# Tukey's fences: a value below p25 - 1.5 IQR or above p75 + 1.5 IQR of its group is an outlier.
+IQR_K = 1.5
+
+
+def quartiles(x: str, over: str = "", cast: bool = False) -> list[str]:
+    """SELECT items ``median``, ``p25`` and ``p75`` of ``x`` (``over``: a window such as
+    ``" OVER ()"``; ``cast``: as DOUBLE)."""
+    items = [
+        (f"median({x}){over}", "median"),
+        (f"quantile_cont({x}, 0.25){over}", "p25"),
+        (f"quantile_cont({x}, 0.75){over}", "p75"),
+    ]
+    return [f"CAST({e} AS DOUBLE) AS {a}" if cast else f"{e} AS {a}" for e, a in items]
+
+
+def iqr_outlier(v: str, p25: str, p75: str) -> str:
+    """SQL that is true when ``v`` lies outside Tukey's fences of quartiles ``p25``/``p75``."""
+    return f"{v} < {p25} - {IQR_K} * ({p75} - {p25}) OR {v} > {p75} + {IQR_K} * ({p75} - {p25})"
+
+
 # Deals whose history is left out of time in stage for the same reason.
 NO_CYCLE_DEALS = "SELECT opportunity_id FROM opportunities WHERE close_date < created_date"
 

@@ -1,0 +1,1 @@
+"""Browser tests in headless Chromium (see README.md, "Tests")."""
