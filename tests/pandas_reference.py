@@ -304,6 +304,23 @@ def reference_from_frames(
         r["lead_response_hours.mean"] = _none(hours.mean()) if len(hours) else None
         r["lead_response_hours.median"] = _none(hours.median()) if len(hours) else None
 
+    if want("lead_velocity_rate"):
+        # SQLs by sql_date, or every lead by created_date when no lead has an sql_date;
+        # (this period - the previous one of the same length) / the previous one
+        ld = f["leads"]
+        d = ld["sql_date"] if ld["sql_date"].notna().any() else ld["created_date"]
+        if start is None or end is None:
+            r["lead_velocity_rate"] = None
+        else:
+            if start.day == 1 and end.day == 1:
+                n = (end.year - start.year) * 12 + end.month - start.month
+                p_start = (pd.Timestamp(start) - pd.DateOffset(months=n)).date()
+            else:
+                p_start = start - (end - start)
+            now = float(_in(d, start, end).sum())
+            before = float(_in(d, p_start, start).sum())
+            r["lead_velocity_rate"] = _div(now - before, before)
+
     if want("forecast_accuracy"):
         # no history row before the start: the forecast cannot be rebuilt (null, not 0)
         if start is None or not (h["entered_at"] < pd.Timestamp(start)).any():

@@ -21,7 +21,7 @@ CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
 # The closed set of kinds. Generic kinds compile from the SQL pieces written in the catalog;
 # the others have one compiler each in ``engine.metrics.compile``.
-GENERIC_KINDS = ("sum", "count", "ratio", "quantile")
+GENERIC_KINDS = ("sum", "count", "ratio", "quantile", "growth")
 SPECIAL_KINDS = (
     "derived",
     "quota",
@@ -61,6 +61,7 @@ SPEC_IDS = (
     "activities_per_opportunity",
     "lead_response_hours",
     "forecast_accuracy",
+    "lead_velocity_rate",
 )
 
 _TEMPLATE = (
@@ -115,6 +116,9 @@ class Metric:
     ramp: bool = False
     # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
     headline: str = "mean"
+    # growth kind: the date used instead of ``value_side.date`` when no row of the source
+    # table has that date at all (a dataset-level choice, never row by row).
+    date_fallback: str = ""
     # Rows that must exist for the value to mean anything, each "table" or "table WHERE
     # predicate" (catalog text, never user input); without them the value is null: no
     # activities loaded, activities per opportunity is unknown, not 0; no lost deal recorded,
@@ -215,7 +219,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         raise CatalogError(f"Metric {mid!r}: higher_is_better must be true or false.")
     kind = raw["kind"]
     value_side = num = den = None
-    if kind in ("sum", "count", "quantile"):
+    if kind in ("sum", "count", "quantile", "growth"):
         value_side = _side(raw, "", mid)
     elif kind == "ratio":
         num, den = _side(raw, "num_", mid), _side(raw, "den_", mid)
@@ -232,6 +236,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         "headline",
         "requires",
         "requires_note",
+        "date_fallback",
     }
     known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
     headline = str(raw.get("headline", "mean"))
@@ -239,6 +244,9 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         raise CatalogError(
             f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
         )
+    date_fallback = str(raw.get("date_fallback", ""))
+    if date_fallback and kind != "growth":
+        raise CatalogError(f"Metric {mid!r}: date_fallback needs kind growth.")
     requires = tuple(str(t) for t in raw.get("requires", ()))
     if {required_table(r) for r in requires} - set(TABLES):
         raise CatalogError(f"Metric {mid!r}: requires {requires!r} names an unknown table.")
@@ -266,6 +274,7 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         numerator_metric=raw.get("numerator_metric"),
         ramp=bool(raw.get("ramp", False)),
         headline=headline,
+        date_fallback=date_fallback,
         requires=requires,
         requires_note=str(raw.get("requires_note", "")),
     )

@@ -26,6 +26,7 @@ from engine.metrics.sql import (
     OPPORTUNITY_RANK,
     REP_DIMS,
     SOURCE_DIMS,
+    SOURCE_LABEL,
     WON_WITH_CYCLE,
     Sql,
     iqr_outlier,
@@ -168,6 +169,82 @@ def _ratio(q: Sql, m: Metric) -> str:
     den = _side_select(q, m.den, f"{m.den.expr} AS denominator", ds)
     frm, cols = _join(q, num, den)
     return f"SELECT * FROM (\nSELECT {cols}{value}\nFROM {frm}\n) t{q.order_by()}"
+
+
+def _growth(q: Sql, m: Metric) -> str:
+    """(count in the period - count in the previous period of the same length) / the previous
+    count (docs/metrics.md, Activity and leads); with a grain, each bucket against the one before."""
+    s = m.value_side
+    assert s is not None
+    date = s.date
+    if m.date_fallback:
+        # a dataset-level choice: the whole source table either has the date or falls back
+        have = _exists(f"{SOURCE_LABEL[s.source]} WHERE {s.date} IS NOT NULL")
+        date = f"CASE WHEN {have} THEN {s.date} ELSE {m.date_fallback} END"
+    rows = q.cte(
+        "growth_rows",
+        f"SELECT * FROM (\nSELECT *, {date} AS growth_date\nFROM {_src(q, s.source)}\n"
+        f"WHERE ({s.where})\n) WHERE growth_date IS NOT NULL",
+    )
+    value = (
+        "CAST(numerator - denominator AS DOUBLE) / nullif(denominator, 0) AS value, "
+        "numerator, denominator, CAST(numerator AS BIGINT) AS n"
+    )
+    per = q.req.period
+    if q.req.grain:
+        by = "".join(f"{qi(d)}, " for d in q.req.by)
+        q.cte(
+            "growth_n",
+            f"""SELECT {by}{q.bucket("growth_date")} AS period_start,
+       count(*) FILTER (WHERE {q.period("growth_date")}) AS c_in, count(*) AS c
+FROM {rows}
+GROUP BY ALL""",
+        )
+        nxt = f"CAST(period_start + {q.step} AS DATE)"
+        inside = "TRUE"
+        if per.start is not None and per.end is not None:
+            inside = f"{nxt} < {q.p(per.end)} AND {nxt} + {q.step} > {q.p(per.start)}"
+        # buckets with rows in the period, and a bucket without rows that follows one with
+        # rows (0 leads: -100%), never past the last bucket of the data
+        q.cte(
+            "growth_b",
+            f"""SELECT {by}period_start FROM growth_n WHERE c_in > 0
+UNION
+SELECT {by}{nxt} FROM growth_n
+WHERE {nxt} <= (SELECT max(period_start) FROM growth_n) AND {inside}""",
+        )
+
+        def on(a: str, start: str) -> str:
+            same = [f"{a}.{qi(d)} IS NOT DISTINCT FROM b.{qi(d)}" for d in q.req.by]
+            return " AND ".join([*same, f"{a}.period_start = {start}"])
+
+        cur_on = on("c", "b.period_start")
+        prev_on = on("p", f"CAST(b.period_start - {q.step} AS DATE)")
+        return f"""SELECT {_select_keys(q)}{value}
+FROM (
+    SELECT b.*, CAST(coalesce(c.c_in, 0) AS DOUBLE) AS numerator,
+           CAST(coalesce(p.c, 0) AS DOUBLE) AS denominator
+    FROM growth_b b
+    LEFT JOIN growth_n c ON {cur_on}
+    LEFT JOIN growth_n p ON {prev_on}
+) t{q.order_by()}"""
+    if per.start is None or per.end is None:
+        q.note(f"{m.name} compares a period with the one before it: null for 'all'.")
+        inner = (
+            f"SELECT {_select_keys(q)}CAST(count(*) AS DOUBLE) AS numerator, "
+            f"CAST(NULL AS DOUBLE) AS denominator\nFROM {rows}{q.group_by()}"
+        )
+    else:
+        prev = per.shifted(-1)
+        assert prev.start is not None and prev.end is not None
+        before = f"growth_date >= {q.p(prev.start)} AND growth_date < {q.p(prev.end)}"
+        now = q.period("growth_date")
+        inner = (
+            f"SELECT {_select_keys(q)}CAST(count(*) FILTER (WHERE {now}) AS DOUBLE) AS numerator, "
+            f"CAST(count(*) FILTER (WHERE {before}) AS DOUBLE) AS denominator\n"
+            f"FROM {rows}\nWHERE ({now}) OR ({before}){q.group_by()}"
+        )
+    return f"SELECT {_select_keys(q)}{value}\nFROM (\n{inner}\n) t{q.order_by()}"
 
 
 # -- quota-based metrics ----------------------------------------------------------------------
@@ -527,6 +604,7 @@ COMPILERS: dict[str, Callable[[Sql, Metric], str]] = {
     "count": _count,
     "quantile": _quantile,
     "ratio": _ratio,
+    "growth": _growth,
     "quota": _quota,
     "stage_conversion": _stage_conversion,
     "time_in_stage": _time_in_stage,
