@@ -176,6 +176,16 @@ def test_lead_response_hours(con):
     assert r.extras["median"] == pytest.approx(8.5)
 
 
+def test_lead_velocity_rate(con):
+    # SQLs by sql_date: Q3 L1 (07-05), L2 (07-08) = 2; Q2 none: (2 - 0) / 0 is null
+    r = q3(con, "lead_velocity_rate")
+    assert r.value is None
+    assert (r.extras["numerator"], r.extras["denominator"]) == (2, 0)
+    # Q4 none against Q3's 2: (0 - 2) / 2
+    q4 = make_request(["lead_velocity_rate"], period="2026-Q4", as_of=TINY_AS_OF)
+    assert compute(con, q4).value == pytest.approx(-1.0)
+
+
 def test_forecast_accuracy(con):
     r = q3(con, "forecast_accuracy")
     # state at 2026-07-01: o1 Negotiation/Review 40 * 50% = 20; o4 Proposal/Price Quote
