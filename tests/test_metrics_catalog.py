@@ -1,4 +1,5 @@
-"""The catalog loads, holds exactly the spec's ids and every entry is complete."""
+"""The catalog loads and every entry is complete (that docs/metrics.md lists exactly the
+catalog's metrics is tests/test_docs.py's)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,10 @@ import pytest
 
 from engine.errors import UnknownName, WorkbenchError
 from engine.metrics import CATALOG, get_metric, make_request, parse_period
-from engine.metrics.catalog import KINDS, SPEC_IDS, CatalogError, parse_metric
+from engine.metrics.catalog import KINDS, CatalogError, parse_metric
 
 
-def test_catalog_has_exactly_the_spec_ids():
-    assert set(CATALOG) == set(SPEC_IDS)
-
-
-@pytest.mark.parametrize("mid", SPEC_IDS)
+@pytest.mark.parametrize("mid", sorted(CATALOG))
 def test_every_metric_has_purpose_and_formula(mid):
     m = CATALOG[mid]
     assert m.purpose.strip() and m.formula.strip() and m.name.strip()

@@ -39,31 +39,6 @@ DIRECTIONS = ("leading", "lagging")
 SOURCES = ("opp", "act", "lead")
 HEADLINES = ("mean", "median")
 
-# The metric ids of docs/metrics.md, Metric families: the catalog must hold exactly these.
-SPEC_IDS = (
-    "won_revenue",
-    "revenue_per_rep",
-    "won_deals",
-    "win_rate",
-    "avg_deal_size",
-    "sales_cycle_days",
-    "pipeline_created",
-    "open_pipeline",
-    "weighted_pipeline",
-    "pipeline_coverage",
-    "quota_attainment",
-    "ramp_adjusted_attainment",
-    "sales_velocity",
-    "stage_conversion",
-    "time_in_stage_days",
-    "pipeline_aging",
-    "stale_deals",
-    "activities_per_opportunity",
-    "lead_response_hours",
-    "forecast_accuracy",
-    "lead_velocity_rate",
-)
-
 _TEMPLATE = (
     "id",
     "name",
@@ -280,8 +255,9 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
     )
 
 
-def load_catalog(path: Path = CATALOG_PATH, *, require_spec_ids: bool = True) -> dict[str, Metric]:
-    """Load and validate a catalog file; ids must be unique (and, by default, those of docs/metrics.md)."""
+def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Metric]:
+    """Load and validate a catalog file; ids must be unique. That docs/metrics.md lists every
+    metric is a test of the docs, so a new metric is one entry here."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
@@ -292,13 +268,6 @@ def load_catalog(path: Path = CATALOG_PATH, *, require_spec_ids: bool = True) ->
         if m.id in metrics:
             raise CatalogError(f"Metric {m.id!r} is declared twice.")
         metrics[m.id] = m
-    if require_spec_ids and set(metrics) != set(SPEC_IDS):
-        extra = sorted(set(metrics) - set(SPEC_IDS))
-        lacking = sorted(set(SPEC_IDS) - set(metrics))
-        raise CatalogError(
-            "Catalog ids differ from the metrics of docs/metrics.md, Metric families: "
-            f"extra {extra}, missing {lacking}."
-        )
     for m in metrics.values():
         if m.numerator_metric and m.numerator_metric not in metrics:
             raise CatalogError(f"Metric {m.id!r}: unknown numerator_metric {m.numerator_metric!r}.")
