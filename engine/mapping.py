@@ -36,16 +36,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from engine import crm
 from engine.canonical import SOURCE_LINE, TABLES
+from engine.crm import PRESETS, normalise_header
 from engine.errors import MappingError, UnknownName
-
-PRESETS: tuple[str, ...] = (
-    "salesforce_report",
-    "salesforce_export",
-    "hubspot",
-    "pipedrive",
-    "spreadsheet",
-)
 
 # How a mapping came to be: proposed by recognise(), reused from the store, or edited.
 ORIGINS: tuple[str, ...] = ("recognised", "remembered", "edited")
@@ -54,25 +48,6 @@ ORIGINS: tuple[str, ...] = ("recognised", "remembered", "edited")
 # --------------------------------------------------------------------------------------------
 # Normalisation
 # --------------------------------------------------------------------------------------------
-
-# A trailing unit or qualifier in parentheses: "Probability (%)", "Amount (USD)",
-# "Cumulative time in ... (HH:mm:ss)". Long parentheticals are kept: they carry meaning.
-_UNIT_SUFFIX = re.compile(r"\s*\([^()]{0,12}\)\s*$")
-_SF_CUSTOM_SUFFIX = re.compile(r"__c$", re.IGNORECASE)
-
-
-def normalise_header(header: str) -> str:
-    """The comparison key of a header.
-
-    Case-insensitive; surrounding space, a BOM, a Salesforce ``__c`` suffix and a short
-    trailing parenthetical such as ``(%)`` are dropped; spaces, underscores, hyphens, dots and
-    any other punctuation vanish, so ``Close Date``, ``CloseDate``, ``close_date`` and
-    ``close-date`` share the key ``closedate``.
-    """
-    s = header.replace("\ufeff", "").strip()
-    s = _SF_CUSTOM_SUFFIX.sub("", s)
-    s = _UNIT_SUFFIX.sub("", s)
-    return "".join(ch for ch in s.casefold() if ch.isalnum())
 
 
 def header_signature(headers: Iterable[str]) -> str:
@@ -543,34 +518,23 @@ _SYN_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def _synonym_keys_for(table: str, column: str, preset: str | None) -> tuple[str, ...]:
-    """Synonym keys adjusted for the export style.
-
-    Salesforce's Data Export names every object's own key ``Id``; ``<Object>Id`` columns are
-    foreign keys (OpportunityHistory.OpportunityId, CampaignMember.LeadId). So in that style a
-    table's id column reads only ``Id``, and OpportunityHistory's ``CreatedDate`` (when the
-    history row was written, i.e. when the stage changed) is the stage entry time.
-    """
+    """Synonym keys adjusted for the export style: the preset's own spellings come after the
+    shared ones, then its synonym rule applies (Salesforce Data Export: a table's key reads
+    only ``Id``). Presets live in ``engine.crm``."""
     keys = _SYN_KEYS[table][column]
-    if preset == "salesforce_export":
-        if table == "reps":
-            # User.csv: Id is the user id that OwnerId columns hold; Name is the rep.
-            return ("id",) if column == "user_id" else tuple(k for k in keys if k != "id")
-        if (table, column) == ("accounts", "account_name"):
-            return ("name",)  # Account.Name; Lead.Company is a lead's company, not an account
-        if column == TABLES[table].id_column:
-            return ("id",)
-        if (table, column) == ("stage_history", "entered_at"):
-            return (*keys, "createddate")
-    return keys
+    style = crm.get(preset)
+    if style is None:
+        return keys
+    extra = style.synonyms.get(table, {}).get(column, ())
+    if extra:
+        keys = _keys((*keys, *extra))
+    return style.synonym_rule(table, column, keys)
 
 
 _FALLBACK_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     t: {c: _keys(v) for c, v in cols.items()} for t, cols in _FALLBACKS.items()
 }
 
-# HubSpot: Date entered "Appointment Scheduled (Sales Pipeline)". Other per-stage columns
-# (Date exited, Cumulative time in, Latest time in) are not stage entries and stay unmapped.
-_DATE_ENTERED = re.compile(r'^\s*date\s+entered\s+["\u201c\u201d\'](.+)["\u201c\u201d\']\s*$', re.I)
 _TRAILING_PAREN = re.compile(r"^(.*\S)\s*\(([^()]*)\)$")
 
 
@@ -946,8 +910,9 @@ _NAMED_BY_PARTS = ("reps",)
 
 def _stage_columns(headers: Sequence[str]) -> dict[str, str]:
     found: list[tuple[str, str]] = []
+    patterns = crm.wide_stage_patterns()
     for h in headers:
-        m = _DATE_ENTERED.match(h)
+        m = next((m for p in patterns if (m := p.match(h))), None)
         if m:
             found.append((m.group(1).strip(), h))
     if not found:
@@ -968,72 +933,9 @@ def _stage_columns(headers: Sequence[str]) -> dict[str, str]:
     return out
 
 
-_SF_EXPORT_MARKERS = frozenset(
-    {
-        "Id",
-        "OwnerId",
-        "StageName",
-        "IsClosed",
-        "IsWon",
-        "IsDeleted",
-        "CreatedDate",
-        "CreatedById",
-        "CloseDate",
-        "LeadSource",
-        "ForecastCategoryName",
-        "OpportunityId",
-        "WhatId",
-        "WhoId",
-        "ActivityDate",
-        "ConvertedDate",
-        "SystemModstamp",
-    }
-)
-_SF_REPORT_MARKERS = frozenset(
-    normalise_header(s)
-    for s in (
-        "Opportunity ID",
-        "Opportunity Owner",
-        "Opportunity Name",
-        "Probability (%)",
-        "Forecast Category",
-        "Fiscal Period",
-        "Stage Duration",
-        "Lead Owner",
-        "Lead ID",
-        "Next Step",
-        "Account Owner",
-    )
-)
-_HUBSPOT_MARKERS = frozenset(
-    normalise_header(s)
-    for s in (
-        "Record ID",
-        "Deal Name",
-        "Deal Stage",
-        "Deal owner",
-        "Create Date",
-        "Pipeline",
-        "Deal Type",
-        "Associated Company",
-        "Contact owner",
-    )
-)
-_PIPEDRIVE_PREFIX = re.compile(r"^\s*(Deal|Person|Organization|Activity|Lead|Product) - ", re.I)
-
-
 def detect_preset(headers: Sequence[str]) -> str | None:
     """Which CRM export style the headers look like (one of ``PRESETS``), if any."""
-    if sum(1 for h in headers if _PIPEDRIVE_PREFIX.match(h)) >= 2:
-        return "pipedrive"
-    keys = {normalise_header(h) for h in headers}
-    if any(_DATE_ENTERED.match(h) for h in headers) or len(keys & _HUBSPOT_MARKERS) >= 2:
-        return "hubspot"
-    if len({h.strip() for h in headers} & _SF_EXPORT_MARKERS) >= 2:
-        return "salesforce_export"
-    if len(keys & _SF_REPORT_MARKERS) >= 2:
-        return "salesforce_report"
-    return None
+    return crm.detect(headers)
 
 
 _DISTINCTIVE: dict[str, tuple[str, ...]] = {"accounts": ("industry", "employees", "annual_revenue")}
@@ -1073,9 +975,11 @@ def _candidate_key(
     # employees and revenue: accounts, whose one key column is generic).
     distinctive = sum(c.weights.get(col, 0.0) for col in _DISTINCTIVE.get(c.table, ()))
     score = found / (len(evidence) + 1) + min(0.3, 0.03 * optional + 0.07 * distinctive)
-    if style == "salesforce_export" and c.table == "accounts" and "account_name" not in c.columns:
-        score = 0.0  # every Salesforce Account has a Name; a Lead's Company is no account
-    if style == "salesforce_export" and hint == c.table:
+    preset = crm.get(style)
+    if preset is not None and preset.account_needs_name:
+        if c.table == "accounts" and "account_name" not in c.columns:
+            score = 0.0  # every Salesforce Account has a Name; a Lead's Company is no account
+    if preset is not None and preset.filename_names_object and hint == c.table:
         # A Data Export file is named after its object, and every object has Id, OwnerId and
         # CreatedDate: the name says more than those generic headers (Account.csv).
         score += 0.1
@@ -1120,7 +1024,7 @@ def recognise(
         stage_cols = {}
     used = set(best.columns.values()) | {h for hs in best.fallbacks.values() for h in hs}
     used |= set(stage_cols.values()) | {h for hs in best.joined.values() for h in hs}
-    preset = style or ("spreadsheet" if best.columns else None)
+    preset = style or (crm.fallback() if best.columns else None)
     return Mapping(
         table=best.table,
         columns=best.columns,

@@ -3,8 +3,8 @@
 The canonical funnel is ``engine.canonical.FUNNEL`` (lead -> sal -> sql -> opportunity ->
 proposal -> closed_won, plus closed_lost). A :class:`StageMap` holds one entry per CRM stage
 name found in a dataset. :func:`guess_stage_map` proposes one from the built-in maps of
-``docs/data.md``, Stage map (Salesforce, HubSpot, Pipedrive defaults) and, for other names, from
-keywords; guessed entries are marked so the app can ask the user to confirm them. A stage the
+``docs/data.md``, Stage map (the default stages of the CRMs in ``engine.crm``) and, for other
+names, from keywords; guessed entries are marked so the app can ask the user to confirm them. A stage the
 map does not know is a data-quality finding (:meth:`StageMap.unknown`), never a crash.
 """
 
@@ -18,6 +18,7 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine import crm
 from engine.canonical import CANONICAL_STAGES, FUNNEL_RANK
 from engine.errors import MappingError, UnknownName
 
@@ -231,64 +232,14 @@ def _builtin(rows: Sequence[tuple[str, str, float]]) -> StageMap:
     )
 
 
-SALESFORCE_STAGES = _builtin(
-    [
-        ("Prospecting", "opportunity", 10),
-        ("Qualification", "opportunity", 10),
-        ("Needs Analysis", "opportunity", 20),
-        ("Value Proposition", "opportunity", 50),
-        ("Id. Decision Makers", "opportunity", 60),
-        ("Perception Analysis", "opportunity", 70),
-        ("Proposal/Price Quote", "proposal", 75),
-        ("Negotiation/Review", "proposal", 90),
-        ("Closed Won", "closed_won", 100),
-        ("Closed Lost", "closed_lost", 0),
-    ]
-)
-
-# Display labels as they appear in exports. The internal ids (appointmentscheduled,
-# qualifiedtobuy, ..., closedwon, closedlost) have the same stage_key, so lookup() finds them
-# here too.
-HUBSPOT_STAGES = _builtin(
-    [
-        ("Appointment Scheduled", "opportunity", 20),
-        ("Qualified To Buy", "opportunity", 40),
-        ("Presentation Scheduled", "opportunity", 60),
-        ("Decision Maker Bought-In", "proposal", 80),
-        ("Contract Sent", "proposal", 90),
-        ("Closed Won", "closed_won", 100),
-        ("Closed Lost", "closed_lost", 0),
-    ]
-)
-
-# Pipedrive's default pipeline. Pipedrive itself defaults every stage to 100% deal
-# probability, which says nothing; these rise with the funnel (10/20/40/60/80) so weighted
-# pipeline is meaningful until the user sets their own. Won and lost are not stages in
-# Pipedrive: they come from the deal's status column.
-PIPEDRIVE_STAGES = _builtin(
-    [
-        ("Qualified", "opportunity", 10),
-        ("Contact Made", "opportunity", 20),
-        ("Demo Scheduled", "opportunity", 40),
-        ("Proposal Made", "proposal", 60),
-        ("Negotiations Started", "proposal", 80),
-    ]
-)
-
+# Built-in stage maps, one per CRM that ships default stages (engine.crm): name -> map, in
+# the order a tie between maps is settled when no preset is preferred.
 BUILTIN_STAGE_MAPS: dict[str, StageMap] = {
-    "salesforce": SALESFORCE_STAGES,
-    "hubspot": HUBSPOT_STAGES,
-    "pipedrive": PIPEDRIVE_STAGES,
+    name: _builtin(rows) for name, rows in crm.stage_maps().items()
 }
-
-# Mapping presets (engine.mapping.PRESETS) -> built-in stage map.
-_PRESET_MAP: dict[str, str] = {
-    "salesforce_report": "salesforce",
-    "salesforce_export": "salesforce",
-    "salesforce": "salesforce",
-    "hubspot": "hubspot",
-    "pipedrive": "pipedrive",
-}
+SALESFORCE_STAGES = BUILTIN_STAGE_MAPS["salesforce"]
+HUBSPOT_STAGES = BUILTIN_STAGE_MAPS["hubspot"]
+PIPEDRIVE_STAGES = BUILTIN_STAGE_MAPS["pipedrive"]
 
 _WON = re.compile(r"\bwon\b|closedwon")
 _LOST = re.compile(r"\blost\b|closedlost|disqualified|unqualified")
@@ -308,7 +259,7 @@ def guess_canonical(stage: str) -> str:
 
 
 def _pick_builtin(keys: list[str], preset: str | None) -> StageMap | None:
-    preferred = _PRESET_MAP.get(preset or "")
+    preferred = crm.stage_map_of(preset)
     best: tuple[int, int] = (0, 0)
     chosen: StageMap | None = None
     for name, smap in BUILTIN_STAGE_MAPS.items():
