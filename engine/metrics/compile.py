@@ -673,8 +673,8 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
 def _exists(requirement: str) -> str:
     """``EXISTS`` for one ``requires`` entry of the catalog ("table" or "table WHERE ...")."""
     table = required_table(requirement)
-    rest = requirement[len(table) :].strip()
-    return f'EXISTS (SELECT 1 FROM "{table}" {rest})'.replace(" )", ")")
+    where = requirement.strip()[len(table) :].strip()
+    return f'EXISTS (SELECT 1 FROM "{table}"' + (f" {where}" if where else "") + ")"
 
 
 def unmet_requirement(con: duckdb.DuckDBPyConnection, metric: Metric) -> str | None:
