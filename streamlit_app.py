@@ -12,8 +12,8 @@ import os
 
 import streamlit as st
 
-from engine.errors import WorkbenchError
-from engine.samples import ensure_sample_dataset
+from engine.core.errors import WorkbenchError
+from engine.load.samples import ensure_sample_dataset
 from views import auth, common, links, sidebar, state
 from views import pages as registry
 

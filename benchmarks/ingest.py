@@ -3,7 +3,7 @@
 Each variant runs in its own process so its peak memory (max RSS) is its own:
 
 - ``floor``: DuckDB ``read_csv`` of the file straight into a table (no mapping, no rules).
-- ``workbench``: the app's path, ``engine.pipeline.load_files`` (parse, map, type,
+- ``workbench``: the app's path, ``engine.load.pipeline.load_files`` (parse, map, type,
   validate with pandera, load into a new dataset).
 - ``pandas``: ``pandas.read_csv`` + the same row rules written as a pandera model on pandas.
 
@@ -55,8 +55,8 @@ def _child(variant: str, files: list[str], workdir: str) -> dict[str, float]:
             con.execute(f"CREATE TABLE t{i} AS SELECT * FROM read_csv(?)", [f])
         con.close()
     elif variant == "workbench":
-        from engine.pipeline import load_files
-        from engine.store import Workspace
+        from engine.load.pipeline import load_files
+        from engine.store.workspace import Workspace
 
         marks: list[tuple[float, str]] = []
         started = time.perf_counter()

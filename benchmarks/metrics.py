@@ -1,10 +1,10 @@
 """Metric engine benchmark: the whole catalog and the heavy metrics vs a pandas baseline.
 
 A large dataset is generated once with ``sample_data.generate`` and loaded once through
-``engine.pipeline.load_files`` (the app's own loader); both are cached under
+``engine.load.pipeline.load_files`` (the app's own loader); both are cached under
 ``benchmarks/data/metrics_o<N>/``. Each run then times, in this process:
 
-- the SQL engine: ``engine.metrics.compute`` for the whole catalog and for each heavy metric,
+- the SQL engine: ``engine.semantic.compute`` for the whole catalog and for each heavy metric,
   on a cursor of the loaded dataset;
 - the pandas baseline: ``tests/pandas_reference.py`` (the independent implementation the
   cross-check test uses) reading the same CSVs into pandas once, then computing the same
@@ -65,8 +65,8 @@ def ensure_csvs(opportunities: int) -> Path:
 
 def ensure_dataset(opportunities: int) -> tuple[Path, str]:
     """Load the generated CSVs through the pipeline once; returns (workspace root, token)."""
-    from engine.pipeline import load_files
-    from engine.store import Workspace
+    from engine.load.pipeline import load_files
+    from engine.store.workspace import Workspace
 
     base = data_dir(opportunities)
     csv = ensure_csvs(opportunities)
@@ -104,8 +104,8 @@ def run(opportunities: int, repeat: int) -> str:
     """Time the engine and the pandas baseline on ``opportunities`` deals; a markdown section."""
     import duckdb
 
-    from engine.metrics import compute, make_request, metric_ids
-    from engine.store import Workspace
+    from engine.semantic import compute, make_request, metric_ids
+    from engine.store.workspace import Workspace
     from tests.pandas_reference import read_frames, reference_from_frames
 
     root, token = ensure_dataset(opportunities)
@@ -146,7 +146,7 @@ def run(opportunities: int, repeat: int) -> str:
         "## Metrics (SQL engine vs pandas)",
         "",
         f"{counts['opportunities']:,} opportunities, {counts['stage_history']:,} stage_history "
-        f"rows, {counts['activities']:,} activities, loaded once through `engine.pipeline`. "
+        f"rows, {counts['activities']:,} activities, loaded once through `engine.load.pipeline`. "
         f"Period {label}, as-of {AS_OF}. The pandas baseline is `tests/pandas_reference.py` "
         f"(the cross-check's independent implementation) on frames read once from the CSVs "
         f"({read_s:.1f} s to read, not counted). Medians of {repeat} runs in one process.",

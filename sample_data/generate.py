@@ -3,7 +3,7 @@ rates inside the bands of ``docs/benchmarks.md``).
 
 The dataset covers the two years up to ``as_of`` (default 2026-11-20) for 24 account executives
 in four teams and writes one CSV per canonical table: opportunities, stage_history, activities,
-reps, quotas and leads. Column headers are the canonical names of :mod:`engine.canonical`.
+reps, quotas and leads. Column headers are the canonical names of :mod:`engine.core.canonical`.
 
 Everything is vectorised with numpy so ``--scale`` can produce benchmark-sized files (a million
 opportunities with their history in seconds). The only source of randomness is

@@ -1,6 +1,6 @@
 """One pandera model per canonical table, with the row rules of ``docs/data.md``.
 
-The models validate a typed polars frame (after :mod:`engine.typeparse`) lazily, so every
+The models validate a typed polars frame (after :mod:`engine.core.typeparse`) lazily, so every
 failure of every row is collected in one pass. Each ``dataframe_check`` is named after a rule
 id in :mod:`schemas.rules`, which decides whether it quarantines the row or only flags it.
 A check returns True where the row passes; a null compares as passing, because emptiness has
@@ -17,7 +17,7 @@ import polars as pl
 from pandera.api.dataframe.model_components import ClassCheck
 from pandera.api.polars.types import PolarsData
 
-from engine.canonical import ACTIVITY_TYPES, TABLES
+from engine.core.canonical import ACTIVITY_TYPES, TABLES
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pandera.errors
 import polars as pl
 
-from engine.canonical import TABLES
+from engine.core.canonical import TABLES
 from schemas.models import MODELS
 from schemas.rules import RULES
 

@@ -1,7 +1,7 @@
 """Shared fixtures: the committed sample dataset loaded through the app's own loader.
 
 ``sample_dataset`` loads ``sample_data/*.csv`` once per test session with
-:func:`engine.pipeline.load_files` into a temporary :class:`engine.store.Workspace`, so tests
+:func:`engine.load.pipeline.load_files` into a temporary :class:`engine.store.workspace.Workspace`, so tests
 that check numbers on the sample check them on exactly what the app loads.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from engine.pipeline import load_files
-from engine.samples import SAMPLE_DIR
-from engine.store import Workspace
+from engine.load.pipeline import load_files
+from engine.load.samples import SAMPLE_DIR
+from engine.store.workspace import Workspace
 from tests.metrics_fixtures import SAMPLE_AS_OF
 
 SAMPLE_TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas", "leads")
@@ -22,7 +22,7 @@ SAMPLE_TABLES = ("opportunities", "stage_history", "activities", "reps", "quotas
 
 @pytest.fixture(scope="session")
 def sample_dataset(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, str]]:
-    """(workspace, token) of the sample CSVs loaded through ``engine.pipeline.load_files``."""
+    """(workspace, token) of the sample CSVs loaded through ``engine.load.pipeline.load_files``."""
     ws = Workspace(tmp_path_factory.mktemp("sample_workspace"))
     files = [(f"{t}.csv", (SAMPLE_DIR / f"{t}.csv").read_bytes()) for t in SAMPLE_TABLES]
     info, _ = load_files(ws, files, name="sample", as_of=SAMPLE_AS_OF)

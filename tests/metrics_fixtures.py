@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from engine.layout import create_tables, table_columns
+from engine.core.layout import create_tables, table_columns
 from tests.pandas_reference import SF_STAGES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli
-from engine.pipeline import load_files
-from engine.samples import SAMPLE_NAME, ensure_sample_dataset, find_sample
-from engine.store import RETENTION_ENV, Workspace, new_token
+from engine.cli import commands as cli
+from engine.load.pipeline import load_files
+from engine.load.samples import SAMPLE_NAME, ensure_sample_dataset, find_sample
+from engine.store.workspace import RETENTION_ENV, Workspace, new_token
 from tests.test_app_helpers import OIDC, app, problems
 from views.auth import oidc_provider, password_matches, sign_in_mode
 
@@ -347,7 +347,7 @@ def test_an_email_owner_never_appears_in_the_link(
     assert other.sidebar.multiselect(key="w_owner").value == ["ann@acme.com"]
     assert "acme" not in str(other.query_params)
     # An alias made with another dataset's key does not resolve.
-    from engine.privacy import link_alias
+    from engine.core.privacy import link_alias
 
     forged = link_alias("ann@acme.com", new_token())
     other.query_params = {"dataset": info.token, "owner": forged}

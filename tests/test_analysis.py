@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from engine.metrics.velocity import complete_periods
+from engine.analyses.velocity import complete_periods
 
 
 def test_the_running_month_is_left_out_of_lever_moves() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import new_token
+from engine.store.workspace import new_token
 from tests.test_app_helpers import app, problems
 
 
@@ -74,8 +74,8 @@ def test_unknown_dataset_shows_a_message_and_a_way_back(
 def test_sidebar_lists_only_this_sessions_datasets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.pipeline import load_files
-    from engine.store import Workspace
+    from engine.load.pipeline import load_files
+    from engine.store.workspace import Workspace
 
     other = app(tmp_path, monkeypatch).run()
     sample = other.query_params["dataset"]

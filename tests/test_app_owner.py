@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.store import Workspace
+from engine.store.workspace import Workspace
 from tests.test_app_helpers import OIDC, app, problems
 from views.auth import LIST_ENV
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.metrics import CATALOG
-from engine.store import Workspace
+from engine.semantic import CATALOG
+from engine.store.workspace import Workspace
 from tests.test_app_helpers import PAGES, app, problems
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import Workspace
+from engine.store.workspace import Workspace
 from tests.test_app_helpers import app, problems
 
 # Two amount-like columns: "Amount" is recognised; the test then maps "Expected Revenue".

@@ -6,8 +6,8 @@ import io
 import json
 from pathlib import Path
 
-from engine import cli
-from engine.store import Workspace
+from engine.cli import commands as cli
+from engine.store.workspace import Workspace
 
 BAD = Path(__file__).resolve().parent / "bad_inputs"
 
@@ -126,8 +126,8 @@ def test_a_load_of_no_file_at_all_creates_nothing(tmp_path: Path) -> None:
     # every file left out before the load (e.g. none is a CRM table): refused, nothing written
     import pytest
 
-    from engine.errors import InputError
-    from engine.pipeline import load_plans
+    from engine.core.errors import InputError
+    from engine.load.pipeline import load_plans
 
     ws = Workspace(tmp_path / "ws")
     with pytest.raises(InputError, match="no dataset was created"):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from engine.store import Workspace
+from engine.store.workspace import Workspace
 
 
 def _reps(names: list[str]):

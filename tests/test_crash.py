@@ -1,6 +1,6 @@
 """Nothing is lost on a crash: the real ``python -m engine load`` is SIGKILLed along the load.
 
-Each kill point is a step of the load path (``engine.store.kill_point``, switched on by
+Each kill point is a step of the load path (``engine.store.workspace.kill_point``, switched on by
 ``$WORKBENCH_TEST_KILL_AT``). After every kill the workspace opens, the earlier datasets are
 byte-for-byte what they were (sha256 of every file), no partial dataset is listed, and every
 dataset's accounting holds per file: rows in = loaded + quarantined, and the stored rows agree
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.store import KILL_AT_ENV, Workspace
+from engine.store.workspace import KILL_AT_ENV, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 DIRTY = ROOT / "sample_data" / "dirty"

@@ -16,16 +16,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from engine import dimensions, pipeline
-from engine.cli import main
-from engine.errors import WorkbenchError
-from engine.mapping import describe_missing, recognise
-from engine.metrics import funnel
-from engine.metrics.compute import compute
-from engine.metrics.report import build_report
-from engine.metrics.request import DIMENSIONS, make_request
-from engine.metrics.sql import Sql
-from engine.store import Workspace
+from engine.analyses import funnel
+from engine.analyses.report import build_report
+from engine.cli.commands import main
+from engine.core.errors import WorkbenchError
+from engine.load import pipeline
+from engine.load.mapping import describe_missing, recognise
+from engine.semantic import dimensions
+from engine.semantic.compute import compute
+from engine.semantic.request import DIMENSIONS, make_request
+from engine.semantic.sql import Sql
+from engine.store.workspace import Workspace
 from tests.metrics_fixtures import insert, new_con
 
 AS_OF = dt.date(2018, 1, 1)
@@ -576,7 +577,7 @@ def test_quality_page_says_where_dimensions_come_from_and_saves_thresholds(
 
 
 def test_streamed_and_whole_loads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine import bulk, ingest
+    from engine.load import bulk, ingest
 
     accounts = ACCOUNTS + b"acme,repeat,2000,1.0,5,X,\nBeta,tech,2000,1.0,-5,X,\n,none,1,1,1,X,\n"
     files = {**dict(MAVEN), "accounts.csv": accounts, "mql.csv": MQL, "closed.csv": CLOSED}
@@ -638,8 +639,8 @@ SF_USER_PARTS = b""""Id","Username","LastName","FirstName","CompanyName","Depart
 def test_user_export_without_name_joins_first_and_last_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine import ingest
-    from engine.mapping import Mapping
+    from engine.load import ingest
+    from engine.load.mapping import Mapping
 
     m = recognise(_headers(SF_USER_PARTS), "User.csv")
     assert m.table == "reps" and m.missing_required() == []

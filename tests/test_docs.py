@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.metrics import CATALOG
-from engine.metrics.benchmarks import DEFAULT_BENCHMARKS, Band
+from engine.semantic import CATALOG
+from engine.semantic.benchmarks import DEFAULT_BENCHMARKS, Band
 from schemas.rules import RULES
 from tests.test_app_helpers import app
 
@@ -86,7 +86,7 @@ def test_every_row_rule_is_documented_with_its_severity() -> None:
 
 
 def test_every_canonical_table_has_a_paragraph_in_the_data_contract() -> None:
-    from engine.canonical import TABLES
+    from engine.core.canonical import TABLES
 
     section = _section("data.md", "Canonical tables")
     for name, table in TABLES.items():
@@ -106,7 +106,7 @@ def test_every_catalog_metric_is_in_the_metric_families() -> None:
 
 
 def test_alert_rules_are_documented() -> None:
-    from engine.metrics.alerts import RULES as ALERTS
+    from engine.analyses.alerts import RULES as ALERTS
 
     documented = _rule_ids(_section("metrics.md", "Alerts"))
     assert documented == set(ALERTS)

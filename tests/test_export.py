@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import polars as pl
 
-from engine.export import safe_cell, to_csv_bytes
+from engine.core.export import safe_cell, to_csv_bytes
 
 
 def test_formula_starts_are_prefixed() -> None:

@@ -11,9 +11,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from engine.layout import create_tables
-from engine.metrics import compute, funnel, make_request
-from engine.metrics.report import build_report
+from engine.analyses import funnel
+from engine.analyses.report import build_report
+from engine.core.layout import create_tables
+from engine.semantic import compute, make_request
 from tests.metrics_fixtures import D, T, insert, new_con
 from tests.pandas_reference import SF_STAGES
 

@@ -21,11 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import cli
-from engine.errors import InputError, LimitExceeded, WorkbenchError
-from engine.ingest import Limits, read_file
-from engine.pipeline import inspect_file, load, prepare
-from engine.store import Workspace
+from engine.cli import commands as cli
+from engine.core.errors import InputError, LimitExceeded, WorkbenchError
+from engine.load.ingest import Limits, read_file
+from engine.load.pipeline import inspect_file, load, prepare
+from engine.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "bad_inputs"
@@ -254,8 +254,8 @@ def test_hostile_files_in_a_subprocess_keep_memory_bounded(tmp_path: Path) -> No
         (tmp_path / name).write_bytes(make())
     script = (
         "import json, sys\n"
-        "from engine.errors import WorkbenchError\n"
-        "from engine.pipeline import inspect_file\n"
+        "from engine.core.errors import WorkbenchError\n"
+        "from engine.load.pipeline import inspect_file\n"
         "path = sys.argv[1]\n"
         "try:\n"
         "    plan = inspect_file(open(path, 'rb').read(), path.rsplit('/', 1)[-1])\n"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.export import to_csv_bytes
-from engine.pipeline import load_files
-from engine.store import Workspace
+from engine.core.export import to_csv_bytes
+from engine.load.pipeline import load_files
+from engine.store.workspace import Workspace
 from tests.test_app_helpers import PAGES, app, problems
 
 SQL = "'; DROP TABLE opportunities; --"
@@ -69,7 +69,7 @@ def test_hostile_values_are_stored_exactly(tmp_path: Path, hostile: str) -> None
 
 
 # The coaching page's quota query filters on "owner" after joining quotas to reps, where the
-# name is ambiguous (engine/metrics/sql.py Sql.quota): any owner filter fails there today.
+# name is ambiguous (engine/semantic/sql.py Sql.quota): any owner filter fails there today.
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_shows_hostile_values_as_plain_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str, page: str
@@ -92,7 +92,7 @@ def test_every_page_shows_hostile_values_as_plain_text(
 def test_filtering_by_a_sql_looking_owner_matches_exactly_one_deal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hostile: str
 ) -> None:
-    from engine.metrics.compute import compute
+    from engine.semantic.compute import compute
 
     ws = Workspace(tmp_path / "ws")
     with ws.cursor(hostile) as cur:

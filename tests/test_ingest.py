@@ -1,4 +1,4 @@
-"""engine.ingest: bytes in, a table of strings out, with nothing dropped silently."""
+"""engine.load.ingest: bytes in, a table of strings out, with nothing dropped silently."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import InputError, LimitExceeded
-from engine.ingest import Limits, RawTable, read_file
+from engine.core.errors import InputError, LimitExceeded
+from engine.load.ingest import Limits, RawTable, read_file
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 

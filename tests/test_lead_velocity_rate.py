@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from engine.metrics import compute, make_request
-from engine.metrics.catalog import get_metric
+from engine.semantic import compute, make_request
+from engine.semantic.catalog import get_metric
 from tests.metrics_fixtures import D, insert, new_con
 
 AS_OF = "2026-06-30"

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.canonical import SOURCE_LINE
-from engine.errors import MappingError, UnknownName
-from engine.mapping import (
+from engine.core.canonical import SOURCE_LINE
+from engine.core.errors import MappingError, UnknownName
+from engine.load.mapping import (
     Mapping,
     MappingStore,
     apply_remembered,

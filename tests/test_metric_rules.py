@@ -10,14 +10,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from engine.metrics import compute, get_metric, make_request
-from engine.metrics.alerts import low_coverage
-from engine.metrics.catalog import CatalogError, parse_metric
-from engine.metrics.coaching import scorecard
-from engine.metrics.coverage import coming_period, not_ended
-from engine.metrics.report import build_report, format_table
-from engine.metrics.request import parse_period
-from engine.metrics.velocity import behind_cycle, cycle_histogram
+from engine.analyses.alerts import low_coverage
+from engine.analyses.coaching import scorecard
+from engine.analyses.coverage import coming_period, not_ended
+from engine.analyses.report import build_report, format_table
+from engine.analyses.velocity import behind_cycle, cycle_histogram
+from engine.semantic import compute, get_metric, make_request
+from engine.semantic.catalog import CatalogError, parse_metric
+from engine.semantic.request import parse_period
 from tests.metrics_fixtures import D, T, insert, new_con
 
 AS_OF = "2026-09-20"

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from engine.errors import UnknownName, WorkbenchError
-from engine.metrics import CATALOG, get_metric, make_request, parse_period
-from engine.metrics.catalog import KINDS, CatalogError, parse_metric
+from engine.core.errors import UnknownName, WorkbenchError
+from engine.semantic import CATALOG, get_metric, make_request, parse_period
+from engine.semantic.catalog import KINDS, CatalogError, parse_metric
 
 
 @pytest.mark.parametrize("mid", sorted(CATALOG))

@@ -1,6 +1,6 @@
 """The SQL engine against the independent pandas implementation, on the sample dataset.
 
-The engine reads the sample as the app loads it (``engine.pipeline`` via the ``sample_con``
+The engine reads the sample as the app loads it (``engine.load.pipeline`` via the ``sample_con``
 fixture of ``conftest.py``); the pandas reference reads the raw CSVs on its own.
 """
 
@@ -13,8 +13,8 @@ import math
 import pandas as pd
 import pytest
 
-from engine.metrics import compute, make_request, metric_ids
-from engine.samples import SAMPLE_DIR
+from engine.load.samples import SAMPLE_DIR
+from engine.semantic import compute, make_request, metric_ids
 from tests.metrics_fixtures import SAMPLE_AS_OF
 from tests.pandas_reference import read_frames, reference_from_frames
 

@@ -8,7 +8,7 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.metrics import compute, make_request
+from engine.semantic import compute, make_request
 from tests.metrics_fixtures import insert, new_con, tiny_con
 
 OWNERS = ["A", "B", "C", "x'); DROP TABLE opportunities; --"]

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from engine.metrics import compute, make_request
+from engine.semantic import compute, make_request
 from tests.metrics_fixtures import insert, new_con
 
 D = dt.date

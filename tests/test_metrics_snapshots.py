@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.metrics import make_request, metric_ids
-from engine.metrics.compile import compile_metric
+from engine.semantic import make_request, metric_ids
+from engine.semantic.compile import compile_metric
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "sql"
 REQUEST = dict(

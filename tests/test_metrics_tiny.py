@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.metrics import compute, make_request, metric_ids
+from engine.semantic import compute, make_request, metric_ids
 from tests.metrics_fixtures import TINY_AS_OF, tiny_con
 
 

@@ -9,10 +9,11 @@ import json
 
 import pytest
 
-from engine.metrics import coaching, coverage, funnel, make_request, velocity
-from engine.metrics.alerts import run_alerts
-from engine.metrics.benchmarks import DEFAULT_BENCHMARKS, Band
-from engine.metrics.report import add_report_arguments, build_report, run_report
+from engine.analyses import coaching, coverage, funnel, velocity
+from engine.analyses.alerts import run_alerts
+from engine.analyses.report import add_report_arguments, build_report, run_report
+from engine.semantic import make_request
+from engine.semantic.benchmarks import DEFAULT_BENCHMARKS, Band
 from tests.metrics_fixtures import TINY_AS_OF, tiny_con
 
 

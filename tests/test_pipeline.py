@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import bulk, pipeline
-from engine.cli import main
-from engine.errors import MappingError
-from engine.store import Workspace
+from engine.cli.commands import main
+from engine.core.errors import MappingError
+from engine.load import bulk, pipeline
+from engine.store.workspace import Workspace
 
 AS_OF = dt.date(2026, 6, 1)
 
@@ -289,7 +289,7 @@ def _dataset_rows(ws: Workspace, token: str) -> dict[str, list[tuple]]:
 
 
 def _spy_bulk(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
-    """Record, per file, whether engine.bulk loaded it (False: it fell back to a whole read)."""
+    """Record, per file, whether engine.load.bulk loaded it (False: it fell back to a whole read)."""
     seen: dict[str, bool] = {}
     real = bulk.load_source
 
@@ -307,7 +307,7 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
 ) -> None:
     """Large clean CSVs are streamed from disk in batches; every stored table (rows,
     quarantine, warnings, load report) equals the load of the same files read whole."""
-    from engine import ingest
+    from engine.load import ingest
 
     sample = Path(__file__).resolve().parent.parent / "sample_data"
     # blank lines (line numbers shift), CRLF, a BOM, duplicates across batches, bad values
@@ -385,7 +385,7 @@ def test_close_before_created_loads_flagged_on_both_load_paths(
 ) -> None:
     """A large CSV validated in slices inside DuckDB keeps a close-before-created deal as the
     small-file path does: loaded, flagged, with the rule in _warnings (severity from RULES)."""
-    from engine import ingest
+    from engine.load import ingest
 
     deals = [b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date"]
     for i in range(12):
@@ -444,7 +444,7 @@ def test_large_csvs_that_are_not_plain_records_load_as_whole_files(
     """A large CSV is only scanned when inspected; when DuckDB then finds a record that is
     not one plain line (ragged, or a quoted line break) the file is read whole instead, with
     the same outcome. An upload's bytes load through a scratch file that is removed."""
-    from engine import ingest
+    from engine.load import ingest
 
     header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
     body = [b"D%d,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (i, 100 + i) for i in range(30)]
@@ -487,7 +487,7 @@ def test_a_quoted_line_break_at_any_block_boundary_makes_a_large_csv_load_whole(
     """The reader of large CSVs splits the file into blocks at line breaks without following
     quotes. Wherever a record with a quoted line break falls (inside a block or across a
     boundary), the file is read whole instead and loads exactly as it would have."""
-    from engine import ingest
+    from engine.load import ingest
 
     header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
     body = [b"D%02d,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (i, 100 + i) for i in range(24)]
@@ -525,7 +525,7 @@ def test_a_large_csvs_stage_values_are_read_once_however_often_the_page_asks(
 ) -> None:
     """The upload page proposes the stage map at every rerun; a large CSV's pass over its
     stage column runs once per column, and the stage map stays the same."""
-    from engine import ingest
+    from engine.load import ingest
 
     header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
     stages = [b"Prospecting", b"Closed Won", b"Negotiation/Review"]
@@ -559,8 +559,8 @@ def test_a_field_over_the_limit_deep_in_a_large_csv_stops_the_load_cleanly(
     """A cell over the per-field limit past the head (so inspection does not see it) stops the
     load of a large CSV with the limit's message, whether its column is read as text or
     dictionary-encoded (owner and stage repeat), and leaves nothing in the workspace."""
-    from engine import ingest
-    from engine.errors import LimitExceeded
+    from engine.core.errors import LimitExceeded
+    from engine.load import ingest
 
     header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
     rows = [b"D%03d,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (i, i) for i in range(300)]
@@ -607,7 +607,7 @@ def test_bulk_finds_repeated_ids_in_any_order(
 ) -> None:
     """The bulk path looks repeated ids up only when the ids are not strictly in order, and
     quarantines exactly the repeats the whole-file load does, in either case."""
-    from engine import ingest
+    from engine.load import ingest
 
     header = b"Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
     rows = [b"%s,Ann,Closed Won,%d,2026-02-01,2026-03-01\n" % (rid, i) for i, rid in enumerate(ids)]
@@ -649,7 +649,7 @@ def test_bulk_line_numbers_follow_the_file_when_duckdb_reads_in_parallel(
     """On a file large enough for DuckDB to read with several threads, every loaded row and
     every quarantined row keeps the line it was on (the row numbered k is on line k + 1),
     and a repeated id quarantines its later occurrence."""
-    from engine import ingest
+    from engine.load import ingest
 
     n = 400_000
     bad = {1234: b"-5", 250_001: b"-7", n - 1: b"-9"}  # row index -> a negative amount
@@ -691,7 +691,7 @@ def test_cleaning_trims_only_what_can_change_and_matches_arrows_trim() -> None:
 
     import pyarrow as pa
 
-    from engine import ingest
+    from engine.load import ingest
 
     spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()] + ["\x1c", "\x1f", "\x85"]
     values = ["", "a", "a b", "  ", "\u0301x", "x\u0301", "é", "😀", "a\u200b", "\u200ba"]

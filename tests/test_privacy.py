@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from engine import privacy
+from engine.core import privacy
 
 
 def test_masks() -> None:

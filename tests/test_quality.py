@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine import quality
-from engine.pipeline import load_files
-from engine.store import Workspace
+from engine.analyses import quality
+from engine.load.pipeline import load_files
+from engine.store.workspace import Workspace
 
 AS_OF = dt.date(2026, 6, 1)
 # O1, O2 won; O1 again (duplicate) and O4 (negative amount) are quarantined; O2 has no

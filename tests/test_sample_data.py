@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from engine.canonical import TABLES
+from engine.core.canonical import TABLES
 from sample_data.generate import (
     AS_OF,
     BUSY_REP,

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from engine.canonical import TABLES
+from engine.core.canonical import TABLES
 from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, RULES, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import validate
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import crm
-from engine.errors import MappingError, UnknownName
-from engine.stagemap import (
+from engine.core.errors import MappingError, UnknownName
+from engine.load import crm
+from engine.load.stagemap import (
     BUILTIN_STAGE_MAPS,
     HUBSPOT_STAGES,
     PIPEDRIVE_STAGES,

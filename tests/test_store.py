@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from engine.errors import DatasetNotFound, WorkbenchError
-from engine.store import TOKEN_BYTES, Workspace, is_token, new_token, settle
+from engine.core.errors import DatasetNotFound, WorkbenchError
+from engine.store.workspace import TOKEN_BYTES, Workspace, is_token, new_token, settle
 
 
 def _insert_rep(name: str):
@@ -95,7 +95,7 @@ def test_a_killed_load_is_invisible_and_cleaned_up(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, signal
-        from engine.store import Workspace, settle
+        from engine.store.workspace import Workspace, settle
         def build(con):
             con.execute("INSERT INTO reps (owner) SELECT 'r' || range FROM range(200000)")
             settle(con)

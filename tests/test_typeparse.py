@@ -1,4 +1,4 @@
-"""engine.typeparse: one format per column, failures flagged rather than guessed."""
+"""engine.core.typeparse: one format per column, failures flagged rather than guessed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from engine.ingest import read_file
-from engine.typeparse import ParseResult, parse_column
+from engine.core.typeparse import ParseResult, parse_column
+from engine.load.ingest import read_file
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 D = dt.date

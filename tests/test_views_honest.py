@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.pipeline import load_files
-from engine.store import Workspace
+from engine.load.pipeline import load_files
+from engine.store.workspace import Workspace
 from tests.test_app_helpers import app, problems
 
 AS_OF = dt.date(2026, 6, 1)
@@ -249,9 +249,9 @@ def test_rep_drill_down_shows_the_reps_own_numbers_without_peers(
 def test_forecast_accuracy_shows_forecast_and_actual_beside_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.metrics import coaching as coaching_engine
-    from engine.metrics import make_request
-    from engine.quality import dataset_profile
+    from engine.analyses import coaching as coaching_engine
+    from engine.analyses.quality import dataset_profile
+    from engine.semantic import make_request
 
     at = app(tmp_path, monkeypatch).run().switch_page("views/coaching.py").run()
     assert problems(at) == []

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from engine.metrics import coaching, compute, coverage, funnel, make_request, velocity
-from engine.pipeline import load_files
-from engine.quality import dataset_profile, format_value
-from engine.samples import sample_files
-from engine.store import Workspace
+from engine.analyses import coaching, coverage, funnel, velocity
+from engine.analyses.quality import dataset_profile, format_value
+from engine.load.pipeline import load_files
+from engine.load.samples import sample_files
+from engine.semantic import compute, make_request
+from engine.store.workspace import Workspace
 from tests.test_app_helpers import app, chart_frames, encoded_fields, problems
 
 
@@ -38,7 +39,7 @@ def _same(shown: pd.DataFrame, engine: pd.DataFrame, key: str | list[str], cols:
 
 
 def _as_of(con) -> dt.date:  # type: ignore[no-untyped-def]
-    """The day the pages analyse as of: the dataset's latest event (see engine.quality)."""
+    """The day the pages analyse as of: the dataset's latest event (see engine.analyses.quality)."""
     return dt.date.fromisoformat(str(dataset_profile(con).as_of))
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from engine.metrics import compute, funnel, make_request
+from engine.analyses import funnel
+from engine.semantic import compute, make_request
 from tests.metrics_fixtures import D, insert, new_con
 
 AS_OF = "2026-09-20"

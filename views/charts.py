@@ -14,11 +14,11 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
-from engine.canonical import FUNNEL
-from engine.metrics.alerts import COVERAGE_MIN
-from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
-from engine.metrics.coaching import DEFAULT_TARGETS
-from engine.quality import format_value
+from engine.analyses.alerts import COVERAGE_MIN
+from engine.analyses.coaching import DEFAULT_TARGETS
+from engine.analyses.quality import format_value
+from engine.core.canonical import FUNNEL
+from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
 
 STAGE_ORDER = FUNNEL
 

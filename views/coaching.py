@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.metrics import coaching, coverage, get_metric, make_request
-from engine.metrics.alerts import busy_not_converting
-from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
-from engine.metrics.compile import unmet_requirement
+from engine.analyses import coaching, coverage
+from engine.analyses.alerts import busy_not_converting
+from engine.semantic import get_metric, make_request
+from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
+from engine.semantic.compile import unmet_requirement
 from views import charts, common, state
 from views import format as fmt
 

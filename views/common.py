@@ -21,10 +21,11 @@ import polars as pl
 import streamlit as st
 import vl_convert as vlc
 
-from engine import export, privacy, samples
-from engine.errors import WorkbenchError
-from engine.quality import Profile, dataset_profile
-from engine.store import DatasetInfo, Workspace, default_root
+from engine.analyses.quality import Profile, dataset_profile
+from engine.core import export, privacy
+from engine.core.errors import WorkbenchError
+from engine.load import samples
+from engine.store.workspace import DatasetInfo, Workspace, default_root
 from views import auth, links, pages, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

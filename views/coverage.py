@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.metrics import compute, coverage, get_metric, make_request
-from engine.metrics.alerts import AGING_MAX, COVERAGE_MIN
-from engine.metrics.benchmarks import DEFAULT_BENCHMARKS
+from engine.analyses import coverage
+from engine.analyses.alerts import AGING_MAX, COVERAGE_MIN
+from engine.semantic import compute, get_metric, make_request
+from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
 from views import charts, common, state
 from views import format as fmt
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import dimensions
-from engine.errors import WorkbenchError
+from engine.core.errors import WorkbenchError
+from engine.semantic import dimensions
 from views import common, state
 
 W_MID = "w_seg_mid"

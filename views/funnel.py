@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.metrics import compute, funnel, get_metric, make_request
-from engine.metrics.benchmarks import LABEL
+from engine.analyses import funnel
+from engine.semantic import compute, get_metric, make_request
+from engine.semantic.benchmarks import LABEL
 from views import charts, common, state
 from views import format as fmt
 

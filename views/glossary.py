@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from engine.metrics import CATALOG
+from engine.semantic import CATALOG
 from views import common, state
 
 TIERS = {1: "Tier 1 · productivity", 2: "Tier 2 · lagging", 3: "Tier 3 · leading"}
@@ -13,7 +13,7 @@ FIELDS = ("formula", "numerator", "denominator", "sources", "cadence", "unit", "
 
 st.header("Metric glossary")
 st.caption(
-    "Each definition comes from the metric catalog (engine/metrics/catalog.toml). The rules "
+    "Each definition comes from the metric catalog (engine/semantic/catalog.toml). The rules "
     "several metrics share (periods, fiscal year, dimensions, outliers, empty values, the "
     "coaching scorecard, alerts) are in docs/metrics.md; the benchmark bands in "
     "docs/benchmarks.md; what an upload must hold in docs/data.md."

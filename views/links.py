@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine import privacy
-from engine.errors import WorkbenchError
-from engine.metrics.request import GRAINS, parse_period
-from engine.store import is_token
+from engine.core import privacy
+from engine.core.errors import WorkbenchError
+from engine.semantic.request import GRAINS, parse_period
+from engine.store.workspace import is_token
 from views.pages import DEFAULT_PAGE, PAGES, own_params
 
 FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner", "industry")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.store import DatasetInfo
+from engine.store.workspace import DatasetInfo
 from views import common, links, state
 
 CONFIRM_KEY = "w_confirm_delete"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.metrics.coaching import DEFAULT_WEIGHTS
+from engine.analyses.coaching import DEFAULT_WEIGHTS
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from engine import quality
+from engine.analyses import quality
 from views import common, state
 from views import dimensions as dimensions_view
 from views import format as fmt

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import privacy
-from engine.metrics.request import GRAINS
-from engine.quality import Profile
-from engine.store import DatasetInfo
+from engine.analyses.quality import Profile
+from engine.core import privacy
+from engine.semantic.request import GRAINS
+from engine.store.workspace import DatasetInfo
 from views import auth, common, links, manage, pages, state
 
 W_DATASET = "w_dataset"

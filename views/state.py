@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from engine import privacy
+from engine.core import privacy
 from views.links import FILTER_DIMS, Params, ViewState
 
 

@@ -12,12 +12,18 @@ import json
 import pandas as pd
 import streamlit as st
 
-from engine.canonical import CANONICAL_STAGES, TABLES
-from engine.cli import report_lines
-from engine.mapping import MappingStore, recognise
-from engine.pipeline import MIN_CONFIDENCE, FilePlan, default_stage_map, inspect_file, load_plans
-from engine.samples import ensure_sample_dataset
-from engine.stagemap import StageMap
+from engine.cli.commands import report_lines
+from engine.core.canonical import CANONICAL_STAGES, TABLES
+from engine.load.mapping import MappingStore, recognise
+from engine.load.pipeline import (
+    MIN_CONFIDENCE,
+    FilePlan,
+    default_stage_map,
+    inspect_file,
+    load_plans,
+)
+from engine.load.samples import ensure_sample_dataset
+from engine.load.stagemap import StageMap
 from views import common, links, state
 
 NONE = "(not mapped)"

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.metrics import compute, get_metric, make_request, velocity
-from engine.metrics.alerts import behind
-from engine.metrics.compile import unmet_requirement
+from engine.analyses import velocity
+from engine.analyses.alerts import behind
+from engine.semantic import compute, get_metric, make_request
+from engine.semantic.compile import unmet_requirement
 from views import charts, common, state
 from views import format as fmt
 

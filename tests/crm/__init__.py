@@ -1,11 +1,11 @@
-"""One test file per CRM preset (engine/crm/<preset>.py): its headers, its table, its stages."""
+"""One test file per CRM preset (engine/load/crm/<preset>.py): its headers, its table, its stages."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.mapping import Mapping, detect_preset, recognise
-from engine.stagemap import guess_stage_map
+from engine.load.mapping import Mapping, detect_preset, recognise
+from engine.load.stagemap import guess_stage_map
 
 
 def recognised(

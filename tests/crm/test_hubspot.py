@@ -1,4 +1,4 @@
-"""HubSpot deal exports (engine/crm/hubspot.py)."""
+"""HubSpot deal exports (engine/load/crm/hubspot.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pipedrive deal exports (engine/crm/pipedrive.py)."""
+"""Pipedrive deal exports (engine/load/crm/pipedrive.py)."""
 
 from __future__ import annotations
 

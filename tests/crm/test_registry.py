@@ -1,11 +1,11 @@
-"""The preset registry (engine/crm/__init__.py): every module found, each id once."""
+"""The preset registry (engine/load/crm/__init__.py): every module found, each id once."""
 
 from __future__ import annotations
 
 import pkgutil
 
-import engine.crm as crm
-from engine.mapping import PRESETS
+import engine.load.crm as crm
+from engine.load.mapping import PRESETS
 
 
 def test_every_preset_module_is_registered() -> None:

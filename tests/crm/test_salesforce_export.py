@@ -1,9 +1,9 @@
-"""Salesforce Data Export files (engine/crm/salesforce_export.py)."""
+"""Salesforce Data Export files (engine/load/crm/salesforce_export.py)."""
 
 from __future__ import annotations
 
-from engine.canonical import SALESFORCE_NULL_ID
-from engine.crm import get
+from engine.core.canonical import SALESFORCE_NULL_ID
+from engine.load.crm import get
 from tests.crm import recognised, stage_rows
 
 OPPORTUNITY = [

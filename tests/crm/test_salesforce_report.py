@@ -1,8 +1,8 @@
-"""Salesforce report exports (engine/crm/salesforce_report.py)."""
+"""Salesforce report exports (engine/load/crm/salesforce_report.py)."""
 
 from __future__ import annotations
 
-from engine.mapping import detect_preset
+from engine.load.mapping import detect_preset
 from tests.crm import recognised, stage_rows
 
 OPPORTUNITY_REPORT = [

@@ -1,8 +1,8 @@
-"""Spreadsheets with no CRM style (engine/crm/spreadsheet.py)."""
+"""Spreadsheets with no CRM style (engine/load/crm/spreadsheet.py)."""
 
 from __future__ import annotations
 
-from engine.mapping import detect_preset, recognise
+from engine.load.mapping import detect_preset, recognise
 from tests.crm import stage_rows
 
 PIPELINE = ["opportunity_id", "sales_agent", "account", "deal_stage", "engage_date", "close_value"]

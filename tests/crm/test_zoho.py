@@ -1,4 +1,4 @@
-"""Zoho CRM deal exports (engine/crm/zoho.py)."""
+"""Zoho CRM deal exports (engine/load/crm/zoho.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.mapping import detect_preset
-from engine.pipeline import load_files
-from engine.stagemap import guess_stage_map
-from engine.store import Workspace
+from engine.load.mapping import detect_preset
+from engine.load.pipeline import load_files
+from engine.load.stagemap import guess_stage_map
+from engine.store.workspace import Workspace
 from tests.crm import recognised, stage_rows
 
 DEALS = [

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import loadtest
-from engine.samples import SAMPLE_DIR, SAMPLE_FILES
+from engine.load.samples import SAMPLE_DIR, SAMPLE_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(loadtest.CHROMIUM)

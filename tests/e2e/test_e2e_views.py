@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.samples import ensure_sample_dataset
-from engine.store import Workspace
+from engine.load.samples import ensure_sample_dataset
+from engine.store.workspace import Workspace
 from tests.e2e.test_e2e_share_link import ARGS, ARTIFACTS, CHROMIUM, server  # noqa: F401
 
 pytestmark = pytest.mark.e2e

@@ -20,9 +20,9 @@ from typing import Any
 
 import duckdb
 
-from engine.errors import WorkbenchError
-from engine.pipeline import inspect_file, load_plans
-from engine.store import Workspace
+from engine.core.errors import WorkbenchError
+from engine.load.pipeline import inspect_file, load_plans
+from engine.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).resolve().parent / "golden.json"

@@ -1,0 +1,1 @@
+"""The command line (``python -m engine``): the top layer, free to use every other."""

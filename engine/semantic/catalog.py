@@ -1,0 +1,290 @@
+"""The metric catalog: every metric declared once, as data (``catalog.toml``).
+
+The catalog is loaded and validated at import: every metric carries the template of
+docs/metrics.md, The metric template (id, name, purpose, formula, numerator, denominator,
+sources, cadence, tier, leading or lagging, unit, higher_is_better) and one of a closed set
+of kinds. The glossary, the command line and the tests read :data:`CATALOG`;
+:func:`get_metric` raises :class:`UnknownName` with suggestions.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.core.canonical import TABLES
+from engine.core.errors import UnknownName, WorkbenchError
+
+CATALOG_PATH = Path(__file__).with_name("catalog.toml")
+
+# The closed set of kinds. Generic kinds compile from the SQL pieces written in the catalog;
+# the others have one compiler each in ``engine.semantic.compile``.
+GENERIC_KINDS = ("sum", "count", "ratio", "quantile", "growth")
+SPECIAL_KINDS = (
+    "derived",
+    "quota",
+    "stage_conversion",
+    "time_in_stage",
+    "aging",
+    "stale",
+    "forecast",
+)
+KINDS = GENERIC_KINDS + SPECIAL_KINDS
+
+UNITS = ("currency", "count", "ratio", "number", "days", "hours", "multiple", "currency_per_day")
+CADENCES = ("weekly", "monthly", "quarterly")
+DIRECTIONS = ("leading", "lagging")
+SOURCES = ("opp", "act", "lead")
+HEADLINES = ("mean", "median")
+
+_TEMPLATE = (
+    "id",
+    "name",
+    "purpose",
+    "formula",
+    "numerator",
+    "denominator",
+    "sources",
+    "cadence",
+    "tier",
+    "direction",
+    "unit",
+    "higher_is_better",
+    "kind",
+)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One aggregate of a generic metric: which relation, which rows, which expression."""
+
+    source: str
+    date: str
+    where: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One catalog entry: the metric template (docs/metrics.md) plus what the engine needs."""
+
+    id: str
+    name: str
+    purpose: str
+    formula: str
+    numerator: str
+    denominator: str
+    sources: tuple[str, ...]
+    cadence: str
+    tier: int
+    direction: str
+    unit: str
+    higher_is_better: bool
+    kind: str
+    notes: str = ""
+    value_side: Side | None = None
+    num: Side | None = None
+    den: Side | None = None
+    numerator_metric: str | None = None
+    ramp: bool = False
+    # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
+    headline: str = "mean"
+    # growth kind: the date used instead of ``value_side.date`` when no row of the source
+    # table has that date at all (a dataset-level choice, never row by row).
+    date_fallback: str = ""
+    # Rows that must exist for the value to mean anything, each "table" or "table WHERE
+    # predicate" (catalog text, never user input); without them the value is null: no
+    # activities loaded, activities per opportunity is unknown, not 0; no lost deal recorded,
+    # a win rate would be 100% by construction.
+    requires: tuple[str, ...] = ()
+    # Why the value is null when a requirement is not met, in words.
+    requires_note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def leading(self) -> bool:
+        return self.direction == "leading"
+
+    @property
+    def is_duration(self) -> bool:
+        return self.unit in ("days", "hours")
+
+    @property
+    def definition(self) -> str:
+        """The full definition text the glossary shows."""
+        parts = [f"{self.name} ({self.id}): {self.purpose}", f"Formula: {self.formula}."]
+        if self.numerator:
+            parts.append(f"Numerator: {self.numerator}.")
+        if self.denominator:
+            parts.append(f"Denominator: {self.denominator}.")
+        parts.append(
+            f"Sources: {', '.join(self.sources)}. Cadence: {self.cadence}. Tier {self.tier}, "
+            f"{self.direction}. Unit: {self.unit}. "
+            f"{'Higher' if self.higher_is_better else 'Lower'} is better."
+        )
+        if self.notes:
+            parts.append(self.notes)
+        return " ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The template fields as plain data (glossary table, JSON)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "purpose": self.purpose,
+            "formula": self.formula,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "sources": list(self.sources),
+            "cadence": self.cadence,
+            "tier": self.tier,
+            "direction": self.direction,
+            "unit": self.unit,
+            "higher_is_better": self.higher_is_better,
+            "kind": self.kind,
+            "headline": self.headline,
+            "notes": self.notes,
+        }
+
+
+class CatalogError(WorkbenchError):
+    """The catalog file itself is invalid (a developer error, reported clearly)."""
+
+    title = "Invalid metric catalog"
+
+
+def _side(raw: dict[str, Any], prefix: str, mid: str) -> Side:
+    source = raw.get(f"{prefix}source", raw.get("source"))
+    date = raw.get(f"{prefix}date", raw.get("date"))
+    where = raw.get(f"{prefix}where", raw.get("where", "TRUE"))
+    expr = raw.get(f"{prefix}expr", raw.get("expr", "count(*)"))
+    if source not in SOURCES or not isinstance(date, str) or not date:
+        raise CatalogError(f"Metric {mid!r}: {prefix or 'value '}side needs source and date.")
+    return Side(str(source), date, str(where), str(expr))
+
+
+def required_table(requirement: str) -> str:
+    """The table of a ``requires`` entry (``"opportunities WHERE NOT is_won"`` -> opportunities)."""
+    return requirement.split(" WHERE ", 1)[0].strip()
+
+
+def parse_metric(raw: dict[str, Any]) -> Metric:
+    """Validate one raw catalog entry and build its :class:`Metric`."""
+    mid = str(raw.get("id", "?"))
+    missing = [k for k in _TEMPLATE if k not in raw]
+    if missing:
+        raise CatalogError(f"Metric {mid!r} lacks {', '.join(missing)}.")
+    for text in ("name", "purpose", "formula"):
+        if not str(raw[text]).strip():
+            raise CatalogError(f"Metric {mid!r} has an empty {text}.")
+    checks = (
+        ("kind", KINDS),
+        ("unit", UNITS),
+        ("cadence", CADENCES),
+        ("direction", DIRECTIONS),
+    )
+    for key, allowed in checks:
+        if raw[key] not in allowed:
+            raise CatalogError(f"Metric {mid!r}: {key} {raw[key]!r} is not one of {allowed}.")
+    if raw["tier"] not in (1, 2, 3):
+        raise CatalogError(f"Metric {mid!r}: tier must be 1, 2 or 3.")
+    if not isinstance(raw["higher_is_better"], bool):
+        raise CatalogError(f"Metric {mid!r}: higher_is_better must be true or false.")
+    kind = raw["kind"]
+    value_side = num = den = None
+    if kind in ("sum", "count", "quantile", "growth"):
+        value_side = _side(raw, "", mid)
+    elif kind == "ratio":
+        num, den = _side(raw, "num_", mid), _side(raw, "den_", mid)
+    if kind == "quota" and not raw.get("numerator_metric"):
+        raise CatalogError(f"Metric {mid!r}: a quota metric names its numerator_metric.")
+    known = set(_TEMPLATE) | {
+        "notes",
+        "source",
+        "date",
+        "where",
+        "expr",
+        "numerator_metric",
+        "ramp",
+        "headline",
+        "requires",
+        "requires_note",
+        "date_fallback",
+    }
+    known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
+    headline = str(raw.get("headline", "mean"))
+    if headline not in HEADLINES or (headline != "mean" and kind != "quantile"):
+        raise CatalogError(
+            f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
+        )
+    date_fallback = str(raw.get("date_fallback", ""))
+    if date_fallback and kind != "growth":
+        raise CatalogError(f"Metric {mid!r}: date_fallback needs kind growth.")
+    requires = tuple(str(t) for t in raw.get("requires", ()))
+    if {required_table(r) for r in requires} - set(TABLES):
+        raise CatalogError(f"Metric {mid!r}: requires {requires!r} names an unknown table.")
+    extra = {k: v for k, v in raw.items() if k not in known}
+    if extra:
+        raise CatalogError(f"Metric {mid!r}: unknown keys {sorted(extra)}.")
+    return Metric(
+        id=mid,
+        name=str(raw["name"]),
+        purpose=str(raw["purpose"]),
+        formula=str(raw["formula"]),
+        numerator=str(raw["numerator"]),
+        denominator=str(raw["denominator"]),
+        sources=tuple(raw["sources"]),
+        cadence=str(raw["cadence"]),
+        tier=int(raw["tier"]),
+        direction=str(raw["direction"]),
+        unit=str(raw["unit"]),
+        higher_is_better=bool(raw["higher_is_better"]),
+        kind=str(kind),
+        notes=str(raw.get("notes", "")),
+        value_side=value_side,
+        num=num,
+        den=den,
+        numerator_metric=raw.get("numerator_metric"),
+        ramp=bool(raw.get("ramp", False)),
+        headline=headline,
+        date_fallback=date_fallback,
+        requires=requires,
+        requires_note=str(raw.get("requires_note", "")),
+    )
+
+
+def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Metric]:
+    """Load and validate a catalog file; ids must be unique. That docs/metrics.md lists every
+    metric is a test of the docs, so a new metric is one entry here."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise CatalogError(f"Cannot read the metric catalog {path}: {e}") from e
+    metrics: dict[str, Metric] = {}
+    for entry in raw.get("metric", []):
+        m = parse_metric(entry)
+        if m.id in metrics:
+            raise CatalogError(f"Metric {m.id!r} is declared twice.")
+        metrics[m.id] = m
+    for m in metrics.values():
+        if m.numerator_metric and m.numerator_metric not in metrics:
+            raise CatalogError(f"Metric {m.id!r}: unknown numerator_metric {m.numerator_metric!r}.")
+    return metrics
+
+
+CATALOG: dict[str, Metric] = load_catalog()
+
+
+def get_metric(metric_id: str) -> Metric:
+    """The catalog entry for ``metric_id``; an unknown id raises with suggestions."""
+    try:
+        return CATALOG[metric_id]
+    except KeyError:
+        raise UnknownName("metric", metric_id, CATALOG) from None
+
+
+def metric_ids() -> list[str]:
+    """Every metric id, in catalog order."""
+    return list(CATALOG)

@@ -1,0 +1,470 @@
+"""The DuckDB workspace: datasets on disk, each loaded all-or-nothing.
+
+A workspace is a folder (default ``./workspace``, or ``$WORKBENCH_WORKSPACE``) holding one
+DuckDB file per dataset, named by the dataset's token. A load builds the new file under a
+``.partial`` name and renames it into place only after everything is written and
+checkpointed, so a failure or a kill midway never leaves a visible partial dataset, and
+earlier datasets (other files) are never touched. Leftover partial files are removed when the
+workspace opens.
+
+Loaded datasets are immutable and are read through read-only connections, one per dataset
+and process, shared by all sessions; callers take a cursor per query (DuckDB connections are
+not thread-safe, cursors are).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from engine.core.errors import DatasetNotFound, WorkbenchError
+from engine.core.layout import create_tables, flagged_per_file
+
+TOKEN_BYTES = 24  # 192 bits of randomness
+WRITE_MEMORY_LIMIT = os.environ.get("WORKBENCH_WRITE_MEMORY", "512MB")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+SUFFIX = ".duckdb"
+PARTIAL = ".partial"
+KILL_AT_ENV = "WORKBENCH_TEST_KILL_AT"
+RETENTION_ENV = "WORKBENCH_RETENTION_DAYS"
+# The secret that turns an identity (an email, a browser id) into the owner key stored with a
+# dataset; made once per workspace, readable by its owner only. See SECURITY.md.
+OWNER_SECRET = "owner.key"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("WORKBENCH_WORKSPACE", "workspace"))
+
+
+def kill_point(step: str) -> None:
+    """Crash-test hook: SIGKILL this process at ``step`` when $WORKBENCH_TEST_KILL_AT names it.
+
+    The load path calls it at each stage (read, prepared, insert:N, built, committed,
+    checkpointed, renamed) so a test can prove that a kill at any of them loses nothing.
+    """
+    if os.environ.get(KILL_AT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Commit what a build has written so far and go on in a new transaction.
+
+    The dataset is still unpublished (its ``.partial`` file is removed on any failure or at
+    the next start after a kill), so the load as a whole stays all or nothing. The commit
+    lets DuckDB release what the finished steps held: an Arrow table scanned inside a
+    transaction is kept alive until that transaction ends.
+    """
+    con.execute("COMMIT")
+    con.execute("BEGIN")
+
+
+def retention_days() -> float | None:
+    """Days a dataset is kept ($WORKBENCH_RETENTION_DAYS); None (the default) keeps them all."""
+    raw = os.environ.get(RETENTION_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        days = float(raw)
+    except ValueError as exc:
+        raise WorkbenchError(
+            f"{RETENTION_ENV}={raw!r} is not a number of days. Set it to a number such as 30, "
+            "or leave it empty to keep datasets until they are deleted.",
+            "Bad retention setting",
+        ) from exc
+    if days <= 0:
+        raise WorkbenchError(
+            f"{RETENTION_ENV} must be a positive number of days (it is {raw!r}).",
+            "Bad retention setting",
+        )
+    return days
+
+
+def new_token() -> str:
+    """A fresh dataset token. Never starts with "-", which a command line would read as an
+    option (``python -m engine delete -x...``); that costs under 0.03 of 192 bits."""
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if not token.startswith("-"):
+            return token
+
+
+def is_token(value: object) -> bool:
+    return isinstance(value, str) and TOKEN_RE.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    token: str
+    name: str
+    created_at: str
+    fingerprint: str
+    row_counts: dict[str, int] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    size_bytes: int = 0
+    # Owner key of whoever loaded it in the app (``Workspace.owner_key``); "" when loaded
+    # from the command line or as the sample.
+    owner: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "name": self.name,
+            "created_at": self.created_at,
+            "fingerprint": self.fingerprint,
+            "row_counts": self.row_counts,
+            "files": self.files,
+            "size_bytes": self.size_bytes,
+            "owner": self.owner,
+        }
+
+
+class Workspace:
+    """A folder of datasets. Safe to share between threads of one process."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self.dir = self.root / "datasets"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._info: dict[str, DatasetInfo] = {}
+        self._secret: bytes | None = None
+        self._remove_partials()
+
+    # --- paths -----------------------------------------------------------------------------
+    def path(self, token: str) -> Path:
+        if not is_token(token):
+            raise DatasetNotFound(
+                "That link does not name a dataset (the token is malformed). "
+                "Open the Upload page to load data or pick a dataset in the sidebar."
+            )
+        return self.dir / f"{token}{SUFFIX}"
+
+    def _remove_partials(self) -> None:
+        """Remove what a killed load left behind; a load still running holds its lock."""
+        for lock_path in self.dir.glob(f"*{PARTIAL}.lock"):
+            token = lock_path.name.split(".")[0]
+            with open(lock_path, "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # another process is writing this dataset right now
+                for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
+                    p.unlink(missing_ok=True)
+                lock_path.unlink(missing_ok=True)
+
+    # --- writing ---------------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        build: Callable[[duckdb.DuckDBPyConnection], None],
+        fingerprint: str | Callable[[], str] = "",
+        owner: str = "",
+    ) -> DatasetInfo:
+        """Build a dataset with ``build(con)`` and publish it atomically under a new token.
+        ``fingerprint`` may be a function, asked once the build is done; ``owner`` is the
+        loader's owner key (:meth:`owner_key`), kept in ``_meta`` to list the dataset to them.
+
+        Writes are serialised within the process (one build at a time); readers are never
+        blocked because they only open published, immutable files.
+        """
+        token = new_token()
+        final = self.path(token)
+        partial = self.dir / f"{token}{PARTIAL}{SUFFIX}"
+        lock_path = self.dir / f"{token}{PARTIAL}.lock"
+        with self._write_lock, open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                # A bounded buffer: a large load spills to disk instead of growing memory.
+                con = duckdb.connect(str(partial), config={"memory_limit": WRITE_MEMORY_LIMIT})
+                try:
+                    con.execute("BEGIN")
+                    create_tables(con)
+                    build(con)
+                    meta = {
+                        "name": name,
+                        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "fingerprint": fingerprint() if callable(fingerprint) else fingerprint,
+                        "owner": owner,
+                    }
+                    con.executemany(
+                        "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]
+                    )
+                    kill_point("built")
+                    con.execute("COMMIT")
+                    kill_point("committed")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+                _fsync(partial)
+                kill_point("checkpointed")
+                os.replace(partial, final)
+                _fsync_dir(self.dir)
+                kill_point("renamed")
+                lock_path.unlink(missing_ok=True)
+            except BaseException as exc:
+                for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
+                    p.unlink(missing_ok=True)
+                lock_path.unlink(missing_ok=True)
+                if isinstance(exc, WorkbenchError):
+                    raise
+                if isinstance(exc, duckdb.Error):
+                    raise WorkbenchError(
+                        f"The dataset could not be written: {exc}", "Load failed"
+                    ) from exc
+                raise
+        return self.info(token)
+
+    def set_meta(self, token: str, key: str, value: str) -> None:
+        """Replace one ``_meta`` setting of a published dataset (the segment thresholds of
+        docs/data.md); its rows never change. The shared read-only connection is closed (a
+        query running on it that moment fails and is retried by the next rerun) and the next
+        reader opens the file again. The file keeps its age for retention."""
+        path = self.path(token)
+        if not path.exists():
+            raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
+        with self._write_lock, self._lock:
+            con = self._cons.pop(token, None)
+            self._info.pop(token, None)
+            if con is not None:
+                con.close()
+            stat = path.stat()
+            try:
+                writer = duckdb.connect(str(path))
+                try:
+                    writer.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, value])
+                    writer.execute("CHECKPOINT")
+                finally:
+                    writer.close()
+            except duckdb.Error as exc:
+                raise WorkbenchError(
+                    f"The dataset's settings could not be saved ({exc}). Close other programs "
+                    "using it and try again.",
+                    "Not saved",
+                ) from exc
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    def delete(self, token: str) -> None:
+        """Remove a dataset's file from disk (its rows are gone, not only hidden)."""
+        path = self.path(token)
+        with self._lock:
+            con = self._cons.pop(token, None)
+            self._info.pop(token, None)
+            if con is not None:
+                con.close()
+        if not path.exists():
+            raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
+        path.unlink()
+        for extra in self.dir.glob(f"{token}{SUFFIX}.*"):
+            extra.unlink(missing_ok=True)
+
+    def purge_older_than(
+        self, days: float, now: float | None = None, keep: Iterable[str] = ()
+    ) -> list[str]:
+        """Delete datasets older than ``days`` (retention); returns the deleted tokens.
+
+        Age is the time since the dataset file was published (its modification time; files
+        are never written after that). Tokens in ``keep`` are left alone.
+        """
+        cutoff = (now if now is not None else time.time()) - days * 86400
+        kept = set(keep)
+        gone = []
+        for token in self.tokens():
+            if token in kept:
+                continue
+            try:
+                old = self.path(token).stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            if old:
+                try:
+                    self.delete(token)
+                except DatasetNotFound:
+                    continue
+                gone.append(token)
+        return gone
+
+    def apply_retention(self, keep: Iterable[str] = ()) -> list[str]:
+        """Delete datasets older than $WORKBENCH_RETENTION_DAYS (nothing when it is unset)."""
+        days = retention_days()
+        return [] if days is None else self.purge_older_than(days, keep=keep)
+
+    # --- reading ---------------------------------------------------------------------------
+    def tokens(self) -> list[str]:
+        out = []
+        for p in self.dir.glob(f"*{SUFFIX}"):
+            token = p.name[: -len(SUFFIX)]
+            if is_token(token):
+                out.append(token)
+        return out
+
+    def exists(self, token: str) -> bool:
+        return is_token(token) and self.path(token).exists()
+
+    def connection(self, token: str) -> duckdb.DuckDBPyConnection:
+        """The shared read-only connection of a dataset; take ``.cursor()`` per query."""
+        path = self.path(token)
+        with self._lock:
+            con = self._cons.get(token)
+            if con is not None and path.exists():
+                return con
+            if con is not None:
+                # Deleted by another process (CLI delete or purge): stop serving it.
+                self._cons.pop(token, None)
+                self._info.pop(token, None)
+                con.close()
+            if not path.exists():
+                raise DatasetNotFound(
+                    "This dataset does not exist: it may have been deleted or the link is "
+                    "incomplete. Load the files again on the Upload page."
+                )
+            try:
+                con = duckdb.connect(str(path), read_only=True)
+            except duckdb.Error as exc:
+                raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
+            self._cons[token] = con
+            return con
+
+    @contextmanager
+    def cursor(self, token: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self.connection(token).cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    @contextmanager
+    def _info_cursor(self, token: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor for reading a dataset's info: the shared connection when the dataset is
+        open, else one opened and closed here, so listing a workspace (the sidebar asks for
+        every dataset's owner) does not keep a connection open per dataset."""
+        if token in self._cons:
+            with self.cursor(token) as cur:
+                yield cur
+            return
+        path = self.path(token)
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            if not path.exists():
+                raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.") from exc
+            raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def info(self, token: str) -> DatasetInfo:
+        cached = self._info.get(token)
+        if cached is not None:
+            return cached
+        with self._info_cursor(token) as cur:
+            meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
+            report = cur.execute(
+                "SELECT file, table_name, rows_loaded FROM _load_report ORDER BY file"
+            ).fetchall()
+        counts: dict[str, int] = {}
+        for _file, table, loaded in report:
+            counts[table] = counts.get(table, 0) + int(loaded)
+        info = DatasetInfo(
+            token=token,
+            name=meta.get("name", token[:8]),
+            created_at=meta.get("created_at", ""),
+            fingerprint=meta.get("fingerprint", ""),
+            row_counts=counts,
+            files=[r[0] for r in report],
+            size_bytes=self.path(token).stat().st_size,
+            owner=meta.get("owner", ""),
+        )
+        with self._lock:
+            self._info[token] = info
+        return info
+
+    def list(self, owner: str | None = None) -> list[DatasetInfo]:
+        """Every dataset, newest first; with ``owner``, only those loaded under that key."""
+        infos = []
+        for token in self.tokens():
+            try:
+                info = self.info(token)
+            except WorkbenchError:
+                continue
+            if owner is None or (owner and hmac.compare_digest(info.owner, owner)):
+                infos.append(info)
+        return sorted(infos, key=lambda i: i.created_at, reverse=True)
+
+    def flagged_rows(self, token: str) -> dict[str, int]:
+        """Loaded rows that carry at least one warning, per source file (``_flagged``)."""
+        with self.cursor(token) as cur:
+            return flagged_per_file(cur)
+
+    def owner_key(self, identity: str) -> str:
+        """The key a dataset is stored and listed under for ``identity`` (an email address or
+        a browser id): HMAC-SHA256 with this workspace's secret, so the stored key reveals
+        neither the identity nor, without the secret, whether a guessed one matches."""
+        if not identity:
+            return ""
+        return hmac.new(self._owner_secret(), identity.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _owner_secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = self._read_or_make_secret()
+        return self._secret
+
+    def _read_or_make_secret(self) -> bytes:
+        path = self.root / OWNER_SECRET
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            secret = path.read_bytes()
+            if len(secret) >= 32:
+                return secret
+            time.sleep(0.05)  # another process is writing it right now
+            return path.read_bytes()
+        secret = secrets.token_bytes(32)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secret)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return secret
+
+    def close(self) -> None:
+        with self._lock:
+            for con in self._cons.values():
+                con.close()
+            self._cons.clear()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        _fsync(path)
+    except OSError:
+        pass
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
