@@ -62,7 +62,7 @@ def test_catalog_entry() -> None:
         "monthly",
     )
     assert m.higher_is_better
-    assert m.value_side is not None and m.value_side.date == "sql_date"
+    assert m.measure is not None and m.measure.date == "sql_date"
     assert m.date_fallback == "created_date"
     assert all((m.purpose, m.formula, m.numerator, m.denominator, m.notes))
     assert "'all'" in m.notes and "previous period" in m.notes

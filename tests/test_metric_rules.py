@@ -153,10 +153,10 @@ def test_lead_response_hours_headline_is_the_median():
 
 def test_a_headline_other_than_mean_or_median_is_refused():
     raw = {
-        "id": "x", "name": "X", "purpose": "p", "formula": "f", "numerator": "", "denominator": "",
+        "id": "x", "name": "X", "purpose": "p", "formula": "f", "denominator": "",
         "sources": ["leads"], "cadence": "weekly", "tier": 3, "direction": "leading",
-        "unit": "hours", "higher_is_better": False, "kind": "quantile", "source": "lead",
-        "date": "created_date", "expr": "response_hours", "headline": "mode",
+        "unit": "hours", "higher_is_better": False, "kind": "quantile",
+        "measure": "response_hours", "headline": "mode",
     }  # fmt: skip
     with pytest.raises(CatalogError, match="headline 'mode'"):
         parse_metric(raw)

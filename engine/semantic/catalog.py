@@ -16,14 +16,18 @@ from typing import Any
 
 from engine.core.canonical import TABLES
 from engine.core.errors import UnknownName, WorkbenchError
+from engine.semantic.model import MEASURES, RELATIONS, Measure
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
-# The closed set of kinds. Generic kinds compile from the SQL pieces written in the catalog;
-# the others have one compiler each in ``engine.semantic.compile``.
-GENERIC_KINDS = ("sum", "count", "ratio", "quantile", "growth")
+# The closed set of kinds. Generic kinds compile from the measures they name (model.toml);
+# the others have one compiler each in ``engine.semantic.compile``, chosen by kind alone.
+GENERIC_KINDS = ("measure", "ratio", "quantile", "growth")
+# The aggregate a generic kind needs of its measure.
+KIND_AGGS = {"measure": ("sum", "count"), "quantile": ("values",), "growth": ("count",)}
 SPECIAL_KINDS = (
-    "derived",
+    "per_rep",
+    "velocity",
     "quota",
     "stage_conversion",
     "time_in_stage",
@@ -36,7 +40,8 @@ KINDS = GENERIC_KINDS + SPECIAL_KINDS
 UNITS = ("currency", "count", "ratio", "number", "days", "hours", "multiple", "currency_per_day")
 CADENCES = ("weekly", "monthly", "quarterly")
 DIRECTIONS = ("leading", "lagging")
-SOURCES = ("opp", "act", "lead")
+# The parts of a velocity metric: the measure of deals created and the metrics of its levers.
+VELOCITY_PARTS = ("created", "win_rate", "deal_size", "cycle")
 HEADLINES = ("mean", "median")
 
 _TEMPLATE = (
@@ -44,8 +49,6 @@ _TEMPLATE = (
     "name",
     "purpose",
     "formula",
-    "numerator",
-    "denominator",
     "sources",
     "cadence",
     "tier",
@@ -54,16 +57,6 @@ _TEMPLATE = (
     "higher_is_better",
     "kind",
 )
-
-
-@dataclass(frozen=True)
-class Side:
-    """One aggregate of a generic metric: which relation, which rows, which expression."""
-
-    source: str
-    date: str
-    where: str
-    expr: str
 
 
 @dataclass(frozen=True)
@@ -84,11 +77,19 @@ class Metric:
     higher_is_better: bool
     kind: str
     notes: str = ""
-    value_side: Side | None = None
-    num: Side | None = None
-    den: Side | None = None
+    # The measure of a generic kind (measure, quantile, growth), or the two a ratio divides.
+    measure: Measure | None = None
+    num: Measure | None = None
+    den: Measure | None = None
     numerator_metric: str | None = None
     ramp: bool = False
+    # quota kind: whose numerator counts, "quota_holders" (the owners with a quota) or
+    # "all_owners" (pipeline coverage: all open pipeline of the group).
+    numerator_scope: str = "quota_holders"
+    # Duration metrics that honour the request's exclude_outliers (Tukey's fences).
+    outliers: bool = False
+    # velocity kind: VELOCITY_PARTS -> a measure id (created) or metric ids (the levers).
+    parts: dict[str, str] = field(default_factory=dict)
     # Which statistic is the value of a quantile metric; the other sits beside it ("mean").
     headline: str = "mean"
     # growth kind: the date used instead of ``value_side.date`` when no row of the source
@@ -155,14 +156,11 @@ class CatalogError(WorkbenchError):
     title = "Invalid metric catalog"
 
 
-def _side(raw: dict[str, Any], prefix: str, mid: str) -> Side:
-    source = raw.get(f"{prefix}source", raw.get("source"))
-    date = raw.get(f"{prefix}date", raw.get("date"))
-    where = raw.get(f"{prefix}where", raw.get("where", "TRUE"))
-    expr = raw.get(f"{prefix}expr", raw.get("expr", "count(*)"))
-    if source not in SOURCES or not isinstance(date, str) or not date:
-        raise CatalogError(f"Metric {mid!r}: {prefix or 'value '}side needs source and date.")
-    return Side(str(source), date, str(where), str(expr))
+def _named_measure(raw: dict[str, Any], key: str, mid: str) -> Measure:
+    name = raw.get(key)
+    if name not in MEASURES:
+        raise CatalogError(f"Metric {mid!r}: {key} {name!r} is not a measure of model.toml.")
+    return MEASURES[str(name)]
 
 
 def required_table(requirement: str) -> str:
@@ -193,35 +191,74 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
     if not isinstance(raw["higher_is_better"], bool):
         raise CatalogError(f"Metric {mid!r}: higher_is_better must be true or false.")
     kind = raw["kind"]
-    value_side = num = den = None
-    if kind in ("sum", "count", "quantile", "growth"):
-        value_side = _side(raw, "", mid)
+    measure = num = den = None
+    numerator, denominator = raw.get("numerator"), raw.get("denominator")
+    formula = str(raw["formula"])
+    if kind in KIND_AGGS:
+        measure = _named_measure(raw, "measure", mid)
+        if measure.agg not in KIND_AGGS[kind]:
+            raise CatalogError(f"Metric {mid!r}: kind {kind} needs a {KIND_AGGS[kind]} measure.")
+        if numerator is not None:
+            raise CatalogError(f"Metric {mid!r}: its numerator is its measure's description.")
+        numerator = measure.description
+        denominator = "" if denominator is None else denominator
     elif kind == "ratio":
-        num, den = _side(raw, "num_", mid), _side(raw, "den_", mid)
-    if kind == "quota" and not raw.get("numerator_metric"):
-        raise CatalogError(f"Metric {mid!r}: a quota metric names its numerator_metric.")
+        num = _named_measure(raw, "numerator_measure", mid)
+        den = _named_measure(raw, "denominator_measure", mid)
+        if "values" in (num.agg, den.agg):
+            raise CatalogError(f"Metric {mid!r}: a ratio divides two aggregates.")
+        if numerator is not None or denominator is not None:
+            raise CatalogError(
+                f"Metric {mid!r}: a ratio's numerator and denominator are its measures'."
+            )
+        # The formula names the measures the SQL divides, so text and SQL cannot drift.
+        if formula != f"{num.id} / {den.id}":
+            raise CatalogError(f"Metric {mid!r}: a ratio's formula is '{num.id} / {den.id}'.")
+        numerator, denominator = num.description, den.description
+    if numerator is None or denominator is None:
+        raise CatalogError(f"Metric {mid!r} lacks numerator or denominator.")
+    if kind in ("quota", "per_rep") and raw.get("numerator_metric") is None:
+        raise CatalogError(f"Metric {mid!r}: a {kind} metric names its numerator_metric.")
+    scope = str(raw.get("numerator_scope", "quota_holders"))
+    if scope not in ("quota_holders", "all_owners") or (
+        "numerator_scope" in raw and kind != "quota"
+    ):
+        raise CatalogError(f"Metric {mid!r}: numerator_scope {scope!r} is not valid here.")
+    parts = {str(k): str(v) for k, v in dict(raw.get("parts", {})).items()}
+    if (kind == "velocity") != bool(parts) or (parts and set(parts) != set(VELOCITY_PARTS)):
+        raise CatalogError(f"Metric {mid!r}: a velocity metric names parts {VELOCITY_PARTS}.")
+    if parts and parts["created"] not in MEASURES:
+        raise CatalogError(f"Metric {mid!r}: parts.created is not a measure.")
+    outliers = raw.get("outliers", False)
+    if not isinstance(outliers, bool) or (outliers and kind not in ("quantile", "time_in_stage")):
+        raise CatalogError(f"Metric {mid!r}: outliers needs a duration kind.")
     known = set(_TEMPLATE) | {
         "notes",
-        "source",
-        "date",
-        "where",
-        "expr",
+        "numerator",
+        "denominator",
+        "measure",
+        "numerator_measure",
+        "denominator_measure",
         "numerator_metric",
+        "numerator_scope",
+        "outliers",
+        "parts",
         "ramp",
         "headline",
         "requires",
         "requires_note",
         "date_fallback",
     }
-    known |= {f"{p}{k}" for p in ("num_", "den_") for k in ("source", "date", "where", "expr")}
     headline = str(raw.get("headline", "mean"))
     if headline not in HEADLINES or (headline != "mean" and kind != "quantile"):
         raise CatalogError(
             f"Metric {mid!r}: headline {headline!r} needs kind quantile and one of {HEADLINES}."
         )
     date_fallback = str(raw.get("date_fallback", ""))
-    if date_fallback and kind != "growth":
+    if date_fallback and (kind != "growth" or measure is None):
         raise CatalogError(f"Metric {mid!r}: date_fallback needs kind growth.")
+    if measure is not None and date_fallback not in ("", *RELATIONS[measure.source].time):
+        raise CatalogError(f"Metric {mid!r}: date_fallback is not a time column of its relation.")
     requires = tuple(str(t) for t in raw.get("requires", ()))
     if {required_table(r) for r in requires} - set(TABLES):
         raise CatalogError(f"Metric {mid!r}: requires {requires!r} names an unknown table.")
@@ -232,9 +269,9 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         id=mid,
         name=str(raw["name"]),
         purpose=str(raw["purpose"]),
-        formula=str(raw["formula"]),
-        numerator=str(raw["numerator"]),
-        denominator=str(raw["denominator"]),
+        formula=formula,
+        numerator=str(numerator),
+        denominator=str(denominator),
         sources=tuple(raw["sources"]),
         cadence=str(raw["cadence"]),
         tier=int(raw["tier"]),
@@ -243,11 +280,14 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
         higher_is_better=bool(raw["higher_is_better"]),
         kind=str(kind),
         notes=str(raw.get("notes", "")),
-        value_side=value_side,
+        measure=measure,
         num=num,
         den=den,
         numerator_metric=raw.get("numerator_metric"),
         ramp=bool(raw.get("ramp", False)),
+        numerator_scope=scope,
+        outliers=outliers,
+        parts=parts,
         headline=headline,
         date_fallback=date_fallback,
         requires=requires,
@@ -271,6 +311,15 @@ def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Metric]:
     for m in metrics.values():
         if m.numerator_metric and m.numerator_metric not in metrics:
             raise CatalogError(f"Metric {m.id!r}: unknown numerator_metric {m.numerator_metric!r}.")
+        if m.numerator_metric and metrics[m.numerator_metric].kind != "measure":
+            raise CatalogError(f"Metric {m.id!r}: numerator_metric must be of kind measure.")
+        levers = {k: v for k, v in m.parts.items() if k != "created"}
+        expected = {"win_rate": "ratio", "deal_size": "ratio", "cycle": "quantile"}
+        for part, ref in levers.items():
+            if ref not in metrics or metrics[ref].kind != expected[part]:
+                raise CatalogError(
+                    f"Metric {m.id!r}: parts.{part} must be a {expected[part]} metric."
+                )
     return metrics
 
 

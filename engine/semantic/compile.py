@@ -15,10 +15,10 @@ from typing import Any
 import duckdb
 
 from engine.core.canonical import FUNNEL, FUNNEL_RANK
-from engine.semantic.catalog import Metric, Side, get_metric, required_table
+from engine.semantic.catalog import Metric, get_metric, required_table
+from engine.semantic.model import MEASURES, RELATIONS, Measure
 from engine.semantic.request import Request
 from engine.semantic.sql import (
-    CYCLE_DAYS,
     IQR_K,
     LOST_RANK,
     NO_CYCLE_DEALS,
@@ -26,8 +26,6 @@ from engine.semantic.sql import (
     OPPORTUNITY_RANK,
     REP_DIMS,
     SOURCE_DIMS,
-    SOURCE_LABEL,
-    WON_WITH_CYCLE,
     Sql,
     iqr_outlier,
     qi,
@@ -49,7 +47,7 @@ def _src(q: Sql, source: str) -> str:
     return {"opp": q.opp, "opp_r": q.opp_r, "act": q.act, "lead": q.lead}[source]()
 
 
-def _side_select(q: Sql, side: Side, aggs: str, source: str | None = None) -> str:
+def _side_select(q: Sql, side: Measure, aggs: str, source: str | None = None) -> str:
     src = _src(q, source or side.source)
     cols = ", ".join(q.key_cols(side.date) + [aggs])
     return (
@@ -75,20 +73,20 @@ def _select_keys(q: Sql, alias: str = "") -> str:
 # -- generic kinds ---------------------------------------------------------------------------
 
 
-def _sum(q: Sql, m: Metric) -> str:
-    assert m.value_side is not None
-    s = m.value_side
+def _measure(q: Sql, m: Metric) -> str:
+    s = m.measure
+    assert s is not None
     return (
-        _side_select(q, s, f"CAST(sum({s.expr}) AS DOUBLE) AS value, count({s.expr}) AS n")
-        + q.order_by()
+        _side_select(q, s, f"CAST({s.sql()} AS DOUBLE) AS value, {s.n_sql()} AS n") + q.order_by()
     )
 
 
-def _count(q: Sql, m: Metric) -> str:
-    assert m.value_side is not None
+def _share_aggs(num: Measure, den: Measure) -> tuple[str, str]:
+    """A ratio's two aggregates read in one scan of their relation: the numerator counts only
+    among the denominator's rows (a share never exceeds its whole)."""
     return (
-        _side_select(q, m.value_side, "CAST(count(*) AS DOUBLE) AS value, count(*) AS n")
-        + q.order_by()
+        f"{num.sql()} FILTER (WHERE ({num.where}) AND ({den.where}))",
+        f"{den.sql()} FILTER (WHERE {den.where})",
     )
 
 
@@ -100,10 +98,6 @@ def _quantile_aggs(x: str, headline: str = "mean") -> str:
         + ", ".join(quartiles(x, cast=True))
         + f", CAST(min({x}) AS DOUBLE) AS min, CAST(max({x}) AS DOUBLE) AS max, count({x}) AS n"
     )
-
-
-# Duration metrics that honour Request.exclude_outliers (their catalog notes say how).
-OUTLIER_METRICS = frozenset({"sales_cycle_days", "time_in_stage_days"})
 
 
 def _without_outliers(
@@ -139,9 +133,9 @@ def _outlier_note(q: Sql) -> None:
 
 
 def _quantile(q: Sql, m: Metric) -> str:
-    s = m.value_side
+    s = m.measure
     assert s is not None
-    if q.req.exclude_outliers and m.id in OUTLIER_METRICS:
+    if q.req.exclude_outliers and m.outliers:
         _outlier_note(q)
         where = f"({s.where}) AND {q.period(s.date)}"
         return _without_outliers(
@@ -160,13 +154,12 @@ def _ratio(q: Sql, m: Metric) -> str:
         "CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, "
         "CAST(denominator AS BIGINT) AS n"
     )
-    if (m.num.source, m.num.date, m.num.where) == (m.den.source, m.den.date, m.den.where):
-        inner = _side_select(
-            q, m.num, f"{m.num.expr} AS numerator, {m.den.expr} AS denominator", ns
-        )
+    if (m.num.source, m.num.date) == (m.den.source, m.den.date):
+        n_agg, d_agg = _share_aggs(m.num, m.den)
+        inner = _side_select(q, m.den, f"{n_agg} AS numerator, {d_agg} AS denominator", ds)
         return f"SELECT {_select_keys(q)}{value}\nFROM (\n{inner}\n) t{q.order_by()}"
-    num = _side_select(q, m.num, f"{m.num.expr} AS numerator", ns)
-    den = _side_select(q, m.den, f"{m.den.expr} AS denominator", ds)
+    num = _side_select(q, m.num, f"{m.num.sql()} AS numerator", ns)
+    den = _side_select(q, m.den, f"{m.den.sql()} AS denominator", ds)
     frm, cols = _join(q, num, den)
     return f"SELECT * FROM (\nSELECT {cols}{value}\nFROM {frm}\n) t{q.order_by()}"
 
@@ -174,12 +167,12 @@ def _ratio(q: Sql, m: Metric) -> str:
 def _growth(q: Sql, m: Metric) -> str:
     """(count in the period - count in the previous period of the same length) / the previous
     count (docs/metrics.md, Activity and leads); with a grain, each bucket against the one before."""
-    s = m.value_side
+    s = m.measure
     assert s is not None
     date = s.date
     if m.date_fallback:
         # a dataset-level choice: the whole source table either has the date or falls back
-        have = _exists(f"{SOURCE_LABEL[s.source]} WHERE {s.date} IS NOT NULL")
+        have = _exists(f"{RELATIONS[s.source].table} WHERE {s.date} IS NOT NULL")
         date = f"CASE WHEN {have} THEN {s.date} ELSE {m.date_fallback} END"
     rows = q.cte(
         "growth_rows",
@@ -252,8 +245,8 @@ FROM (
 
 def _quota(q: Sql, m: Metric) -> str:
     nm = get_metric(m.numerator_metric or "")
-    assert nm.value_side is not None
-    s = nm.value_side
+    s = nm.measure
+    assert s is not None
     q.quota_clipped(m.ramp)
     qname = "quota_r" if m.ramp else "quota_c"
     grain_q = ", period_start" if q.req.grain else ""
@@ -269,7 +262,7 @@ GROUP BY owner{grain_q}""",
     q.cte(
         "n_owner",
         f"""SELECT owner, min(team) AS team, min(segment) AS segment, min(role) AS role,
-       min(manager) AS manager{bucket}, sum({s.expr}) AS num
+       min(manager) AS manager{bucket}, {s.sql()} AS num
 FROM {src}
 WHERE ({s.where}) AND {q.period(s.date)}
 GROUP BY ALL""",
@@ -289,7 +282,7 @@ GROUP BY ALL""",
 FROM q_owner qo
 FULL OUTER JOIN n_owner no ON {on}""",
     )
-    if m.id == "pipeline_coverage":
+    if m.numerator_scope == "all_owners":
         numer = "sum(num)"
     else:
         numer = "sum(coalesce(num, 0)) FILTER (WHERE quota > 0)"
@@ -307,10 +300,10 @@ FULL OUTER JOIN n_owner no ON {on}""",
 
 
 def _revenue_per_rep(q: Sql, m: Metric) -> str:
-    won = get_metric("won_revenue").value_side
+    won = get_metric(m.numerator_metric or "").measure
     assert won is not None
     src = q.opp_r()
-    num = _side_select(q, won, f"sum({won.expr}) AS numerator", "opp_r")
+    num = _side_select(q, won, f"{won.sql()} AS numerator", "opp_r")
     q.quota_clipped(False)
     dims = "owner, team, segment, role, manager"
     gq = ", period_start" if q.req.grain else ""
@@ -345,25 +338,33 @@ WHERE d IS NOT NULL AND {q.period("d")} AND NOT EXISTS (SELECT 1 FROM quota_c WH
 
 
 def _velocity(q: Sql, m: Metric) -> str:
+    """Opportunities created x win rate x average deal size / mean sales cycle, each lever the
+    number its own metric gives (the parts the catalog names)."""
     src = q.opp()
-    created = (
-        f"SELECT {', '.join(q.key_cols('created_date') + ['count(*) AS opportunities_created'])}\n"
-        f"FROM {src}\nWHERE created_date IS NOT NULL AND {q.period('created_date')}{q.group_by()}"
-    )
+    created = MEASURES[m.parts["created"]]
+    win, size, cycle = (get_metric(m.parts[k]) for k in ("win_rate", "deal_size", "cycle"))
+    assert win.num and win.den and size.num and size.den and cycle.measure
+    closed_side = (win.num, win.den, size.num, size.den, cycle.measure)
+    assert len({(s.source, s.date) for s in closed_side}) == 1, "levers read one relation"
+    created_sel = _side_select(q, created, f"{created.sql()} AS opportunities_created")
+    won, decided = _share_aggs(win.num, win.den)
+    amount, with_amount = _share_aggs(size.num, size.den)
     aggs = [
-        "count(*) FILTER (WHERE is_won) AS won",
-        "count(*) AS closed",
-        "sum(amount) FILTER (WHERE is_won) AS won_amount",
-        "count(amount) FILTER (WHERE is_won) AS won_with_amount",
-        f"avg({CYCLE_DAYS}) FILTER (WHERE {WON_WITH_CYCLE}) AS mean_cycle",
+        f"{won} AS won",
+        f"{decided} AS closed",
+        f"{amount} AS won_amount",
+        f"{with_amount} AS won_with_amount",
+        f"avg({cycle.measure.expr}) FILTER (WHERE {cycle.measure.where}) AS mean_cycle",
     ]
+    date = cycle.measure.date
+    scan = " OR ".join(f"({s.where})" for s in closed_side)
     closed = (
-        f"SELECT {', '.join(q.key_cols('close_date') + aggs)}\n"
-        f"FROM {src}\nWHERE is_closed AND {q.period('close_date')}{q.group_by()}"
+        f"SELECT {', '.join(q.key_cols(date) + aggs)}\n"
+        f"FROM {src}\nWHERE ({scan}) AND {q.period(date)}{q.group_by()}"
     )
-    frm, cols = _join(q, created, closed, "c", "d")
+    frm, cols = _join(q, created_sel, closed, "c", "d")
     # The win-rate lever is null where the win_rate metric is (no lost deal recorded).
-    win_ok = " AND ".join(_exists(r) for r in get_metric("win_rate").requires) or "TRUE"
+    win_ok = " AND ".join(_exists(r) for r in win.requires) or "TRUE"
     return f"""SELECT *, CAST(opportunities_created * win_rate * avg_deal_size
                   / nullif(sales_cycle_days, 0) AS DOUBLE) AS value
 FROM (
@@ -496,7 +497,7 @@ WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_
 
 def _time_in_stage(q: Sql, m: Metric) -> str:
     visits_cte(q)
-    if q.req.exclude_outliers and m.id in OUTLIER_METRICS:
+    if q.req.exclude_outliers and m.outliers:
         _outlier_note(q)
         return _without_outliers(
             q, q.key_cols("entered_at"), "days", "visits", q.period("entered_at")
@@ -600,8 +601,9 @@ FROM (
 
 
 COMPILERS: dict[str, Callable[[Sql, Metric], str]] = {
-    "sum": _sum,
-    "count": _count,
+    "measure": _measure,
+    "per_rep": _revenue_per_rep,
+    "velocity": _velocity,
     "quantile": _quantile,
     "ratio": _ratio,
     "growth": _growth,
@@ -616,9 +618,9 @@ COMPILERS: dict[str, Callable[[Sql, Metric], str]] = {
 
 def metric_dims(m: Metric) -> tuple[str, ...]:
     """Dimensions a metric can be grouped by (those every one of its relations carries)."""
-    if m.kind == "quota" or m.id == "revenue_per_rep":
+    if m.kind in ("quota", "per_rep"):
         return REP_DIMS
-    sides = [s for s in (m.value_side, m.num, m.den) if s is not None]
+    sides = [s for s in (m.measure, m.num, m.den) if s is not None]
     if sides:
         dims = set(OPP_DIMS)
         for s in sides:
@@ -643,12 +645,7 @@ def compile_metric(metric_id: str, req: Request) -> Compiled:
             cols.append("CAST(NULL AS DATE) AS period_start")
         sql = "SELECT " + ", ".join(cols + ["CAST(NULL AS DOUBLE) AS value"]) + "\nWHERE FALSE\n"
         return Compiled(m.id, sql, [], q.keys(), q.notes)
-    if m.id == "revenue_per_rep":
-        select = _revenue_per_rep(q, m)
-    elif m.id == "sales_velocity":
-        select = _velocity(q, m)
-    else:
-        select = COMPILERS[m.kind](q, m)
+    select = COMPILERS[m.kind](q, m)
     if m.requires:
         # table names validated by the catalog and predicates written in it, never user input
         have = " AND ".join(_exists(r) for r in m.requires)

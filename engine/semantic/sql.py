@@ -28,25 +28,15 @@ from engine.core.canonical import (
     SEGMENT_THRESHOLDS_KEY,
     SEGMENTS,
 )
+from engine.semantic.model import MEASURES, RELATIONS
 from engine.semantic.request import DIMENSIONS, Request
 
-REP_DIMS = ("owner", "team", "segment", "role", "manager")
-LEAD_DIMS = REP_DIMS + ("lead_source",)
-OPP_DIMS = DIMENSIONS
-SOURCE_DIMS: dict[str, tuple[str, ...]] = {
-    "opp": OPP_DIMS,
-    "opp_r": OPP_DIMS,
-    "act": REP_DIMS,
-    "lead": LEAD_DIMS,
-    "quota": REP_DIMS,
-}
-SOURCE_LABEL = {
-    "opp": "opportunities",
-    "opp_r": "opportunities",
-    "act": "activities",
-    "lead": "leads",
-    "quota": "quotas",
-}
+# What each relation can be grouped and filtered by (model.toml).
+SOURCE_DIMS: dict[str, tuple[str, ...]] = {r.id: r.dimensions for r in RELATIONS.values()}
+SOURCE_LABEL = {r.id: r.label for r in RELATIONS.values()}
+REP_DIMS = SOURCE_DIMS["quota"]
+LEAD_DIMS = SOURCE_DIMS["lead"]
+OPP_DIMS = SOURCE_DIMS["opp"]
 
 # Thin views over one stored table: re-scanning them is cheaper than materialising millions of
 # rows with every column when several CTEs read them (DuckDB materialises a CTE referenced
@@ -75,10 +65,10 @@ STAGE_RANK_SQL = (
 
 # A deal's cycle (created -> close) is measured only when both dates are known and close is
 # not before created: a close_before_created deal counts everywhere else (docs/metrics.md).
-HAS_CYCLE = "close_date >= created_date"
-CYCLE_DAYS = "date_diff('day', created_date, close_date)"
+# Both pieces are the model's cycle_days measure.
+CYCLE_DAYS = MEASURES["cycle_days"].expr
 # The won deals whose cycle is measured (the cycle rule above).
-WON_WITH_CYCLE = f"is_won AND {HAS_CYCLE}"
+WON_WITH_CYCLE = MEASURES["cycle_days"].where
 
 # Tukey's fences: a value below p25 - 1.5 IQR or above p75 + 1.5 IQR of its group is an outlier.
 IQR_K = 1.5

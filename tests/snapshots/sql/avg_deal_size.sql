@@ -64,7 +64,7 @@ WHERE "segment" IN ($1)
 )
 SELECT "owner", period_start, CAST(numerator AS DOUBLE) / nullif(CAST(denominator AS DOUBLE), 0) AS value, CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, CAST(denominator AS BIGINT) AS n
 FROM (
-SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, sum(amount) AS numerator, count(amount) AS denominator
+SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, sum(amount) FILTER (WHERE (is_won) AND (is_won)) AS numerator, count(amount) FILTER (WHERE is_won) AS denominator
 FROM opp
 WHERE (is_won) AND close_date >= $4 AND close_date < $5
 GROUP BY ALL

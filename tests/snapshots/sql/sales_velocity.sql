@@ -71,11 +71,11 @@ FROM (
            CAST(d.mean_cycle AS DOUBLE) AS sales_cycle_days
     FROM (SELECT "owner", CAST(date_trunc('month', created_date) AS DATE) AS period_start, count(*) AS opportunities_created
 FROM opp
-WHERE created_date IS NOT NULL AND created_date >= $4 AND created_date < $5
+WHERE (created_date IS NOT NULL) AND created_date >= $4 AND created_date < $5
 GROUP BY ALL) c
-FULL OUTER JOIN (SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE is_won) AS won, count(*) AS closed, sum(amount) FILTER (WHERE is_won) AS won_amount, count(amount) FILTER (WHERE is_won) AS won_with_amount, avg(date_diff('day', created_date, close_date)) FILTER (WHERE is_won AND close_date >= created_date) AS mean_cycle
+FULL OUTER JOIN (SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE (is_won) AND (is_closed)) AS won, count(*) FILTER (WHERE is_closed) AS closed, sum(amount) FILTER (WHERE (is_won) AND (is_won)) AS won_amount, count(amount) FILTER (WHERE is_won) AS won_with_amount, avg(date_diff('day', created_date, close_date)) FILTER (WHERE is_won AND close_date >= created_date) AS mean_cycle
 FROM opp
-WHERE is_closed AND close_date >= $4 AND close_date < $5
+WHERE ((is_won) OR (is_closed) OR (is_won) OR (is_won) OR (is_won AND close_date >= created_date)) AND close_date >= $4 AND close_date < $5
 GROUP BY ALL) d ON c."owner" IS NOT DISTINCT FROM d."owner" AND c."period_start" IS NOT DISTINCT FROM d."period_start"
 ) t
 ORDER BY "owner" NULLS LAST, period_start NULLS LAST

@@ -66,7 +66,7 @@ SELECT * REPLACE (CASE WHEN EXISTS (SELECT 1 FROM "opportunities" WHERE is_close
 FROM (
 SELECT "owner", period_start, CAST(numerator AS DOUBLE) / nullif(CAST(denominator AS DOUBLE), 0) AS value, CAST(numerator AS DOUBLE) AS numerator, CAST(denominator AS DOUBLE) AS denominator, CAST(denominator AS BIGINT) AS n
 FROM (
-SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE is_won) AS numerator, count(*) AS denominator
+SELECT "owner", CAST(date_trunc('month', close_date) AS DATE) AS period_start, count(*) FILTER (WHERE (is_won) AND (is_closed)) AS numerator, count(*) FILTER (WHERE is_closed) AS denominator
 FROM opp
 WHERE (is_closed) AND close_date >= $4 AND close_date < $5
 GROUP BY ALL
