@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from engine.analyses import quality
+from engine.core.units import format_value
 from engine.load.pipeline import load_files
 from engine.store.workspace import Workspace
 
@@ -133,5 +134,5 @@ def test_headline_impact_says_why_a_side_is_na(tmp_path: Path) -> None:
     )
     # a missing value reads n/a whether it arrives as None or as NaN from a frame
     nan = frame.loc["won_revenue", "without flagged rows"]
-    assert quality.format_value(nan, "currency") == "n/a"
-    assert quality.format_value(None, "ratio") == "n/a"
+    assert format_value(nan, "currency") == "n/a"
+    assert format_value(None, "ratio") == "n/a"

@@ -16,8 +16,8 @@ import pandas as pd
 
 from engine.analyses.alerts import COVERAGE_MIN
 from engine.analyses.coaching import DEFAULT_TARGETS
-from engine.analyses.quality import format_value
 from engine.core.canonical import FUNNEL
+from engine.core.units import format_value
 from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
 
 STAGE_ORDER = FUNNEL

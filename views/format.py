@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from engine.analyses.quality import format_value
+from engine.core.units import format_value
 from views import common
 
 LABELS = {

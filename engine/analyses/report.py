@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import duckdb
 
+from engine.core.units import format_value
 from engine.semantic.catalog import get_metric
 from engine.semantic.compute import Result, clean, compute
 from engine.semantic.request import GRAINS, PERIOD_FORMS, Request, make_request
@@ -170,20 +171,6 @@ def _add_transitions(con: duckdb.DuckDBPyConnection, request: Request, entry: di
     entry["skipped_stages"] = dict(path.missing)
 
 
-def _fmt(v: Any, unit: str) -> str:
-    if v is None:
-        return "-"
-    if unit == "ratio":
-        return f"{v:.1%}"
-    if unit == "multiple":
-        return f"{v:.2f}x"
-    if unit in ("currency", "currency_per_day"):
-        return f"{v:,.0f}"
-    if unit == "count":
-        return f"{v:,.0f}"
-    return f"{v:,.1f}"
-
-
 def format_table(report: dict[str, Any]) -> str:
     per = report["period"]
     lines = [f"as of {report['as_of']}, period {per['label']}"]
@@ -195,11 +182,13 @@ def format_table(report: dict[str, Any]) -> str:
         m = get_metric(mid)
         if "median" in e and m.is_duration:
             beside = "mean" if m.headline == "median" else "median"
-            extra = f"  ({beside} {_fmt(e.get(beside), e['unit'])}, p25 {_fmt(e.get('p25'), e['unit'])}, p75 {_fmt(e.get('p75'), e['unit'])})"
-        lines.append(f"  {get_metric(mid).name:<{width}}  {_fmt(e['value'], e['unit']):>14}{extra}")
+            extra = f"  ({beside} {format_value(e.get(beside), e['unit'])}, p25 {format_value(e.get('p25'), e['unit'])}, p75 {format_value(e.get('p75'), e['unit'])})"
+        lines.append(
+            f"  {get_metric(mid).name:<{width}}  {format_value(e['value'], e['unit']):>14}{extra}"
+        )
         for tid, t in e.get("transitions", {}).items():
             n = f"{t['reached_to'] or 0:,} / {t['reached_from'] or 0:,}"
-            lines.append(f"    {tid:<{width - 2}}  {_fmt(t['rate'], 'ratio'):>14}  ({n})")
+            lines.append(f"    {tid:<{width - 2}}  {format_value(t['rate'], 'ratio'):>14}  ({n})")
     groups = report.get("groups", [])
     if groups:
         lines.append("")
@@ -228,9 +217,9 @@ def _group_table(groups: list[dict[str, Any]]) -> list[str]:
         cells = [str(g["by"][d]) for d in dims]
         for m in mids:
             e = g["metrics"][m]
-            cell = _fmt(e["value"], e["unit"])
+            cell = format_value(e["value"], e["unit"])
             if get_metric(m).is_duration:
-                cell += f" / {_fmt(e.get(beside(m)), e['unit'])}"
+                cell += f" / {format_value(e.get(beside(m)), e['unit'])}"
             cells.append(cell)
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
