@@ -114,7 +114,7 @@ def test_each_measure_is_written_once() -> None:
 def test_measure_time_must_be_a_time_column_of_its_relation(tmp_path: Path) -> None:
     bad = tmp_path / "model.toml"
     bad.write_text(
-        '[[relation]]\nid = "act"\ntable = "activities"\ntime = ["activity_date"]\n'
+        'dimensions = ["owner"]\n[[relation]]\nid = "act"\ntable = "activities"\ntime = ["activity_date"]\n'
         'dimensions = ["owner"]\n\n[[measure]]\nid = "m"\nrelation = "act"\n'
         'time = "close_date"\nagg = "count"\ndescription = "d"\n'
     )

@@ -17,7 +17,6 @@ from typing import Any
 
 from engine.core.canonical import TABLES
 from engine.core.errors import WorkbenchError
-from engine.semantic.request import DIMENSIONS
 
 MODEL_PATH = Path(__file__).with_name("model.toml")
 AGGS = ("sum", "count", "values")
@@ -78,11 +77,12 @@ class Measure:
 
 @dataclass(frozen=True)
 class Model:
+    dimensions: tuple[str, ...]
     relations: dict[str, Relation]
     measures: dict[str, Measure]
 
 
-def _relation(raw: dict[str, Any]) -> Relation:
+def _relation(raw: dict[str, Any], dimensions: tuple[str, ...]) -> Relation:
     rid = str(raw.get("id", "?"))
     table = str(raw.get("table", ""))
     if table not in TABLES:
@@ -90,7 +90,7 @@ def _relation(raw: dict[str, Any]) -> Relation:
     columns = {c.name for c in TABLES[table].columns}
     time = tuple(str(t) for t in raw.get("time", ()))
     dims = tuple(str(d) for d in raw.get("dimensions", ()))
-    bad = [t for t in time if t not in columns] + [d for d in dims if d not in DIMENSIONS]
+    bad = [t for t in time if t not in columns] + [d for d in dims if d not in dimensions]
     if bad or not time:
         raise ModelError(f"Relation {rid!r}: time/dimensions {bad or 'missing'} are not valid.")
     joins = []
@@ -131,9 +131,12 @@ def load_model(path: Path = MODEL_PATH) -> Model:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ModelError(f"Cannot read the semantic model {path}: {e}") from e
+    dimensions = tuple(str(d) for d in raw.get("dimensions", ()))
+    if not dimensions or len(set(dimensions)) != len(dimensions):
+        raise ModelError("The model lists its dimensions once each.")
     relations: dict[str, Relation] = {}
     for entry in raw.get("relation", []):
-        r = _relation(entry)
+        r = _relation(entry, dimensions)
         if r.id in relations:
             raise ModelError(f"Relation {r.id!r} is declared twice.")
         relations[r.id] = r
@@ -143,9 +146,11 @@ def load_model(path: Path = MODEL_PATH) -> Model:
         if m.id in measures:
             raise ModelError(f"Measure {m.id!r} is declared twice.")
         measures[m.id] = m
-    return Model(relations, measures)
+    return Model(dimensions, relations, measures)
 
 
 MODEL: Model = load_model()
 RELATIONS = MODEL.relations
 MEASURES = MODEL.measures
+# Every dimension a request may group or filter by (the allow-list of identifiers).
+DIMENSIONS = MODEL.dimensions

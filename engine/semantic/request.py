@@ -15,23 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.core.errors import UnknownName, WorkbenchError
+from engine.semantic.model import DIMENSIONS as MODEL_DIMENSIONS
 
 GRAINS = ("week", "month", "quarter", "year")
 
-# Dimensions a request may group or filter by (the allow-list of identifiers).
-DIMENSIONS = (
-    "owner",
-    "team",
-    "segment",
-    "region",
-    "industry",
-    "lead_source",
-    "opportunity_type",
-    "product",
-    "stage",
-    "role",
-    "manager",
-)
+# Dimensions a request may group or filter by (the allow-list of identifiers): the
+# semantic model's.
+DIMENSIONS = MODEL_DIMENSIONS
 
 PERIOD_FORMS = (
     "all, 2026, 2026-Q3, 2026-07, FY2026, last-90-days (any N), "
