@@ -142,3 +142,59 @@ def test_sigkill_during_load_loses_nothing(
     ws.close()
     after = _digests(ws_root)
     assert {k: after[k] for k in before} == before
+
+
+def _spilling_csv(path: Path, rows: int = 150_000) -> Path:
+    """About 20 MB of deals: enough for a 48 MB write buffer to spill to disk."""
+    with path.open("w") as f:
+        f.write(
+            "Opportunity ID,Opportunity Name,Owner,Stage,Amount,Created Date,Close Date,Notes\n"
+        )
+        for i in range(rows):
+            f.write(
+                f"o{i},Deal number {i},rep{i % 50},Closed Won,{1000 + i},"
+                f"2026-01-{1 + i % 28:02d},2026-04-15,{'x' * 60}\n"
+            )
+    return path
+
+
+def test_a_kill_while_duckdb_spills_leaves_a_workspace_that_lists_and_loads(
+    tmp_path: Path,
+) -> None:
+    ws_root = tmp_path / "ws"
+    big = _spilling_csv(tmp_path / "opportunities.csv")
+    env = dict(os.environ, WORKBENCH_WRITE_MEMORY="48MB", **{KILL_AT_ENV: "built"})
+    cmd = [sys.executable, "-m", "engine", "--workspace", str(ws_root), "load", str(big)]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -9, proc.stderr
+    left = {p.name.split(".", 1)[1]: p.is_dir() for p in (ws_root / "datasets").iterdir()}
+    # DuckDB's spill folder is a directory beside the unpublished file
+    assert left.get("partial.duckdb.tmp") is True, left
+
+    ws = Workspace(ws_root)  # opening cleans up files and folders alike
+    assert list(ws.dir.iterdir()) == []
+    assert ws.list() == []
+    ws.close()
+    again = _cli(ws_root, [DIRTY / "opportunities.csv"])  # exit 1: it quarantines rows
+    assert again.returncode in (0, 1) and "Loaded dataset" in again.stdout, again.stderr
+    ws = Workspace(ws_root)
+    assert len(ws.list()) == 1
+    ws.close()
+
+
+def test_clean_up_is_idempotent_for_every_leftover(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.close()
+    token = "A" * 32
+    stem = ws.dir / f"{token}.partial.duckdb"
+    (ws.dir / f"{token}.partial.lock").write_text("")
+    stem.write_bytes(b"x")
+    Path(f"{stem}.wal").write_bytes(b"x")
+    Path(f"{stem}.findings-0.arrow").write_bytes(b"rows")
+    spill = Path(f"{stem}.tmp")
+    spill.mkdir()
+    (spill / "duckdb_temp_block-1.block").write_bytes(b"x")
+    for _ in range(2):  # a second opening finds nothing left and is fine
+        again = Workspace(tmp_path / "ws")
+        assert list(again.dir.iterdir()) == []
+        again.close()

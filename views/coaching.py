@@ -12,7 +12,7 @@ from engine.analyses.alerts import busy_not_converting
 from engine.semantic import get_metric, make_request
 from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
 from engine.semantic.compile import unmet_requirement
-from views import charts, common, state
+from views import charts, common, links, state
 from views import format as fmt
 
 ATT_KINDS = dict.fromkeys(("median", "p25", "p75"), "percent") | {
@@ -41,12 +41,8 @@ CATEGORIES = {
 
 
 def weight(cat: str) -> int:
-    raw = view.extras.get(f"w_{cat}", "")
-    return (
-        int(raw)
-        if raw.isdigit() and int(raw) <= 100
-        else round(coaching.DEFAULT_WEIGHTS[cat] * 100)
-    )
+    chosen = links.whole_number(view.extras.get(f"w_{cat}", ""), 100)
+    return chosen if chosen is not None else round(coaching.DEFAULT_WEIGHTS[cat] * 100)
 
 
 st.header("Coaching scorecards")
@@ -218,11 +214,11 @@ with common.error_boundary(), common.cursor() as con:
         common.how_computed(avc.sql, avc.params)
     with tabs[4]:
         owners = prof.options.get("owner", [])
-        rep = view.extras.get("rep")
-        state.bind_widget("w_rep", rep if rep in owners else None)
+        state.bind_widget("w_rep", links.person(view, "rep", owners))
         rep = st.selectbox(
             "Rep",
             owners,
+            format_func=common.shown,
             key="w_rep",
             on_change=state.on_change_param("rep", "w_rep"),
             placeholder="Choose a rep",
@@ -232,7 +228,9 @@ with common.error_boundary(), common.cursor() as con:
             st.caption(common.escape(" ".join(mine.notes[:1])))
             f = mine.frame
             own = [f"{r['label']} {fmt.value(r['rep'], r['unit'])}" for r in f.to_dict("records")]
-            st.markdown(f"**{common.escape(rep)}**: " + common.escape("; ".join(own) + "."))
+            st.markdown(
+                f"**{common.escape(common.shown(rep))}**: " + common.escape("; ".join(own) + ".")
+            )
             if fmt.has_data(f, "index"):
                 common.chart(charts.rep_vs_peers(f), "rep vs peers", "peers")
             shown = f.assign(

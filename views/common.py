@@ -32,8 +32,30 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 def escape(text: object) -> str:
-    """Text safe to put inside st.markdown/st.error: markdown and HTML characters escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    """Text safe to put inside st.markdown/st.error: markdown and HTML characters escaped, and
+    (unless this session revealed personal data) every email in it masked."""
+    text = str(text)
+    if not state.reveal_personal():
+        text = privacy.mask_emails_in_text(text)
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def shown(value: Any) -> Any:
+    """A single value as this session may see it (for labels and pick lists): an email or a
+    phone number masked unless revealed."""
+    return value if state.reveal_personal() else privacy.mask_if_personal(value)
+
+
+def _masked_spec(spec: Any, rows: bool = False) -> Any:
+    """A chart's Vega-Lite spec with personal values masked: every whole value in its data
+    that is an email or a phone number, and every email inside any text (titles, labels)."""
+    if isinstance(spec, dict):
+        return {k: _masked_spec(v, rows or k in ("datasets", "values")) for k, v in spec.items()}
+    if isinstance(spec, list):
+        return [_masked_spec(v, rows) for v in spec]
+    if isinstance(spec, str):
+        return privacy.mask_emails_in_text(privacy.mask_if_personal(spec) if rows else spec)
+    return spec
 
 
 @st.cache_resource(show_spinner=False, on_release=Workspace.close)
@@ -167,9 +189,9 @@ def table(
             st.caption("Masked personal data: " + ", ".join(escape(c) for c in sorted(masked)))
     st.dataframe(df, hide_index=True, **kwargs)
     st.download_button(
-        f"Download {name} (CSV)",
+        f"Download {escape(name)} (CSV)",  # a file name is text, never markdown
         data=export.to_csv_bytes(df),
-        file_name=f"{name.replace(' ', '_')}.csv",
+        file_name=export.safe_file_name(name) + ".csv",
         mime="text/csv",
         key=f"dl_{key}",
         icon=":material/download:",
@@ -186,23 +208,27 @@ def how_computed(sql: str, params: Any = None, what: str | None = None) -> None:
 
 
 def chart(chart: alt.TopLevelMixin, name: str, key: str) -> None:
-    """An Altair chart with PNG and SVG downloads, rendered only when clicked."""
-    st.altair_chart(chart, width="stretch", key=f"chart_{key}")
-    spec = chart.to_json()
+    """An Altair chart with PNG and SVG downloads, rendered only when clicked. What is drawn
+    and downloaded is the masked spec (personal values in data, tooltips and labels)."""
+    masked = chart.to_dict()
+    if not state.reveal_personal():
+        masked = _masked_spec(masked)
+    st.vega_lite_chart(None, masked, width="stretch", key=f"chart_{key}")
+    spec = json.dumps(masked)
     left, right = st.columns(2)
     left.download_button(
-        f"Save {name} as PNG",
+        f"Save {escape(name)} as PNG",
         lambda: vlc.vegalite_to_png(spec, scale=2),
-        f"{name}.png",
+        export.safe_file_name(name) + ".png",
         "image/png",
         key=f"png_{key}",
         icon=":material/image:",
         on_click="ignore",
     )
     right.download_button(
-        f"Save {name} as SVG",
+        f"Save {escape(name)} as SVG",
         lambda: vlc.vegalite_to_svg(spec),
-        f"{name}.svg",
+        export.safe_file_name(name) + ".svg",
         "image/svg+xml",
         key=f"svg_{key}",
         icon=":material/image:",

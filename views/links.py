@@ -24,6 +24,8 @@ DEFAULT_PERIOD = "all"
 DEFAULT_GRAIN = "month"
 SHARED_KEYS: tuple[str, ...] = ("dataset", "page", "period", "grain", *FILTER_DIMS)
 MAX_PARAM_CHARS = 200
+# Values one filter of a link may name (a dataset's filter lists are picked by hand).
+MAX_FILTER_VALUES = 100
 
 Params = dict[str, str | list[str]]
 
@@ -54,10 +56,12 @@ class ViewState:
         return out
 
     def params(self) -> Params:
-        """Shared parameters plus this page's own choices."""
+        """Shared parameters plus this page's own choices; a personal value (an email or a
+        phone number, such as the coaching page's rep) travels as its keyed alias, as the
+        filters' values do (:func:`person`)."""
         out = self.shared_params()
         for key, value in sorted(self.extras.items()):
-            out.setdefault(key, value)
+            out.setdefault(key, privacy.link_alias(value, self.dataset or ""))
         return out
 
     def with_(self, **changes: Any) -> ViewState:
@@ -104,8 +108,14 @@ def parse_params(raw: Mapping[str, str | list[str]]) -> tuple[ViewState, list[st
         if any(len(v) > MAX_PARAM_CHARS for v in values):
             warnings.append(f"A {dim} value in the link is too long; ignored.")
             values = [v for v in values if len(v) <= MAX_PARAM_CHARS]
+        values = list(dict.fromkeys(values))
+        if len(values) > MAX_FILTER_VALUES:
+            warnings.append(
+                f"The link names {len(values)} {dim} values; the first {MAX_FILTER_VALUES} kept."
+            )
+            values = values[:MAX_FILTER_VALUES]
         if values:
-            filters[dim] = list(dict.fromkeys(values))
+            filters[dim] = values
     extras = {
         k: _values(raw, k)[-1]
         for k in raw
@@ -130,7 +140,7 @@ def check_filters(
     kept: dict[str, list[str]] = {}
     for dim, values in state.filters.items():
         known = set(options.get(dim, ()))
-        values = [privacy.resolve_alias(v, state.dataset or "", known) for v in values]
+        values = privacy.resolve_aliases(values, state.dataset or "", known)
         good = [v for v in values if v in known]
         bad = [v for v in values if v not in known]
         if bad:
@@ -139,6 +149,25 @@ def check_filters(
         if good:
             kept[dim] = good
     return state.with_(filters=kept), warnings
+
+
+def person(state: ViewState, key: str, known: Iterable[str]) -> str | None:
+    """A page parameter naming a person (a rep), resolved from its link alias against the
+    dataset's ``known`` values; None when absent or not one of them."""
+    raw = state.extras.get(key)
+    if not raw:
+        return None
+    known = list(known)
+    value = privacy.resolve_aliases([raw], state.dataset or "", known)[0]
+    return value if value in known else None
+
+
+def whole_number(raw: str, upper: int) -> int | None:
+    """A link's whole number from 0 to ``upper`` (ASCII digits only: "²".isdigit() is true but
+    int("²") fails), else None."""
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(upper)) and int(raw) <= upper:
+        return int(raw)
+    return None
 
 
 def _short(text: str, n: int = 40) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.analyses.quality import Profile
-from engine.core import privacy
 from engine.semantic.request import GRAINS
 from engine.store.workspace import DatasetInfo
 from views import auth, common, links, manage, pages, state
@@ -94,7 +93,7 @@ def _filters(view: links.ViewState, prof: Profile) -> None:
             prof.options.get(dim, []),
             key=key,
             on_change=state.on_change_param(dim, key),
-            format_func=lambda v: v if state.reveal_personal() else privacy.mask_if_personal(v),
+            format_func=common.shown,
             placeholder="All " + ("industries" if dim == "industry" else f"{dim}s"),
         )
 

@@ -10,7 +10,7 @@ from engine.analyses import velocity
 from engine.analyses.alerts import behind
 from engine.semantic import compute, get_metric, make_request
 from engine.semantic.compile import unmet_requirement
-from views import charts, common, state
+from views import charts, common, links, state
 from views import format as fmt
 
 COHORT_DAYS = (30, 60, 90, 180)
@@ -166,10 +166,8 @@ with common.error_boundary(), common.cursor() as con:
         common.how_computed(seg.sql, seg.params)
     with tabs[3]:
         default = velocity.COHORT_AFTER_DAYS
-        raw = view.extras.get("days", str(default))
-        state.bind_widget(
-            "w_days", int(raw) if raw.isdigit() and int(raw) in COHORT_DAYS else default
-        )
+        chosen = links.whole_number(view.extras.get("days", ""), max(COHORT_DAYS))
+        state.bind_widget("w_days", chosen if chosen in COHORT_DAYS else default)
         days = (
             st.segmented_control(
                 "Outcome after (days)",

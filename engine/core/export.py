@@ -66,3 +66,13 @@ def _safe_nested(value: Any) -> Any:
 def to_csv_bytes(frame: pd.DataFrame | pl.DataFrame | pa.Table) -> bytes:
     """CSV bytes (UTF-8 with a byte-order mark, so Excel reads accents) safe to open."""
     return safe_frame(frame).to_csv(index=False).encode("utf-8-sig")
+
+
+_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_file_name(name: str, limit: int = 80) -> str:
+    """A download's file name from a label that may hold a user's file name: letters, digits,
+    dot, dash and underscore only (no path, no markup), never empty."""
+    cleaned = _FILE_NAME_UNSAFE.sub("_", name).strip("._")[:limit]
+    return cleaned or "download"

@@ -128,7 +128,10 @@ def mask_json_text(text: Any) -> Any:
     out = {}
     for key, value in obj.items():
         kind = kind_by_name(str(key)) or (kind_by_values([value]) if value else None)
-        out[key] = mask_value(value, kind) if kind else value
+        if kind:
+            out[key] = mask_value(value, kind)
+        else:  # free text (a Notes cell) may still hold an address
+            out[key] = mask_emails_in_text(value) if isinstance(value, str) else value
     return json.dumps(out, ensure_ascii=False)
 
 
@@ -174,11 +177,10 @@ def link_alias(value: str, key: str) -> str:
     return ALIAS_PREFIX + digest
 
 
-def resolve_alias(value: str, key: str, known: Iterable[str]) -> str:
-    """The known value a link's alias stands for (the value itself when it is not an alias)."""
-    if not value.startswith(ALIAS_PREFIX):
-        return value
-    for candidate in known:
-        if link_alias(candidate, key) == value:
-            return candidate
-    return value
+def resolve_aliases(values: Sequence[str], key: str, known: Iterable[str]) -> list[str]:
+    """The known value each link alias stands for (a value that is not an alias stays as it
+    is). The known values are digested once, however many aliases the link carries."""
+    if not any(v.startswith(ALIAS_PREFIX) for v in values):
+        return list(values)
+    by_alias = {link_alias(k, key): k for k in known}
+    return [by_alias.get(v, v) if v.startswith(ALIAS_PREFIX) else v for v in values]

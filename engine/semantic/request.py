@@ -85,8 +85,24 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+# Periods lie within these years, so a period shifted a few steps (the previous, the next)
+# stays a valid date: a link asking for year 9998 or 0001..9999 gets a clear error instead.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
 def parse_period(label: str | None, as_of: dt.date, fiscal_start_month: int = 1) -> Period:
     """Parse a period label (see the module docstring); a bad label raises :class:`PeriodError`."""
+    period = _parse_period(label, as_of, fiscal_start_month)
+    if period.start is not None and period.end is not None:
+        if period.start.year < MIN_YEAR or period.end.year > MAX_YEAR:
+            raise PeriodError(
+                f"Period {period.label!r} is outside {MIN_YEAR}-{MAX_YEAR}; choose a period "
+                "within those years."
+            )
+    return period
+
+
+def _parse_period(label: str | None, as_of: dt.date, fiscal_start_month: int) -> Period:
     text = (label or "all").strip()
     low = text.lower()
     try:

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import threading
 import time
@@ -134,6 +135,28 @@ class DatasetInfo:
         }
 
 
+def _unwritable(folder: Path, exc: OSError) -> WorkbenchError:
+    """A clear error for a workspace that cannot be written (read-only, full, removed)."""
+    why = exc.strerror or type(exc).__name__
+    return WorkbenchError(
+        f"The workspace folder {folder} cannot be written ({why}). Nothing was saved and the "
+        "files you uploaded are still here: free some space or fix the folder's permissions "
+        "(or point WORKBENCH_WORKSPACE at a writable folder) and load again.",
+        "Load failed",
+    )
+
+
+def _remove_leftovers(folder: Path, prefix: str) -> None:
+    """Remove every entry of ``folder`` whose name starts with ``prefix``: the files and the
+    folders a build leaves (DuckDB's spill folder ``<file>.tmp/``, its WAL, parked findings).
+    Idempotent: what is already gone, or vanishes meanwhile, is fine."""
+    for p in folder.glob(f"{prefix}*"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
 class Workspace:
     """A folder of datasets. Safe to share between threads of one process."""
 
@@ -166,8 +189,7 @@ class Workspace:
                     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except OSError:
                     continue  # another process is writing this dataset right now
-                for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
-                    p.unlink(missing_ok=True)
+                _remove_leftovers(self.dir, f"{token}{PARTIAL}{SUFFIX}")
                 lock_path.unlink(missing_ok=True)
 
     # --- writing ---------------------------------------------------------------------------
@@ -189,7 +211,12 @@ class Workspace:
         final = self.path(token)
         partial = self.dir / f"{token}{PARTIAL}{SUFFIX}"
         lock_path = self.dir / f"{token}{PARTIAL}.lock"
-        with self._write_lock, open(lock_path, "w") as lock:
+        try:  # the folder may have been deleted while the app runs: make it again
+            self.dir.mkdir(parents=True, exist_ok=True)
+            lock_file = open(lock_path, "w")  # noqa: SIM115 (closed by the with below)
+        except OSError as exc:
+            raise _unwritable(self.dir, exc) from exc
+        with self._write_lock, lock_file as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 # A bounded buffer: a large load spills to disk instead of growing memory.
@@ -220,11 +247,12 @@ class Workspace:
                 kill_point("renamed")
                 lock_path.unlink(missing_ok=True)
             except BaseException as exc:
-                for p in self.dir.glob(f"{token}{PARTIAL}{SUFFIX}*"):
-                    p.unlink(missing_ok=True)
+                _remove_leftovers(self.dir, f"{token}{PARTIAL}{SUFFIX}")
                 lock_path.unlink(missing_ok=True)
                 if isinstance(exc, WorkbenchError):
                     raise
+                if isinstance(exc, OSError):
+                    raise _unwritable(self.dir, exc) from exc
                 if isinstance(exc, duckdb.Error):
                     raise WorkbenchError(
                         f"The dataset could not be written: {exc}", "Load failed"
@@ -272,8 +300,7 @@ class Workspace:
         if not path.exists():
             raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
         path.unlink()
-        for extra in self.dir.glob(f"{token}{SUFFIX}.*"):
-            extra.unlink(missing_ok=True)
+        _remove_leftovers(self.dir, f"{token}{SUFFIX}.")
 
     def purge_older_than(
         self, days: float, now: float | None = None, keep: Iterable[str] = ()
