@@ -86,7 +86,11 @@ class Limits:
 
     ``WORKBENCH_MAX_UPLOAD_MB`` (file size, default 200), ``WORKBENCH_MAX_UNPACKED_MB``
     (XLSX/Parquet uncompressed size, default 1000), ``WORKBENCH_MAX_FIELD_MB`` (one cell,
-    default 1) and ``WORKBENCH_MAX_COLUMNS`` (default 2000).
+    default 1), ``WORKBENCH_MAX_COLUMNS`` (default 2000) and ``WORKBENCH_MAX_ROWS`` (records
+    of one file, default 5,000,000). Each is checked before the work it bounds: a CSV's lines
+    are counted before any is parsed; an XLSX's cells are measured one by one as they are
+    read, and a Parquet file's columns by the text they decode to, before decoding; neither
+    may hold more text than a CSV of the upload limit could.
     """
 
     max_upload_mb: float = field(
@@ -99,6 +103,7 @@ class Limits:
     max_columns: int = field(
         default_factory=lambda: int(_env_number("WORKBENCH_MAX_COLUMNS", 2000))
     )
+    max_rows: int = field(default_factory=lambda: int(_env_number("WORKBENCH_MAX_ROWS", 5_000_000)))
 
     @property
     def max_upload_bytes(self) -> int:
@@ -169,8 +174,10 @@ def read_file(
             "one team at a time), or raise the limit with the WORKBENCH_MAX_UPLOAD_MB "
             "environment variable."
         )
+    head = _head_bytes(data, _SNIFF_CHARS + len(codecs.BOM_UTF8))
+    if _detect_format(head, filename) == "csv":
+        _check_lines(data, limits)
     if stream and size >= LARGE_CSV_BYTES:
-        head = _head_bytes(data, _SNIFF_CHARS + len(codecs.BOM_UTF8))
         if _detect_format(head, filename) == "csv":
             streamed = _open_stream(data, head, limits, filename)
             if streamed is not None:
@@ -250,6 +257,41 @@ def _unique_headers(raw: Sequence[object]) -> list[str]:
         seen.add(candidate)
         out.append(candidate)
     return out
+
+
+def _check_lines(data: bytes | Path, limits: Limits) -> None:
+    """Refuse a CSV with more lines than ``limits.max_rows`` records before parsing any: the
+    work and memory of a load grow with its records, not its bytes (ten million one-character
+    lines fit in 20 MB). A record with a quoted line break counts its lines, so the count errs
+    on the side of refusing."""
+    limit = limits.max_rows + 1  # the header line
+    if isinstance(data, bytes):
+        lines = data.count(b"\n")
+    else:
+        lines = 0
+        with data.open("rb") as fh:
+            while block := fh.read(BLOCK_BYTES):
+                lines += block.count(b"\n")
+                if lines > limit:
+                    break
+    if lines > limit:
+        raise _rows_limit_error(limits)
+
+
+def _rows_limit_error(limits: Limits) -> LimitExceeded:
+    return LimitExceeded(
+        f"The file has more than {limits.max_rows:,} records, over the limit per file. Upload "
+        "a smaller export (for example one year or one team at a time), or raise the limit "
+        "with the WORKBENCH_MAX_ROWS environment variable."
+    )
+
+
+def _text_limit_error(limits: Limits, fmt: str) -> LimitExceeded:
+    return LimitExceeded(
+        f"The {fmt} file's cells hold more than {limits.max_upload_mb:g} MB of text, more than "
+        "the upload limit allows a file to hold. Export fewer rows or columns, or raise the "
+        "limit with the WORKBENCH_MAX_UPLOAD_MB environment variable."
+    )
 
 
 def _check_columns(n: int, limits: Limits) -> None:
@@ -1350,6 +1392,70 @@ def _read_xlsx(data: bytes, limits: Limits) -> RawTable:
     return _read_spreadsheet(data, limits, "xlsx")
 
 
+# Rows of a sheet held as Python values at a time before they become Arrow columns.
+SHEET_CHUNK_ROWS = 20_000
+
+_Sheet = tuple[str, list[str | None], list[pa.ChunkedArray], list[bool], list[int], int]
+
+
+def _read_sheet(name: str, sheet: Any, limits: Limits, fmt: str) -> _Sheet | None:
+    """One sheet read row by row into Arrow string columns, or None when no cell has data.
+
+    Each cell is measured as it is read: a cell over the field limit, or cells adding up to
+    more text than the upload limit, stop the read there (a 100 KB workbook can repeat one
+    long shared string in every cell)."""
+    budget = limits.max_upload_bytes
+    width = 0
+    header: list[str | None] | None = None
+    chunks: list[list[pa.Array]] = []
+    buf: list[list[str | None]] = []
+    has_data: list[bool] = []
+    lines: list[int] = []
+    blanks = 0
+
+    def flush() -> None:
+        for j in range(width):
+            chunks[j].append(pa.array(buf[j], pa.string()))
+            buf[j] = []
+
+    for i, row in enumerate(sheet.iter_rows()):
+        texts = [_cell_text(v) for v in row]
+        for v in texts:
+            if v is not None:
+                if len(v) > limits.max_field_bytes:
+                    raise _field_limit_error(limits, f" of sheet {name!r}")
+                budget -= len(v)
+        if budget < 0:
+            raise _text_limit_error(limits, fmt.upper())
+        if not any(_has_text(v) for v in texts):
+            if header is not None:
+                blanks += 1
+            continue
+        if header is None:
+            width = max(len(texts), sheet.width)
+            _check_columns(width, limits)
+            header = texts + [None] * (width - len(texts))
+            chunks = [[] for _ in range(width)]
+            buf = [[] for _ in range(width)]
+            has_data = [False] * width
+            continue
+        texts = texts[:width] + [None] * (width - len(texts))
+        for j, v in enumerate(texts):
+            buf[j].append(v)
+            if not has_data[j] and _has_text(v):
+                has_data[j] = True
+        lines.append(i + 1)  # iter_rows starts at the sheet's first row, empty or not
+        if len(lines) > limits.max_rows:
+            raise _rows_limit_error(limits)
+        if len(buf[0]) >= SHEET_CHUNK_ROWS:
+            flush()
+    if header is None:
+        return None
+    flush()
+    columns = [pa.chunked_array(c, pa.string()) for c in chunks]
+    return name, header, columns, has_data, lines, blanks
+
+
 def _read_spreadsheet(data: bytes, limits: Limits, fmt: str) -> RawTable:
     from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
@@ -1372,9 +1478,8 @@ def _read_spreadsheet(data: bytes, limits: Limits, fmt: str) -> RawTable:
             sheet = wb.get_sheet_by_name(name)
             if sheet.width > limits.max_columns:
                 _check_columns(sheet.width, limits)
-            rows = sheet.to_python()
-            if any(any(v not in ("", None) for v in row) for row in rows):
-                chosen = (name, sheet.start, rows)
+            chosen = _read_sheet(name, sheet, limits, fmt)
+            if chosen is not None:
                 break
     except CalamineError as e:
         raise InputError(
@@ -1388,35 +1493,16 @@ def _read_spreadsheet(data: bytes, limits: Limits, fmt: str) -> RawTable:
             "The workbook is empty: none of its sheets has any cells with data. Check that you "
             "exported the right report."
         )
-    sheet_name, start, rows = chosen
+    sheet_name, header, columns, has_data, lines, blanks = chosen
     if len(wb.sheet_names) > 1:
         notes.append(
             f"Read sheet {sheet_name!r}, the first sheet with data "
             f"(the workbook has {len(wb.sheet_names)} sheets)."
         )
-    row0 = start[0] if start else 0
-    texts = [[_cell_text(v) for v in row] for row in rows]
-    header_idx = next(i for i, r in enumerate(texts) if any(_has_text(v) for v in r))
-    width = max((len(r) for r in texts), default=0)
-    _check_columns(width, limits)
-    header = texts[header_idx] + [None] * (width - len(texts[header_idx]))
-    data_rows: list[list[str | None]] = []
-    lines: list[int] = []
-    blanks = 0
-    for i in range(header_idx + 1, len(texts)):
-        row = texts[i]
-        if not any(_has_text(v) for v in row):
-            blanks += 1
-            continue
-        data_rows.append(row + [None] * (width - len(row)))
-        lines.append(row0 + i + 1)
     # Columns with neither a header nor any value are layout, not data.
-    keep = [
-        j for j in range(width) if _has_text(header[j]) or any(_has_text(r[j]) for r in data_rows)
-    ]
+    keep = [j for j in range(len(header)) if _has_text(header[j]) or has_data[j]]
     headers = _unique_headers([header[j] for j in keep])
-    columns = [pa.array([r[j] for r in data_rows], pa.string()) for j in keep]
-    table = _string_table(columns, headers)
+    table = _string_table([columns[j] for j in keep], headers)
     _check_field_sizes(table, limits)
     if blanks:
         notes.append(f"Skipped {blanks} empty row(s).")
@@ -1463,11 +1549,36 @@ def _arrow_to_strings(col: pa.ChunkedArray) -> pa.ChunkedArray:
         return pa.chunked_array([pa.array([_cell_text(v) for v in col.to_pylist()], pa.string())])
 
 
+def _decoded_bytes(col: pa.ChunkedArray) -> int:
+    """The bytes a column takes once decoded to plain values: a dictionary column counts each
+    index's value, not the dictionary once (a 1 KB file can repeat a 10 KB value 60,000
+    times), measured without decoding it."""
+    total = 0
+    for chunk in col.chunks:
+        if isinstance(chunk, pa.DictionaryArray):
+            values = chunk.dictionary
+            if (
+                pa.types.is_string(values.type)
+                or pa.types.is_binary(values.type)
+                or (pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type))
+            ):
+                lengths = pc.binary_length(values)
+                used = pc.take(lengths, chunk.indices)
+                total += int(pc.sum(used).as_py() or 0) + 8 * len(chunk)
+            else:
+                total += values.type.bit_width // 8 * len(chunk) if values.type.bit_width else 0
+        else:
+            total += chunk.nbytes
+    return total
+
+
 def _read_parquet(data: bytes, limits: Limits) -> RawTable:
     try:
         pf = pq.ParquetFile(pa.BufferReader(data))
         meta = pf.metadata
         _check_columns(meta.num_columns, limits)
+        if meta.num_rows > limits.max_rows:
+            raise _rows_limit_error(limits)
         unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         if unpacked > limits.max_unpacked_bytes:
             raise LimitExceeded(
@@ -1475,7 +1586,21 @@ def _read_parquet(data: bytes, limits: Limits) -> RawTable:
                 f"{limits.max_unpacked_mb:g} MB. Export fewer rows, or raise the limit with "
                 "the WORKBENCH_MAX_UNPACKED_MB environment variable."
             )
-        raw = pf.read()
+        # The declared sizes are the writer's word: read every column still dictionary-encoded
+        # where it is, measure what it decodes to, and decode only within the budget.
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=names)
+        budget = limits.max_upload_bytes
+        groups = []
+        for i in range(meta.num_row_groups):
+            group = pf.read_row_group(i)
+            budget -= sum(_decoded_bytes(c) for c in group.columns)
+            if budget < 0:
+                raise _text_limit_error(limits, "Parquet")
+            groups.append(group)
+        raw = pa.concat_tables(groups) if groups else pf.schema_arrow.empty_table()
+    except LimitExceeded:
+        raise
     except (pa.ArrowException, OSError, ValueError, IndexError) as e:
         raise InputError(
             "The Parquet file is damaged or incomplete. Export it again, or upload the data as CSV."
