@@ -18,8 +18,11 @@ D3,Bob,Closed Lost,700,900,2026-01-09,2026-03-01
 """
 
 
-def _upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    at = app(tmp_path, monkeypatch, sample=False).run()
+def _upload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: str | None = None):
+    at = app(tmp_path, monkeypatch, sample=False)
+    if browser is not None:
+        at.session_state["_browser_id"] = browser  # what the browser's cookie would say
+    at.run()
     at.switch_page("views/upload.py").run()
     at.file_uploader[0].set_value([("deals.csv", DEALS, "text/csv")]).run()
     assert problems(at) == []
@@ -63,17 +66,19 @@ def test_upload_maps_and_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_editing_a_mapping_changes_what_loads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = _upload(tmp_path, monkeypatch)
+    at = _upload(tmp_path, monkeypatch, browser="A" * 43)
     at.selectbox(key="map::deals.csv::amount").set_value("Expected Revenue").run()
     assert problems(at) == []
     assert "Unmapped columns: Amount" in [t.value for t in at.text]
     token = _load(at)
     assert _amounts(tmp_path, token) == [1500.0, 3500.0, 900.0]
-    # The confirmed mapping is remembered for the next upload with the same headers.
-    again = app(tmp_path, monkeypatch, sample=False).run()
-    again.switch_page("views/upload.py").run()
-    again.file_uploader[0].set_value([("deals.csv", DEALS, "text/csv")]).run()
+    # The confirmed mapping is remembered for this person's next upload with the same
+    # headers (a new session of the same browser)...
+    again = _upload(tmp_path, monkeypatch, browser="A" * 43)
     assert again.selectbox(key="map::deals.csv::amount").value == "Expected Revenue"
+    # ...and is not another person's default.
+    other = _upload(tmp_path, monkeypatch, browser="B" * 43)
+    assert other.selectbox(key="map::deals.csv::amount").value == "Amount"
 
 
 def test_unmapping_a_required_column_blocks_the_load(

@@ -190,3 +190,29 @@ def test_7_an_unwritable_workspace_gives_a_clear_error_and_keeps_nothing_half(
         load_files(ws, _one_file(), name="nowhere", as_of=dt.date(2026, 6, 1))
     assert err.value.title == "Load failed"
     ws.close()
+
+
+def test_read_connections_have_a_memory_limit(tmp_path: Path) -> None:
+    from engine.store.workspace import READ_MEMORY_LIMIT
+
+    ws = Workspace(tmp_path / "ws")
+    info, _ = load_files(ws, _one_file(), name="limits", as_of=dt.date(2026, 6, 1))
+    with ws.cursor(info.token) as cur:
+        (limit,) = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+    ws.close()
+    # DuckDB reports the limit in its own units (512MB -> 488.2 MiB)
+    assert READ_MEMORY_LIMIT == "512MB" and limit.startswith("488")
+
+
+def test_one_upload_reads_at_most_twenty_files(tmp_path: Path, monkeypatch) -> None:
+    from engine.load.ingest import Limits
+
+    MAX_FILES = Limits().max_files  # noqa: N806
+
+    at = app(tmp_path, monkeypatch, sample=False).run()
+    at.switch_page("views/upload.py").run()
+    deals = _one_file()[0][1]
+    files = [(f"deals{i}.csv", deals, "text/csv") for i in range(MAX_FILES + 5)]
+    at.file_uploader[0].set_value(files).run()
+    assert any("25 files were dropped" in e.value for e in at.error)
+    assert len([t for t in at.toggle if t.label == "Include this file in the dataset"]) == MAX_FILES

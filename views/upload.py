@@ -14,6 +14,7 @@ import streamlit as st
 
 from engine.cli.commands import report_lines
 from engine.core.canonical import CANONICAL_STAGES, TABLES
+from engine.load.ingest import Limits
 from engine.load.mapping import MappingStore, recognise
 from engine.load.pipeline import (
     MIN_CONFIDENCE,
@@ -24,11 +25,12 @@ from engine.load.pipeline import (
 )
 from engine.load.samples import ensure_sample_dataset
 from engine.load.stagemap import StageMap
-from views import common, links, state
+from views import auth, common, links, state
 
 NONE = "(not mapped)"
+MAX_FILES = Limits().max_files
 ws = common.workspace()
-store = MappingStore(ws.root / "mappings.json")
+store = MappingStore.for_owner(ws.root, ws.owner_key(auth.identity()))
 plans: dict[str, FilePlan] = state.upload_plans()
 
 
@@ -262,10 +264,19 @@ uploads = st.file_uploader(
     accept_multiple_files=True,
     key="uploader",
 )
-names = [u.name for u in uploads or []]
+uploads = list(uploads or [])
+if len(uploads) > MAX_FILES:
+    st.error(
+        f"{len(uploads)} files were dropped; one load takes at most {MAX_FILES}. The first "
+        f"{MAX_FILES} are read: remove the others from the uploader (or load them in a second "
+        "dataset).",
+        icon=":material/error:",
+    )
+    uploads = uploads[:MAX_FILES]
+names = [u.name for u in uploads]
 for gone in [n for n in plans if n not in names]:
     del plans[gone]
-for upload in uploads or []:
+for upload in uploads:
     if upload.name not in plans:
         with common.error_boundary():
             plans[upload.name] = inspect_file(upload.getvalue(), upload.name, remembered=store)

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1168,12 +1170,31 @@ class MappingStore:
     """Confirmed mappings in one JSON file, keyed by header signature.
 
     Writes go to a temporary file in the same directory and replace the store atomically, so a
-    crash never leaves half a file. An unreadable store is treated as empty (remembering is a
-    convenience, never a reason to refuse an upload) and is replaced on the next save.
+    crash never leaves half a file; a read-modify-write holds an exclusive lock on a lock file
+    beside it, so two processes saving at once both keep their mapping. An unreadable store
+    is treated as empty (remembering is a convenience, never a reason to refuse an upload) and
+    is replaced on the next save. The app keeps one store per person (:meth:`for_owner`), so
+    one person's choices never become another's defaults.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+
+    @classmethod
+    def for_owner(cls, root: Path, owner_key: str) -> MappingStore:
+        """The store of one person (``owner_key``: the workspace's keyed hash of who they are;
+        hex, so it is safe as a file name)."""
+        if not re.fullmatch(r"[0-9a-f]{16,128}", owner_key):
+            owner_key = "shared"
+        return cls(root / "mappings" / f"{owner_key}.json")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with _STORE_LOCK:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(f"{self.path}.lock", "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                yield
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -1183,7 +1204,6 @@ class MappingStore:
         return data if isinstance(data, dict) else {}
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -1195,15 +1215,14 @@ class MappingStore:
 
     def save(self, mapping: Mapping) -> None:
         """Remember ``mapping`` for every later file with the same header signature."""
-        with _STORE_LOCK:
+        with self._locked():
             data = self._read()
             data[mapping.header_signature] = mapping.to_dict()
             self._write(data)
 
     def load(self, signature: str) -> Mapping | None:
         """The mapping saved for ``signature``, or None (also when it no longer validates)."""
-        with _STORE_LOCK:
-            raw = self._read().get(signature)
+        raw = self._read().get(signature)  # the file is replaced whole: a read needs no lock
         if not isinstance(raw, dict):
             return None
         try:
@@ -1212,14 +1231,13 @@ class MappingStore:
             return None
 
     def forget(self, signature: str) -> None:
-        with _STORE_LOCK:
+        with self._locked():
             data = self._read()
             if data.pop(signature, None) is not None:
                 self._write(data)
 
     def signatures(self) -> list[str]:
-        with _STORE_LOCK:
-            return sorted(self._read())
+        return sorted(self._read())
 
 
 def _rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:

@@ -39,6 +39,8 @@ from engine.core.layout import create_tables, flagged_per_file
 
 TOKEN_BYTES = 24  # 192 bits of randomness
 WRITE_MEMORY_LIMIT = os.environ.get("WORKBENCH_WRITE_MEMORY", "512MB")
+# Each read connection's buffer (queries beyond it spill or fail with a clear error).
+READ_MEMORY_LIMIT = os.environ.get("WORKBENCH_READ_MEMORY", "512MB")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 SUFFIX = ".duckdb"
 PARTIAL = ".partial"
@@ -363,7 +365,9 @@ class Workspace:
                     "incomplete. Load the files again on the Upload page."
                 )
             try:
-                con = duckdb.connect(str(path), read_only=True)
+                con = duckdb.connect(
+                    str(path), read_only=True, config={"memory_limit": READ_MEMORY_LIMIT}
+                )
             except duckdb.Error as exc:
                 raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
             self._cons[token] = con
@@ -388,7 +392,9 @@ class Workspace:
             return
         path = self.path(token)
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            con = duckdb.connect(
+                str(path), read_only=True, config={"memory_limit": READ_MEMORY_LIMIT}
+            )
         except duckdb.Error as exc:
             if not path.exists():
                 raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.") from exc
