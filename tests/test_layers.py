@@ -167,3 +167,20 @@ def test_the_import_reader_sees_function_level_imports(tmp_path: Path) -> None:
     path = tmp_path / "x.py"
     path.write_text("import os\n\ndef f():\n    from engine.load import pipeline\n")
     assert imports_of("engine.core.x", path) == {"engine.load", "engine.load.pipeline"}
+
+
+# What only views/common.py may call: each masks personal values on the way out (SECURITY.md,
+# What is masked), so a page that used one directly could show an email unmasked.
+OUTPUT_CALLS = {"dataframe", "table", "altair_chart", "vega_lite_chart", "download_button", "write"}
+
+
+def test_pages_write_tables_charts_and_downloads_only_through_the_masking_helpers() -> None:
+    bad = []
+    for path in [*sorted((ROOT / "views").glob("*.py")), ROOT / "streamlit_app.py"]:
+        if path.name == "common.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in OUTPUT_CALLS and ast.unparse(node.func.value) in ("st",):
+                    bad.append(f"{path.name}:{node.lineno} st.{node.func.attr}")
+    assert bad == []

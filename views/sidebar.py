@@ -63,11 +63,9 @@ def _dataset_card(info: DatasetInfo) -> None:
     with st.popover("Dataset details", icon=":material/info:", width="stretch"):
         when = info.created_at.replace("T", " ").removesuffix("+00:00")
         st.text(f"Loaded {when} UTC\nFingerprint {info.fingerprint}")
-        counts = {t: n for t, n in sorted(info.row_counts.items())}
-        st.dataframe(
-            {"table": list(counts), "rows": list(counts.values())},
-            hide_index=True,
-            width="stretch",
+        width = max((len(t) for t in info.row_counts), default=0)
+        st.text(
+            "\n".join(f"{t:<{width}}  {n:>12,} rows" for t, n in sorted(info.row_counts.items()))
         )
     manage.delete_control(info)
 
