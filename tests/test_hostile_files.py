@@ -1,6 +1,7 @@
 """Hostile files, each loaded by the real command line in a subprocess with its peak memory
 and time measured: every file stays under 1 GB and 30 s, or is refused before that with a
-message saying which limit and how to change it (SECURITY.md, Limits)."""
+message saying which limit and how to change it
+(SECURITY.md, What user data can and cannot do)."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ A relation is a set of rows the metrics read (deals, activities, leads, quotas),
 columns that can place a row in a period, the dimensions it can be grouped by and the joins
 those come from. A measure is one aggregate over one relation (which rows, which expression,
 sum or count, or the row values of a distribution), declared once: the catalog's metrics name
-measures instead of writing SQL, and a ratio names the two it divides (docs/metrics.md, The
-semantic model). Loaded and validated at import.
+measures instead of writing SQL, and a ratio names the two it divides
+(docs/metrics.md, The semantic model). Loaded and validated at import.
 """
 
 from __future__ import annotations
