@@ -78,11 +78,11 @@ class Cell:
 
     quarter: dt.date
     checkpoint: dt.date
-    forecasts: dict[str, float]
+    forecasts: dict[str, float | None]  # None: the method has nothing to learn from
     actual: float | None
     won_to_date: float
-    new_business: float
-    previous_won: float
+    new_business: float | None
+    previous_won: float | None
     rates: pd.DataFrame  # per CRM stage: deals, won, learned, default, rate, fallback
     pipeline: pd.DataFrame  # per CRM stage: deals, amount, weighted (open deals due)
     training: list[dt.date]
@@ -281,15 +281,18 @@ def make_cell(
     won_to_date = _num(row["won_to_date"]) if row is not None else 0.0
     starts = totals[totals["qs"] == totals["checkpoint"]].set_index("qs")
     new_values = [_num(starts.loc[t, "won_new"]) for t in training if t in starts.index]
-    new_business = sum(new_values) / len(new_values) if new_values else 0.0
+    new_business = sum(new_values) / len(new_values) if new_values else None
     prev = add_quarters(qs, -1)
-    previous_won = _num(starts.loc[prev, "won"]) if prev in starts.index else 0.0
+    previous_won = _num(starts.loc[prev, "won"]) if prev in starts.index else None
     weighted = float(pipeline["weighted"].fillna(0).sum())
     by_rate = float((pipeline["amount"].fillna(0) * pipeline["rate"].fillna(0)).sum())
-    forecasts = {
+    learned = won_to_date + by_rate if training else None
+    forecasts: dict[str, float | None] = {
         "crm_probability": won_to_date + weighted,
-        "historical_rate": won_to_date + by_rate,
-        "historical_rate_plus_new": won_to_date + by_rate + new_business,
+        "historical_rate": learned,
+        "historical_rate_plus_new": (
+            None if learned is None or new_business is None else learned + new_business
+        ),
         "naive": previous_won,
     }
     actual = _num(row["won"]) if (row is not None and past) else None
@@ -307,9 +310,9 @@ def make_cell(
     )
 
 
-def accuracy(forecast: float, actual: float | None) -> float | None:
-    """1 - |F - A| / A; None when the actual is unknown or 0."""
-    if actual is None or actual == 0:
+def accuracy(forecast: float | None, actual: float | None) -> float | None:
+    """1 - |F - A| / A; None when the forecast or actual is unknown or the actual is 0."""
+    if forecast is None or actual is None or actual == 0:
         return None
     return 1.0 - abs(forecast - actual) / actual
 
@@ -377,7 +380,7 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
         )
     earliest = add_quarters(quarter_start(first.date()), 1)
     quarters = []
-    t = earliest
+    t = min(earliest, current_qs)
     while t <= current_qs:
         quarters.append(t)
         t = add_quarters(t, 1)
@@ -391,7 +394,9 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
             cps += [(qs, qs + dt.timedelta(days=d)) for d in CHECKPOINTS.values() if d]
     cps = sorted(set(cps))
     states, sql1, p1 = pipeline_states(con, request, cps)
-    totals, sql2, p2 = won_totals(con, request, cps)
+    # the won revenue of the quarter before the first rebuildable one too (naive needs no history)
+    before = add_quarters(quarters[0], -1)
+    totals, sql2, p2 = won_totals(con, request, [(before, before), *cps])
     for f in (states, totals):
         for c in ("qs", "checkpoint"):
             f[c] = pd.to_datetime(f[c]).dt.date
@@ -422,7 +427,7 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
                         "forecast": f,
                         "actual": cell.actual,
                         "accuracy": accuracy(f, cell.actual),
-                        "error": None if cell.actual is None else f - cell.actual,
+                        "error": None if cell.actual is None or f is None else f - cell.actual,
                     }
                 )
     results = pd.DataFrame(rows) if rows else _empty_results()
@@ -471,7 +476,7 @@ def cell_math(
     qs: dt.date,
     cp: dt.date,
     method: str,
-) -> tuple[pd.DataFrame, dict[str, float]]:
+) -> tuple[pd.DataFrame, dict[str, float | None]]:
     """The deals behind one forecast: each open deal due at ``cp`` with its stage then, the
     rate applied and its contribution; and the terms added to their sum (won so far, new
     business, last quarter's won revenue) with the total, which equals the backtest's."""
@@ -488,7 +493,7 @@ def cell_math(
         cell = bt.current
     if cell is None:
         raise KeyError((qs, cp))
-    terms: dict[str, float] = {}
+    terms: dict[str, float | None] = {}
     if method == "naive":
         terms["last quarter's won revenue"] = cell.previous_won
         terms["forecast"] = cell.forecasts[method]
