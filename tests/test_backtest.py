@@ -24,7 +24,15 @@ import datetime as dt
 import duckdb
 import pytest
 
-from engine.analyses.backtest import METHODS, as_json, backtest, cell_math
+from engine.analyses import coverage
+from engine.analyses.backtest import (
+    METHODS,
+    Weighting,
+    as_json,
+    backtest,
+    cell_math,
+    choose_weighting,
+)
 from engine.semantic.compute import compute
 from engine.semantic.request import make_request
 from tests.metrics_fixtures import SAMPLE_AS_OF, insert, new_con
@@ -171,8 +179,11 @@ def test_accuracy_error_and_summary(con):
     # naive: 100 at every checkpoint -> accuracy 1 - 450/550, bias -450/550
     assert s.loc["naive", "mean_accuracy"] == pytest.approx(1 - 450 / 550)
     assert s.loc["naive", "bias"] == pytest.approx(-450 / 550)
-    # best by mean accuracy: crm (0.5901) > hist+new (mean of 210, 215, 500 -> 0.5667) >
-    # hist (200, 205, 490 -> 0.5545) > naive (0.1818)
+    assert s.loc["historical_rate", "mean_accuracy"] == pytest.approx(
+        (3 - 350 / 550 - 345 / 550 - 60 / 550) / 3
+    )
+    # best by mean accuracy: crm (1 - 320/550, 1 - 315/550, 1 - 12.5/550 -> 0.6076) >
+    # hist+new (210, 215, 500 -> 0.5606) > hist (200, 205, 490 -> 0.5424) > naive (0.1818)
     assert list(bt.projection["method"]) == [
         "crm_probability",
         "historical_rate_plus_new",
@@ -329,3 +340,45 @@ def test_json_shape(con):
     assert first["period"] == "2026-Q1" and first["checkpoint"] == "2026-01-01"
     assert [s["method"] for s in out["summary"]] == list(METHODS)
     assert out["projection"][0]["method"] == out["best_method"]
+
+
+def test_the_weighting_follows_the_backtest(con):
+    bt = backtest(con, req())
+    # crm_probability's mean accuracy (0.6076) beats historical_rate's (0.5424) here
+    w = choose_weighting(bt)
+    assert w.method == "crm_probability" and w.rates == {}
+    assert "they beat the learned stage rates in the backtest (61% against 54%" in w.text
+    # the other way round: learned rates win and carry the current quarter's rates
+    bt.summary.loc[bt.summary["method"] == "historical_rate", "mean_accuracy"] = 0.9
+    w = choose_weighting(bt)
+    assert w.method == "historical_rate"
+    # the current quarter's (2026-Q2) rates, learned from 2025-Q2..2026-Q1: Proposal has t3,
+    # t4, t5 and a = 4 deals < 5 -> its default 0.75
+    assert w.rates["Proposal/Price Quote"] == pytest.approx(0.75)
+    assert "(90% against 61% mean accuracy)" in w.text
+    # no backtest: the CRM's probabilities, with the reason
+    short = choose_weighting(backtest(con, make_request(["forecast_accuracy"], as_of="2025-10-15")))
+    assert short.method == "crm_probability"
+    assert "needs 4 quarters of history before 2025-Q3; this data has 2" in short.text
+
+
+def test_coverage_weighted_by_learned_rates():
+    c = new_con()
+    insert(
+        c,
+        "opportunities",
+        [
+            _opp("x", "Proposal/Price Quote", 100, D(2026, 3, 1), D(2026, 5, 1)),
+            _opp("y", "Prospecting", 200, D(2026, 3, 1), D(2026, 5, 10)),
+            _opp("z", "Negotiation/Review", 50, D(2026, 3, 1), D(2026, 5, 20)),
+        ],
+    )
+    w = Weighting("historical_rate", {"Proposal/Price Quote": 0.4, "Prospecting": 0.05}, "t")
+    r = make_request(["weighted_pipeline"], as_of=AS_OF)
+    learned = coverage.forecast_next_days(c, r, w=w).parts["weighted_pipeline"].value
+    # 100 x 0.4 + 200 x 0.05 + 50 x 0.90 (no learned rate for Negotiation: its default)
+    assert learned == pytest.approx(40 + 10 + 45)
+    crm = coverage.forecast_next_days(c, r).parts["weighted_pipeline"].value
+    assert crm == pytest.approx(100 * 0.75 + 200 * 0.10 + 50 * 0.90)  # 140
+    month = coverage.pipeline_by_close_month(c, r, w).frame
+    assert month["weighted_pipeline"].sum() == pytest.approx(95)

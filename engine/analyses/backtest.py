@@ -33,7 +33,7 @@ import duckdb
 import pandas as pd
 
 from engine.semantic.compute import run_sql
-from engine.semantic.request import Request
+from engine.semantic.request import Period, Request
 from engine.semantic.sql import Sql, state_as_of
 
 METHODS = ("crm_probability", "historical_rate", "historical_rate_plus_new", "naive")
@@ -373,8 +373,8 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
             summarise(_empty_results()),
             pd.DataFrame(columns=["method", "label", "forecast", "rank"]),
             METHODS[0],
-            "needs stage history (stage_history, e.g. Salesforce OpportunityHistory): "
-            "none is loaded",
+            "needs stage history (stage_history.csv, or Salesforce's OpportunityHistory); "
+            "this dataset has no stage history",
             0,
             None,
         )
@@ -575,3 +575,51 @@ def as_json(bt: Backtest) -> dict[str, Any]:
             ],
         }
     return out
+
+
+@dataclass
+class Weighting:
+    """How the weighted pipeline is weighted: ``crm_probability`` (the deal's probability, else
+    the stage default) or ``historical_rate`` (the stage rates learned for the current quarter)
+    when those beat the CRM's probabilities in the backtest; ``text`` says which and why."""
+
+    method: str
+    rates: dict[str, float]
+    text: str
+
+
+def choose_weighting(bt: Backtest) -> Weighting:
+    """Learned stage rates when their backtest mean accuracy beats the CRM's probabilities',
+    else the CRM's probabilities (docs/metrics.md, "Forecast backtest")."""
+    s = bt.summary.set_index("method")["mean_accuracy"]
+    crm, hist = s.get("crm_probability"), s.get("historical_rate")
+    cur = bt.current
+    if crm is None or hist is None or pd.isna(crm) or pd.isna(hist) or cur is None:
+        why = bt.reason or "no quarter could be backtested"
+        return Weighting(
+            "crm_probability",
+            {},
+            f"Weighted by the CRM's probabilities (learned stage rates not backtested: {why}).",
+        )
+    if hist > crm and not cur.rates.empty:
+        rates = {
+            str(k): float(v) for k, v in zip(cur.rates["stage"], cur.rates["rate"], strict=True)
+        }
+        train = ", ".join(quarter_label(t) for t in sorted(cur.training))
+        return Weighting(
+            "historical_rate",
+            rates,
+            f"Weighted by stage win rates learned from {train}: they beat the CRM's "
+            f"probabilities in the backtest ({hist:.0%} against {crm:.0%} mean accuracy).",
+        )
+    return Weighting(
+        "crm_probability",
+        {},
+        f"Weighted by the CRM's probabilities: they beat the learned stage rates in the "
+        f"backtest ({crm:.0%} against {hist:.0%} mean accuracy).",
+    )
+
+
+def weighting(con: duckdb.DuckDBPyConnection, request: Request) -> Weighting:
+    """:func:`choose_weighting` of the backtest over every quarter (the request's filters)."""
+    return choose_weighting(backtest(con, request.with_(period=Period("all"), grain=None)))
