@@ -382,3 +382,59 @@ def test_coverage_weighted_by_learned_rates():
     assert crm == pytest.approx(100 * 0.75 + 200 * 0.10 + 50 * 0.90)  # 140
     month = coverage.pipeline_by_close_month(c, r, w).frame
     assert month["weighted_pipeline"].sum() == pytest.approx(95)
+
+
+def _pandas_cell(con: duckdb.DuckDBPyConnection, qs: D, cp: D) -> dict[str, float]:
+    """crm_probability and historical_rate at (qs, cp), recomputed with pandas from the stored
+    tables (an implementation independent of the SQL)."""
+    import pandas as pd
+
+    from engine.analyses.backtest import add_quarters
+
+    opp = con.execute("SELECT * FROM opportunities").df()
+    opp["is_won"] = opp["is_won"].fillna(False).astype(bool)
+    opp["is_closed"] = opp["is_closed"].fillna(False).astype(bool)
+    opp["close_date"] = pd.to_datetime(opp["close_date"])
+    hist = con.execute("SELECT * FROM stage_history WHERE entered_at IS NOT NULL").df()
+    hist["stage_canonical"] = hist["stage_canonical"].fillna("opportunity")
+
+    def state(q: D, day: D) -> pd.DataFrame:
+        qe = add_quarters(q, 1)
+        due = opp[(opp["close_date"] >= pd.Timestamp(q)) & (opp["close_date"] < pd.Timestamp(qe))]
+        h = hist[hist["entered_at"] < pd.Timestamp(day)].sort_values(["entered_at", "stage_order"])
+        last = h.groupby("opportunity_id").tail(1)
+        s = due.merge(last, on="opportunity_id", suffixes=("", "_h"))
+        s["amount_then"] = s["amount_h"].fillna(s["amount"])
+        s["prob_then"] = s["probability_h"].fillna(s["stage_probability_h"])
+        closed = s["stage_canonical_h"].isin(["closed_won", "closed_lost"])
+        early = s["is_closed"] & (s["close_date"] < pd.Timestamp(day))
+        return s[~closed & ~early]
+
+    train = pd.concat([state(add_quarters(qs, -k), add_quarters(qs, -k)) for k in range(1, 5)])
+    g = train.groupby("stage_h").agg(n=("is_won", "size"), won=("is_won", "sum"))
+    defaults = hist.groupby("stage")["stage_probability"].first() / 100
+    now = state(qs, cp)
+    rate = now["stage_h"].map(
+        lambda st: (
+            g.loc[st, "won"] / g.loc[st, "n"]
+            if st in g.index and g.loc[st, "n"] >= 5
+            else defaults[st]
+        )
+    )
+    qe = pd.Timestamp(add_quarters(qs, 1))
+    won = opp[opp["is_won"] & (opp["close_date"] >= pd.Timestamp(qs)) & (opp["close_date"] < qe)]
+    to_date = won[won["close_date"] < pd.Timestamp(cp)]["amount"].sum()
+    weighted = (now["amount_then"] * now["prob_then"] / 100).sum()
+    return {
+        "crm_probability": float(to_date + weighted),
+        "historical_rate": float(to_date + (now["amount_then"] * rate).sum()),
+    }
+
+
+def test_sample_forecasts_match_an_independent_pandas_computation(sample_con):
+    bt = backtest(sample_con, make_request(["forecast_accuracy"], as_of=SAMPLE_AS_OF))
+    assert len(bt.cells) >= 9
+    for (qs, cp), cell in bt.cells.items():
+        ref = _pandas_cell(sample_con, qs, cp)
+        for m, v in ref.items():
+            assert cell.forecasts[m] == pytest.approx(v, rel=1e-9), (qs, cp, m)

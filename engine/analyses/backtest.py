@@ -101,6 +101,7 @@ class Backtest:
     cells: dict[tuple[dt.date, dt.date], Cell] = field(default_factory=dict)
     sql: str = ""
     params: list[Any] = field(default_factory=list)
+    rebuilt: int = 0  # checkpoints at which the pipeline was rebuilt
 
 
 def _empty_results() -> pd.DataFrame:
@@ -385,13 +386,20 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
         quarters.append(t)
         t = add_quarters(t, 1)
     past_end = as_of + dt.timedelta(days=1)
-    cps: list[tuple[dt.date, dt.date]] = []
-    for qs in quarters:
-        cps.append((qs, qs))
-        if qs == current_qs:
-            cps.append((qs, past_end))
-        else:
-            cps += [(qs, qs + dt.timedelta(days=d)) for d in CHECKPOINTS.values() if d]
+    per = request.period
+    eligible = [
+        qs
+        for qs in quarters
+        if add_quarters(qs, 1) <= past_end
+        and history_quarters_before(qs, first) >= HISTORY_QUARTERS
+        and (per.start is None or per.end is None or per.start <= qs < per.end)
+    ]
+    # every quarter's start (the rates learn from them), the later checkpoints of the quarters
+    # backtested, and the day after the as-of date for the projection
+    cps: list[tuple[dt.date, dt.date]] = [(qs, qs) for qs in quarters]
+    for qs in eligible:
+        cps += [(qs, qs + dt.timedelta(days=d)) for d in CHECKPOINTS.values() if d]
+    cps.append((current_qs, past_end))
     cps = sorted(set(cps))
     states, sql1, p1 = pipeline_states(con, request, cps)
     # the won revenue of the quarter before the first rebuildable one too (naive needs no history)
@@ -400,16 +408,8 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
     for f in (states, totals):
         for c in ("qs", "checkpoint"):
             f[c] = pd.to_datetime(f[c]).dt.date
-    per = request.period
     rows = []
     cells: dict[tuple[dt.date, dt.date], Cell] = {}
-    eligible = [
-        qs
-        for qs in quarters
-        if add_quarters(qs, 1) <= past_end
-        and history_quarters_before(qs, first) >= HISTORY_QUARTERS
-        and (per.start is None or per.end is None or per.start <= qs < per.end)
-    ]
     for qs in eligible:
         for offset in CHECKPOINTS.values():
             cp = qs + dt.timedelta(days=offset)
@@ -466,6 +466,7 @@ def backtest(con: duckdb.DuckDBPyConnection, request: Request) -> Backtest:
         cells,
         sql1 + ";\n" + sql2,
         p1 + p2,
+        len(cps),
     )
 
 
