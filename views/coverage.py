@@ -37,7 +37,7 @@ has_quotas = bool(info.row_counts.get("quotas"))
 
 with common.error_boundary(), common.cursor() as con:
     # which weighting (learned stage rates or the CRM's probabilities) the engine chose
-    weighting = backtest.weighting(con, req)
+    weighting = backtest.choose_weighting(common.backtest(backtest.weighting_request(req)))
     fc = coverage.forecast_next_days(con, req, w=weighting).parts
     aging = compute(con, req.with_(metrics=("pipeline_aging",)))
     # Five cards in one row cut the longest value off below about 1,450 px: 3 + 2 rows.

@@ -49,7 +49,7 @@ def bias_words(label: str, bias: float | None, n: int) -> str:
 
 
 with common.error_boundary(), common.cursor() as con:
-    bt = bt_engine.backtest(con, req)
+    bt = common.backtest(req)
     cur = bt.current
     summary = bt.summary.set_index("method")
     labels = bt_engine.METHOD_LABELS

@@ -621,6 +621,11 @@ def choose_weighting(bt: Backtest) -> Weighting:
     )
 
 
+def weighting_request(request: Request) -> Request:
+    """The backtest request the weighting is chosen from: every quarter, the same filters."""
+    return request.with_(metrics=("forecast_accuracy",), period=Period("all"), grain=None, by=())
+
+
 def weighting(con: duckdb.DuckDBPyConnection, request: Request) -> Weighting:
     """:func:`choose_weighting` of the backtest over every quarter (the request's filters)."""
-    return choose_weighting(backtest(con, request.with_(period=Period("all"), grain=None)))
+    return choose_weighting(backtest(con, weighting_request(request)))
