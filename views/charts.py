@@ -532,7 +532,7 @@ def pipeline_by_month(frame: pd.DataFrame) -> alt.LayerChart:
         )
     )
     return alt.layer(bars, weighted).properties(
-        title="Open pipeline by close month and stage (line: probability-weighted)", height=300
+        title="Open pipeline by close month and stage (line: weighted)", height=300
     )
 
 
