@@ -81,3 +81,26 @@ def test_forecast_page_says_how_much_history_is_missing(
     assert problems(at) == []
     infos = " ".join(i.value for i in at.info)
     assert "needs 4 quarters of history before 2025-Q3; this data has 2" in infos
+
+
+def test_coverage_and_coaching_say_which_method(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(tmp_path, monkeypatch).run()
+    bt = _engine(tmp_path, at.query_params["dataset"])
+    s = bt.summary.set_index("method")["mean_accuracy"]
+    # on the sample the learned stage rates beat the CRM's probabilities in the backtest
+    assert s["historical_rate"] > s["crm_probability"]
+    at.switch_page("views/coverage.py").run()
+    assert problems(at) == []
+    captions = [c.value for c in at.caption]
+    learned = (
+        "Weighted by stage win rates learned from 2025-Q4, 2026-Q1, 2026-Q2, 2026-Q3: they beat "
+        f"the CRM's probabilities in the backtest ({s['historical_rate']:.0%} against "
+        f"{s['crm_probability']:.0%} mean accuracy)."
+    )
+    assert f"Forecast, next 90 days: {learned}" in [c.replace("\\", "") for c in captions]
+    at.switch_page("views/coaching.py").run()
+    assert problems(at) == []
+    text = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Method: CRM probabilities (crm_probability)" in text
