@@ -104,3 +104,15 @@ def test_coverage_and_coaching_say_which_method(
     assert problems(at) == []
     text = " ".join(c.value for c in at.caption).replace("\\", "")
     assert "Method: CRM probabilities (crm_probability)" in text
+
+
+def test_forecast_page_without_stage_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_views_honest import MAVEN, assert_no_nan, open_page
+
+    at = open_page(tmp_path, monkeypatch, [("sales_pipeline.csv", MAVEN)], "forecast")
+    infos = " ".join(i.value for i in at.info)
+    assert "Forecast n/a: needs stage history" in infos
+    assert at.metric.len == 0  # no made-up projection
+    assert_no_nan(at)
