@@ -54,6 +54,9 @@ EXAMPLES = {
     "w_activity": "10",
     "w_forecast": "30",
     "q": "win",
+    "quarter": "2026-Q2",
+    "checkpoint": "week8",
+    "method": "historical_rate",
 }
 
 

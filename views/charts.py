@@ -532,7 +532,7 @@ def pipeline_by_month(frame: pd.DataFrame) -> alt.LayerChart:
         )
     )
     return alt.layer(bars, weighted).properties(
-        title="Open pipeline by close month and stage (line: probability-weighted)", height=300
+        title="Open pipeline by close month and stage (line: weighted)", height=300
     )
 
 
@@ -744,4 +744,102 @@ def rep_vs_peers(frame: pd.DataFrame) -> alt.LayerChart:
     rule = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(color="#263238").encode(x="x:Q")
     return alt.layer(bars, rule).properties(
         title="Rep against the peer median (100% = median)", height=alt.Step(26)
+    )
+
+
+def backtest_heatmap(frame: pd.DataFrame) -> alt.LayerChart:
+    """Quarter x checkpoint (rows) by method (columns), coloured by accuracy (red below 0,
+    green towards 100%); frame: period, checkpoint_name, label, accuracy, forecast, actual."""
+    f = _safe(frame).assign(row=lambda d: d["period"] + " " + d["checkpoint_name"])
+    base = alt.Chart(f).encode(
+        x=alt.X("label:N", title=None, sort=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
+        y=alt.Y("row:N", title=None, sort=None),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "accuracy:Q",
+            title="Accuracy",
+            scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen", clamp=True),
+            legend=alt.Legend(format=".0%"),
+        ),
+        tooltip=[
+            alt.Tooltip("period:N", title="Quarter"),
+            alt.Tooltip("checkpoint_name:N", title="Checkpoint"),
+            alt.Tooltip("checkpoint:T", title="Rebuilt as of", format="%Y-%m-%d"),
+            alt.Tooltip("label:N", title="Method"),
+            alt.Tooltip("forecast:Q", title="Forecast", format="$,.0f"),
+            alt.Tooltip("actual:Q", title="Actual", format="$,.0f"),
+            alt.Tooltip("accuracy:Q", title="Accuracy", format=".1%"),
+        ],
+    )
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("accuracy:Q", format=".0%"))
+    return (cells + text).properties(title="Backtest accuracy", height=alt.Step(24))
+
+
+def forecast_vs_actual(frame: pd.DataFrame, checkpoint: str) -> alt.LayerChart:
+    """Each method's forecast per quarter (lines) against the actual (black); frame: period,
+    label, forecast, actual, accuracy."""
+    f = _safe(frame)
+    tips = [
+        alt.Tooltip("period:N", title="Quarter"),
+        alt.Tooltip("label:N", title="Method"),
+        alt.Tooltip("forecast:Q", title="Forecast", format="$,.0f"),
+        alt.Tooltip("actual:Q", title="Actual", format="$,.0f"),
+        alt.Tooltip("accuracy:Q", title="Accuracy", format=".1%"),
+    ]
+    lines = (
+        alt.Chart(f)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:N", title=None, sort=None),
+            y=alt.Y("forecast:Q", title="Won revenue", axis=alt.Axis(format="$,.0s")),
+            color=alt.Color("label:N", title="Method"),
+            tooltip=tips,
+        )
+    )
+    actual = f.drop_duplicates("period")
+    act = (
+        alt.Chart(actual)
+        .mark_line(point=True, color="black", strokeDash=[4, 2])
+        .encode(
+            x=alt.X("period:N", sort=None),
+            y="actual:Q",
+            tooltip=[
+                alt.Tooltip("period:N", title="Quarter"),
+                alt.Tooltip("actual:Q", title="Actual won revenue", format="$,.0f"),
+            ],
+        )
+    )
+    return (lines + act).properties(
+        title=f"Forecast at {checkpoint} against actual (dashed)", height=280
+    )
+
+
+def stage_rates(frame: pd.DataFrame) -> alt.Chart:
+    """Per CRM stage, the learned win rate against the stage map's default; frame: stage,
+    learned, default, deals, won."""
+    f = _safe(frame)
+    order = list(f["stage"])
+    return (
+        alt.Chart(f)
+        .transform_fold(["learned", "default"], as_=["which", "rate"])
+        .mark_bar()
+        .encode(
+            y=alt.Y("stage:N", title=None, sort=order),
+            x=alt.X("rate:Q", title="Win rate", axis=alt.Axis(format=".0%")),
+            yOffset="which:N",
+            color=alt.Color(
+                "which:N",
+                title=None,
+                scale=alt.Scale(domain=["learned", "default"], range=["#1f77b4", "#bbbbbb"]),
+            ),
+            tooltip=[
+                alt.Tooltip("stage:N", title="Stage"),
+                alt.Tooltip("which:N", title="Rate"),
+                alt.Tooltip("rate:Q", title="Value", format=".1%"),
+                alt.Tooltip("deals:Q", title="Deals learned from", format=","),
+                alt.Tooltip("won:Q", title="Won", format=","),
+            ],
+        )
+        .properties(title="Stage win rates learned against the stage map's defaults")
     )

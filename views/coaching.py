@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.analyses import coaching, coverage
 from engine.analyses.alerts import busy_not_converting
+from engine.analyses.backtest import METHOD_LABELS
 from engine.semantic import get_metric, make_request
 from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
 from engine.semantic.compile import unmet_requirement
@@ -106,7 +107,9 @@ with common.error_boundary(), common.cursor() as con:
         st.caption(
             f"Forecast accuracy {fmt.value(accuracy, 'ratio')}: forecast (weighted pipeline due "
             f"in the period, as it stood at its start) {fmt.value(forecast, 'currency')} against "
-            f"actual won revenue {fmt.value(actual, 'currency')}; benchmark 75-85%."
+            f"actual won revenue {fmt.value(actual, 'currency')}; benchmark 75-85%. Method: "
+            f"{METHOD_LABELS[coaching.FORECAST_METHOD]} ({coaching.FORECAST_METHOD}); the "
+            "Forecast page compares it with the other methods."
         )
     busy = busy_not_converting(con, req)
     if busy:

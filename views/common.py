@@ -21,10 +21,13 @@ import polars as pl
 import streamlit as st
 import vl_convert as vlc
 
+from engine.analyses.backtest import Backtest
+from engine.analyses.backtest import backtest as run_backtest
 from engine.analyses.quality import Profile, dataset_profile
 from engine.core import export, privacy
 from engine.core.errors import WorkbenchError
 from engine.load import samples
+from engine.semantic.request import Request
 from engine.store.workspace import DatasetInfo, Workspace, default_root
 from views import auth, links, pages, state
 
@@ -84,6 +87,18 @@ def _profile(root: str, token: str) -> Profile:
 def profile(token: str) -> Profile:
     """Filter values and period labels of a dataset (cached: datasets never change)."""
     return _profile(str(default_root().resolve()), token)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _backtest(root: str, token: str, request: Request) -> Backtest:
+    with _workspace(root).cursor(token) as cur:
+        return run_backtest(cur, request)
+
+
+def backtest(request: Request) -> Backtest:
+    """The forecast backtest of the current dataset for ``request`` (cached: datasets never
+    change, and on a large dataset it takes seconds)."""
+    return _backtest(str(default_root().resolve()), state.current().dataset or "", request)
 
 
 def dataset_info() -> DatasetInfo | None:

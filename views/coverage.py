@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.analyses import coverage
+from engine.analyses import backtest, coverage
 from engine.analyses.alerts import AGING_MAX, COVERAGE_MIN
 from engine.semantic import compute, get_metric, make_request
 from engine.semantic.benchmarks import DEFAULT_BENCHMARKS
@@ -36,7 +36,9 @@ nxt_open = coverage.not_ended(nxt, req.as_of)
 has_quotas = bool(info.row_counts.get("quotas"))
 
 with common.error_boundary(), common.cursor() as con:
-    fc = coverage.forecast_next_days(con, req).parts
+    # which weighting (learned stage rates or the CRM's probabilities) the engine chose
+    weighting = backtest.choose_weighting(common.backtest(backtest.weighting_request(req)))
+    fc = coverage.forecast_next_days(con, req, w=weighting).parts
     aging = compute(con, req.with_(metrics=("pipeline_aging",)))
     # Five cards in one row cut the longest value off below about 1,450 px: 3 + 2 rows.
     cols = iter([*st.columns(3), *st.columns(3)[:2]] if has_quotas else st.columns(3))
@@ -73,7 +75,7 @@ with common.error_boundary(), common.cursor() as con:
         f"Forecast, next {ahead_days} days",
         fmt.value(weighted, "currency"),
         f"no open deal due in the next {ahead_days} days" if fmt.missing(weighted) else None,
-        help=no_close if fmt.missing(weighted) else get_metric("weighted_pipeline").definition,
+        help=no_close if fmt.missing(weighted) else weighting.text,
         delta_color="off",
         delta_arrow="off",
     )
@@ -93,6 +95,7 @@ with common.error_boundary(), common.cursor() as con:
         delta_arrow="off",
         help=get_metric("pipeline_aging").definition,
     )
+    st.caption(common.escape(f"Forecast, next {ahead_days} days: {weighting.text}"))
     if has_quotas and nxt_open and ahead.value is not None and ahead.value < COVERAGE_MIN:
         st.warning(
             f"Coverage for the coming period ({fmt.period_text(nxt.label)}) is "
@@ -132,11 +135,11 @@ with common.error_boundary(), common.cursor() as con:
             fmt.table(cov.frame, f"coverage per {lvl}", "cov", **COV_KINDS)
             common.how_computed(cov.sql, cov.params)
     with tabs[1]:
-        month = coverage.pipeline_by_close_month(con, req)
+        month = coverage.pipeline_by_close_month(con, req, weighting)
         empty = "No open deal has an expected close date: nothing to place on the calendar."
         build = charts.pipeline_by_month
         fmt.chart_or_empty(month.frame, "open_pipeline", build, "pipeline by month", "month", empty)
-        st.caption(get_metric("weighted_pipeline").definition)
+        st.caption(common.escape(f"Weighted pipeline: {weighting.text}"))
         fmt.table(month.frame, "pipeline by close month", "month")
         common.how_computed(month.sql, month.params, "pipeline by month")
         common.how_computed(

@@ -33,6 +33,10 @@ from engine.semantic.compute import Result, clean, compute, run_built
 from engine.semantic.request import Period, Request
 from engine.semantic.sql import Sql
 
+# The forecast-accuracy category grades the CRM's own forecast at the period start (the
+# backtest's crm_probability, docs/metrics.md "Forecast backtest"): the rep's probabilities
+# are what is graded, so learned stage rates never replace them here.
+FORECAST_METHOD = "crm_probability"
 DEFAULT_WEIGHTS = {"discovery": 0.30, "conversion": 0.30, "activity": 0.20, "forecast": 0.20}
 DEFAULT_TARGETS = {"activities_per_week": 40.0, "strong_total": 3.5}
 MIN_SCORED = 2

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
-from engine.semantic.compute import Result, compute, run_built
+from engine.analyses.backtest import Weighting
+from engine.semantic.compute import Result, clean, compute, run_built
 from engine.semantic.request import Period, Request, parse_period
 from engine.semantic.sql import Sql, qi
 
@@ -54,14 +55,35 @@ def coverage(con: duckdb.DuckDBPyConnection, request: Request, level: str = "tea
     return Result(pd.concat(frames, ignore_index=True), "\n".join(sqls), params, notes=notes)
 
 
-def pipeline_by_close_month(con: duckdb.DuckDBPyConnection, request: Request) -> Result:
-    """Open and weighted pipeline of open deals per expected close month and CRM stage."""
+def _weight(q: Sql, w: Weighting | None) -> tuple[str, str]:
+    """The weight of an open deal (a fraction) and the join that supplies it: the learned rate
+    of its CRM stage when ``w`` uses learned rates (a stage without one: the CRM's
+    probability), else the deal's probability, else the stage default."""
+    crm = "coalesce(probability, stage_probability) / 100.0"
+    if w is None or w.method != "historical_rate" or not w.rates:
+        return crm, ""
+    stages = q.p(list(w.rates))
+    rates = q.p([float(v) for v in w.rates.values()])
+    q.cte(
+        "stage_rate",
+        f"""SELECT unnest(CAST({stages} AS VARCHAR[])) AS rate_stage,
+       unnest(CAST({rates} AS DOUBLE[])) AS rate""",
+    )
+    return f"coalesce(sr.rate, {crm})", "\nLEFT JOIN stage_rate sr ON sr.rate_stage = o.stage"
+
+
+def pipeline_by_close_month(
+    con: duckdb.DuckDBPyConnection, request: Request, w: Weighting | None = None
+) -> Result:
+    """Open and weighted pipeline of open deals per expected close month and CRM stage
+    (weighted as ``w`` says: learned stage rates or the CRM's probabilities)."""
     q = Sql(request.with_(grain="month"))
     src = q.opp()
+    weight, join = _weight(q, w)
     select = f"""SELECT {q.bucket("close_date")} AS close_month, stage, stage_canonical,
        count(*) AS deals, sum(amount) AS open_pipeline,
-       sum(amount * coalesce(probability, stage_probability) / 100.0) AS weighted_pipeline
-FROM {src}
+       sum(amount * {weight}) AS weighted_pipeline
+FROM {src} o{join}
 WHERE NOT is_closed AND {q.period("close_date")}
 GROUP BY ALL
 ORDER BY close_month NULLS LAST, min(stage_order), stage"""
@@ -69,14 +91,30 @@ ORDER BY close_month NULLS LAST, min(stage_order), stage"""
 
 
 def forecast_next_days(
-    con: duckdb.DuckDBPyConnection, request: Request, days: int = FORECAST_DAYS
+    con: duckdb.DuckDBPyConnection,
+    request: Request,
+    days: int = FORECAST_DAYS,
+    w: Weighting | None = None,
 ) -> Result:
-    """Probability-weighted pipeline closing in [as_of, as_of + days), plus open pipeline."""
+    """Weighted pipeline closing in [as_of, as_of + days), plus open pipeline. With learned
+    stage rates (``w``), ``parts["weighted_pipeline"]`` is weighted by them instead of the
+    CRM's probabilities (the catalog metric)."""
     start = request.as_of
     per = Period(f"next-{days}-days", start, start + dt.timedelta(days=days))
-    return compute(
-        con, request.with_(metrics=("weighted_pipeline", "open_pipeline"), period=per, grain=None)
-    )
+    req = request.with_(metrics=("weighted_pipeline", "open_pipeline"), period=per, grain=None)
+    res = compute(con, req)
+    if w is not None and w.method == "historical_rate" and w.rates:
+        q = Sql(req)
+        src = q.opp()
+        weight, join = _weight(q, w)
+        select = f"""SELECT CAST(sum(amount * {weight}) AS DOUBLE) AS value, count(amount) AS n
+FROM {src} o{join}
+WHERE NOT is_closed AND {q.period("close_date")}"""
+        learned = run_built(con, q, select)
+        learned.value = clean(learned.frame["value"].iloc[0])
+        learned.metric = "weighted_pipeline"
+        res.parts["weighted_pipeline"] = learned
+    return res
 
 
 def aging(con: duckdb.DuckDBPyConnection, request: Request) -> Result:

@@ -208,19 +208,75 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     from engine.analyses.report import run_report
 
+    return _with_dataset(args, out, run_report)
+
+
+def _with_dataset(args: argparse.Namespace, out: TextIO, run: Any) -> int:
+    """Run ``run(cursor, args, out)`` on a dataset token, or on files loaded into a temporary
+    workspace."""
     sources: list[str] = args.source
     if len(sources) == 1 and is_token(sources[0]) and not Path(sources[0]).exists():
         ws = Workspace(args.workspace)
         with ws.cursor(sources[0]) as cur:
-            return run_report(cur, args, out)
+            return int(run(cur, args, out))
     with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp:
         ws = Workspace(tmp)
         info, _ = pipeline.load_files(ws, _read_files(sources), name="report")
         try:
             with ws.cursor(info.token) as cur:
-                return run_report(cur, args, out)
+                return int(run(cur, args, out))
         finally:
             ws.close()
+
+
+def run_backtest(cur: Any, args: argparse.Namespace, out: TextIO) -> int:
+    """The forecast backtest (docs/metrics.md, "Forecast backtest") as JSON or a table."""
+    from engine.analyses.backtest import METHOD_LABELS, as_json, backtest
+    from engine.analyses.quality import dataset_profile
+    from engine.semantic.request import make_request
+
+    as_of = args.as_of or dataset_profile(cur).as_of
+    req = make_request(["forecast_accuracy"], period=args.period, as_of=as_of)
+    data = as_json(backtest(cur, req))
+    if args.json:
+        out.write(json.dumps(data, allow_nan=False) + "\n")
+        return EXIT_OK
+
+    def pct(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.1%}"
+
+    def money(v: Any) -> str:
+        return "n/a" if v is None else f"{v:,.0f}"
+
+    out.write(f"Forecast backtest as of {data['as_of']}\n")
+    if data["reason"]:
+        out.write(f"Backtest n/a: {data['reason']}.\n")
+    else:
+        out.write(
+            f"{'quarter':8} {'checkpoint':10} {'method':26} {'forecast':>14} {'actual':>14} "
+            f"{'accuracy':>9}\n"
+        )
+        for r in data["results"]:
+            out.write(
+                f"{r['period']:8} {r['checkpoint']:10} {r['method']:26} "
+                f"{money(r['forecast']):>14} {money(r['actual']):>14} {pct(r['accuracy']):>9}\n"
+            )
+        out.write("\nPer method: mean accuracy, bias, MAPE\n")
+        for s in data["summary"]:
+            out.write(
+                f"  {s['method']:26} {pct(s['mean_accuracy']):>9} {pct(s['bias']):>9} "
+                f"{pct(s['mape']):>9}\n"
+            )
+    if data["projection"] and data["projection"][0]["period"]:
+        p0 = data["projection"][0]
+        out.write(f"\nProjection for {p0['period']} (best method by backtest first)\n")
+        for p in data["projection"]:
+            out.write(f"  {METHOD_LABELS[p['method']]:32} {money(p['forecast']):>14}\n")
+    return EXIT_OK
+
+
+def cmd_backtest(args: argparse.Namespace, out: TextIO) -> int:
+    return _with_dataset(args, out, run_backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - metrics package missing
         pass
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("backtest", help="forecast methods backtested per quarter")
+    p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
+    p.add_argument("--period", default="all", help="quarters to backtest (default: all)")
+    p.add_argument("--grain", choices=("quarter",), default="quarter", help="quarters only")
+    p.add_argument("--as-of", dest="as_of", help="as-of date YYYY-MM-DD (default: latest event)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_backtest)
     return parser
 
 

@@ -31,6 +31,7 @@ from engine.semantic.sql import (
     qi,
     quartiles,
     stage_rank,
+    state_as_of,
 )
 
 
@@ -570,14 +571,8 @@ def _forecast(q: Sql, m: Metric) -> str:
 FROM {src}
 WHERE close_date IS NOT NULL AND {q.period("close_date")}""",
     )
-    q.cte(
-        "state_at_start",
-        """SELECT d.opportunity_id, d.bs, h.stage_canonical AS st,
-       coalesce(h.amount, d.amount) * coalesce(h.probability, h.stage_probability) / 100.0 AS weighted
-FROM due d
-JOIN hist h ON h.opportunity_id = d.opportunity_id AND h.entered_at < d.bs
-QUALIFY row_number() OVER (PARTITION BY d.opportunity_id ORDER BY h.entered_at DESC, h.stage_order DESC) = 1""",
-    )
+    # the as-of reconstruction shared with the backtest (engine/analyses/backtest.py)
+    q.cte("state_at_start", state_as_of())
     keys = q.keys()
     kcols = "".join(f"d.{k}, " for k in keys) if keys else ""
     inner = f"""SELECT {kcols}sum(s.weighted) FILTER (WHERE s.st NOT IN ('closed_won', 'closed_lost')) AS forecast,

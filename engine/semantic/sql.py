@@ -459,3 +459,25 @@ GROUP BY a.stage""",
 FROM open_age a
 LEFT JOIN stage_norm n ON n.stage = a.stage""",
         )
+
+
+def state_as_of(
+    due: str = "due",
+    day: str = "d.bs",
+    cols: tuple[str, ...] = ("d.opportunity_id", "d.bs"),
+    per: tuple[str, ...] = ("d.opportunity_id",),
+) -> str:
+    """The as-of reconstruction (docs/metrics.md, "Forecast backtest"): for every row of
+    ``due`` (a relation with ``opportunity_id`` and ``amount``), the deal's latest
+    stage_history row entered before ``day`` (a column of ``due``); deals with none are left
+    out. ``st`` is that row's canonical stage; ``weighted`` its amount (else the deal's) times
+    its probability (else the stage default) / 100. ``cols`` are the other items selected and
+    ``per`` the partition (a deal due at several days is rebuilt at each). forecast_accuracy
+    and the backtest both read this one fragment, so the CRM-probability forecast at a
+    quarter's start equals forecast_accuracy's by construction."""
+    items = ", ".join(cols)
+    return f"""SELECT {items}, h.stage_canonical AS st,
+       coalesce(h.amount, d.amount) * coalesce(h.probability, h.stage_probability) / 100.0 AS weighted
+FROM {due} d
+JOIN hist h ON h.opportunity_id = d.opportunity_id AND h.entered_at < {day}
+QUALIFY row_number() OVER (PARTITION BY {", ".join(per)} ORDER BY h.entered_at DESC, h.stage_order DESC) = 1"""
