@@ -216,3 +216,21 @@ def test_one_upload_reads_at_most_twenty_files(tmp_path: Path, monkeypatch) -> N
     at.file_uploader[0].set_value(files).run()
     assert any("25 files were dropped" in e.value for e in at.error)
     assert len([t for t in at.toggle if t.label == "Include this file in the dataset"]) == MAX_FILES
+
+
+def test_the_command_line_masks_every_email_it_prints_unless_asked(tmp_path: Path) -> None:
+    import io
+
+    from engine.cli.commands import main
+
+    ws = Workspace(tmp_path / "ws")
+    info, _ = load_files(ws, _deals(), name="emails", as_of=dt.date(2026, 6, 1))
+    ws.close()
+    base = ["--workspace", str(tmp_path / "ws")]
+    for extra in ([], ["--json"]):
+        out = io.StringIO()
+        assert main([*base, "report", info.token, "--by", "owner", *extra], out=out) == 0
+        assert EMAIL not in out.getvalue() and "a***@corp.com" in out.getvalue()
+    out = io.StringIO()
+    assert main([*base, "--reveal-personal", "report", info.token, "--by", "owner"], out=out) == 0
+    assert EMAIL in out.getvalue()

@@ -49,16 +49,10 @@ def shown(value: Any) -> Any:
     return value if state.reveal_personal() else privacy.mask_if_personal(value)
 
 
-def _masked_spec(spec: Any, rows: bool = False) -> Any:
+def _masked_spec(spec: Any) -> Any:
     """A chart's Vega-Lite spec with personal values masked: every whole value in its data
     that is an email or a phone number, and every email inside any text (titles, labels)."""
-    if isinstance(spec, dict):
-        return {k: _masked_spec(v, rows or k in ("datasets", "values")) for k, v in spec.items()}
-    if isinstance(spec, list):
-        return [_masked_spec(v, rows) for v in spec]
-    if isinstance(spec, str):
-        return privacy.mask_emails_in_text(privacy.mask_if_personal(spec) if rows else spec)
-    return spec
+    return privacy.mask_structure(spec)
 
 
 @st.cache_resource(show_spinner=False, on_release=Workspace.close)

@@ -15,8 +15,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
+from engine.core import privacy
 from engine.core.errors import WorkbenchError
 from engine.load import pipeline
 from engine.store.workspace import RETENTION_ENV, Workspace, is_token, retention_days
@@ -286,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="workspace folder (default $WORKBENCH_WORKSPACE or ./workspace)",
     )
+    parser.add_argument(
+        "--reveal-personal",
+        action="store_true",
+        help="print emails as they are (by default every email in the output is masked)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="show mapping and quality report without loading")
@@ -337,6 +343,9 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
+    if not args.reveal_personal:  # one masking point for everything the command prints
+        out = cast(TextIO, privacy.MaskedWriter(out))
+        err = cast(TextIO, privacy.MaskedWriter(err))
     try:
         return int(args.func(args, out))
     except WorkbenchError as exc:

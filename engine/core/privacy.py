@@ -184,3 +184,34 @@ def resolve_aliases(values: Sequence[str], key: str, known: Iterable[str]) -> li
         return list(values)
     by_alias = {link_alias(k, key): k for k in known}
     return [by_alias.get(v, v) if v.startswith(ALIAS_PREFIX) else v for v in values]
+
+
+def mask_structure(value: Any, rows: bool = False) -> Any:
+    """A JSON-like structure (a chart spec, a report) with personal values masked: every email
+    inside any text, and with ``rows`` (or below a ``datasets``/``values`` key: a chart's data)
+    every whole value that is an email or a phone number."""
+    if isinstance(value, dict):
+        return {k: mask_structure(v, rows or k in ("datasets", "values")) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_structure(v, rows) for v in value]
+    if isinstance(value, str):
+        return mask_emails_in_text(mask_if_personal(value) if rows else value)
+    return value
+
+
+class MaskedWriter:
+    """A text stream that masks every email written through it: the command line's one
+    masking point (SECURITY.md, What is masked), for tables, JSON and messages alike."""
+
+    def __init__(self, out: Any) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(mask_emails_in_text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._out, name)
