@@ -134,6 +134,9 @@ class _Raw:
 
     headers: list[str]
     table: pa.Table
+    # The column of ``__raw`` that keys its rows: the line when no two rows share one (a
+    # CSV's records), else the row's position (HubSpot's stage dates share their deal's line).
+    key: str = _KEY
 
     @property
     def rows(self) -> int:
@@ -224,9 +227,8 @@ def read_raw(
     if note:
         notes.insert(0, note)
     table = table.append_column(_LINE, pa.array(stream.lines(0, table.num_rows)))
-    table = table.append_column(_KEY, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con.register("__raw", table)
-    return _Raw(list(stream.headers), table)
+    return _Raw(list(stream.headers), table, key=_LINE)  # a record per line
 
 
 def raw_from_table(con: duckdb.DuckDBPyConnection, src: pa.Table, lines: pa.Array) -> _Raw:
@@ -523,7 +525,7 @@ def _create_typed(
     opportunities)."""
     table = source.table
     spec = TABLES[table]
-    selects = [f"r.{_LINE} AS {SOURCE_LINE}", f"r.{_KEY} AS {_KEY}"]
+    selects = [f"r.{_LINE} AS {SOURCE_LINE}", f"r.{raw.key} AS {_KEY}"]
     joins: list[str] = []
     errors: list[str] = []
     for col in spec.columns:
@@ -631,7 +633,7 @@ def _create_typed(
         SELECT b.* {replace}, {", ".join(derived)} FROM b {stage_join}""",
         {},
     )
-    return _Helpers(helpers, helper_joins, id_raw)
+    return _Helpers(helpers, helper_joins, id_raw, raw.key)
 
 
 @dataclass
@@ -644,6 +646,7 @@ class _Helpers:
     # The id that must not repeat, if the table has one: an expression of the raw column with
     # ``{t}`` where its table alias goes (``nullif({t}c0, ...)``, ``lower({t}c1)``).
     id_raw: str | None
+    key: str  # the column of ``__raw`` that keys its rows
 
     def view(self, con: duckdb.DuckDBPyConnection, repeats: bool) -> None:
         """(Re)create ``__typed``. With ``repeats``, the ids that occur more than once are
@@ -654,7 +657,7 @@ class _Helpers:
             con.execute(
                 f"""CREATE TEMP TABLE IF NOT EXISTS __lkdup AS
                 SELECT id, min(key) AS first FROM (
-                    SELECT {self.id_raw.format(t="")} AS id, {_KEY} AS key
+                    SELECT {self.id_raw.format(t="")} AS id, {self.key} AS key
                     FROM __raw)
                 WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"""
             )
@@ -839,7 +842,8 @@ def _outcome(
         cols = ", ".join(f"c{i}" for i in range(len(raw.headers)))
         original = _arrow(
             con,
-            f"SELECT {cols} FROM __raw WHERE {_KEY} IN (SELECT key FROM __bad__) ORDER BY {_KEY}",
+            f"SELECT {cols} FROM __raw WHERE {raw.key} IN (SELECT key FROM __bad__) "
+            f"ORDER BY {raw.key}",
             {},
         )
         con.unregister("__bad__")
