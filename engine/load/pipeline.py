@@ -351,9 +351,10 @@ def load_plans(
     progress: Progress | None = None,
     owner: str = "",
 ) -> tuple[DatasetInfo, Prepared]:
-    """Validate and write files batch by batch into one new dataset, all or nothing.
+    """Validate and write files one by one into one new dataset, all or nothing.
 
-    Memory stays bounded by the batch size rather than the file size. The returned
+    A large CSV is scanned from Arrow inside DuckDB and validated ``typed.VALIDATE_ROWS``
+    rows at a time, so memory stays bounded whatever the file's size. The returned
     :class:`Prepared` has complete counts and the first ``EXAMPLES`` quarantined and flagged
     rows per file; the full lists are in the dataset's ``_quarantine`` and ``_warnings``.
     """

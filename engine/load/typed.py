@@ -233,12 +233,7 @@ def read_raw(
 
 def raw_from_table(con: duckdb.DuckDBPyConnection, src: pa.Table, lines: pa.Array) -> _Raw:
     """A source read whole (string columns and their physical lines) registered as ``__raw``."""
-    columns = [
-        src.column(i).cast(pa.string())
-        if not pa.types.is_string(src.column(i).type)
-        else src.column(i)
-        for i in range(src.num_columns)
-    ]
+    columns = [_text(src.column(i)) for i in range(src.num_columns)]
     names = [f"c{i}" for i in range(src.num_columns)]
     table = pa.table(columns, names=names) if columns else pa.table({})
     if not columns:  # a source of no columns still has its rows
@@ -248,6 +243,17 @@ def raw_from_table(con: duckdb.DuckDBPyConnection, src: pa.Table, lines: pa.Arra
     table = table.append_column(_KEY, pa.array(np.arange(table.num_rows, dtype=np.int64)))
     con.register("__raw", table)
     return _Raw(list(src.column_names), table)
+
+
+def _text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as text DuckDB scans in place: strings (dictionary-encoded ones too) as they
+    are, anything else (an all-empty column typed null) cast."""
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return column
+    return column.cast(pa.string())
 
 
 def resolve_formats(
