@@ -261,8 +261,8 @@ def _process(
                     con, source.table, source.name, extra.loaded, extra.quarantine, extra.warnings
                 )
             result.add(extra, keep)
-        if store:
-            settle(con)  # the file's raw rows are released now, not at the end
+        if store and source.stream is not None:
+            settle(con)  # a streamed file's raw rows are released now, not at the end
         if ids is not None and opp_ids is not None:
             opp_ids = ids if opp_ids.is_empty() else pl.concat([opp_ids, ids]).unique()
         results.append(result)

@@ -451,8 +451,13 @@ def load_source(
     with _Findings(con, park=store) as found:
         # First on the bet that the ids are in order (no repeats to look up); if the stream
         # shows otherwise, what it found so far is dropped and it runs again with the lookup.
-        helpers.view(con, repeats=False)
-        if not _validate_all(con, source, raw, found, progress, share, _Order()):
+        # Rows that fit in one slice are not worth the bet: a lost bet would validate them
+        # twice, and looking their repeats up costs less than that.
+        bet = raw.rows > VALIDATE_ROWS
+        helpers.view(con, repeats=not bet)
+        if not bet:
+            _validate_all(con, source, raw, found, progress, share, None)
+        elif not _validate_all(con, source, raw, found, progress, share, _Order()):
             found.clear()
             helpers.view(con, repeats=True)
             _validate_all(con, source, raw, found, progress, share, None)
