@@ -577,15 +577,14 @@ def test_quality_page_says_where_dimensions_come_from_and_saves_thresholds(
 
 
 def test_streamed_and_whole_loads_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.load import bulk, ingest
+    from engine.load import ingest, typed
 
     accounts = ACCOUNTS + b"acme,repeat,2000,1.0,5,X,\nBeta,tech,2000,1.0,-5,X,\n,none,1,1,1,X,\n"
     files = {**dict(MAVEN), "accounts.csv": accounts, "mql.csv": MQL, "closed.csv": CLOSED}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
-    monkeypatch.setattr(pipeline, "BATCH_ROWS", 3)
-    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 3)
+    monkeypatch.setattr(typed, "VALIDATE_ROWS", 3)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 2)
 
     def run(label: str) -> tuple[list[dict[str, Any]], dict[str, list[tuple[Any, ...]]]]:

@@ -152,9 +152,8 @@ def test_no_import_cycles() -> None:
         name: {d for d in deps if not (name and d.startswith(name + "."))}
         for name, deps in graph().items()
     }
-    # The two load paths still lean on each other; the one-load-path rework removes this
-    # last cycle, and then this list must become empty.
-    known = [["engine.load.bulk", "engine.load.pipeline"]]
+    # No cycle is tolerated (the load path's last one went with its second implementation).
+    known: list[list[str]] = []
     assert cycles(edges) == known
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from engine.cli.commands import main
 from engine.core.errors import MappingError
-from engine.load import bulk, pipeline
+from engine.load import pipeline, typed
 from engine.store.workspace import Workspace
 
 AS_OF = dt.date(2026, 6, 1)
@@ -245,7 +245,7 @@ def test_batches_give_the_same_outcome_as_one_pass(
     data = b"\n".join(rows) + b"\n"
 
     def run(batch_rows: int) -> tuple[list[tuple], list[tuple], dict]:
-        monkeypatch.setattr(pipeline, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(typed, "VALIDATE_ROWS", batch_rows)
         ws = Workspace(tmp_path / f"b{batch_rows}")
         info, prepared = pipeline.load_plans(
             ws, [pipeline.inspect_file(data, "d.csv")], "t", as_of=AS_OF
@@ -288,17 +288,20 @@ def _dataset_rows(ws: Workspace, token: str) -> dict[str, list[tuple]]:
     return out
 
 
-def _spy_bulk(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
-    """Record, per file, whether engine.load.bulk loaded it (False: it fell back to a whole read)."""
+def _spy_streamed(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Record, per streamed file, whether it was read from disk inside DuckDB (False: it fell
+    back to a whole read)."""
     seen: dict[str, bool] = {}
-    real = bulk.load_source
+    real = typed.load_source
 
     def spy(con, source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        streamed = source.stream is not None
         out = real(con, source, *args, **kwargs)
-        seen[source.name] = out is not None
+        if streamed:
+            seen[source.name] = out is not None
         return out
 
-    monkeypatch.setattr(bulk, "load_source", spy)
+    monkeypatch.setattr(typed, "load_source", spy)
     return seen
 
 
@@ -329,13 +332,12 @@ def test_streamed_large_csvs_load_exactly_as_whole_files(
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
-    monkeypatch.setattr(pipeline, "BATCH_ROWS", 7)
-    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 7)
-    monkeypatch.setattr(bulk, "PARK_ROWS", 3)  # findings beyond 3 wait on disk
+    monkeypatch.setattr(typed, "VALIDATE_ROWS", 7)
+    monkeypatch.setattr(typed, "PARK_ROWS", 3)  # findings beyond 3 wait on disk
     monkeypatch.setattr(ingest, "HEAD_ROWS", 50)
-    monkeypatch.setattr(pipeline, "FORMAT_SAMPLE", 5)
+    monkeypatch.setattr(typed, "FORMAT_SAMPLE", 5)
     monkeypatch.setattr(ingest, "DICTIONARY_HEAD", 10)  # repeated values read as dictionaries
-    in_duckdb = _spy_bulk(monkeypatch)
+    in_duckdb = _spy_streamed(monkeypatch)
     encoded: list[set[int]] = []
     real_pick = ingest.repeating_columns
     monkeypatch.setattr(
@@ -394,8 +396,8 @@ def test_close_before_created_loads_flagged_on_both_load_paths(
     (tmp_path / "deals.csv").write_bytes(b"\n".join(deals) + b"\n")
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 5)
-    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 4)
-    in_duckdb = _spy_bulk(monkeypatch)
+    monkeypatch.setattr(typed, "VALIDATE_ROWS", 4)
+    in_duckdb = _spy_streamed(monkeypatch)
 
     def run(label: str) -> tuple[list[tuple], list[tuple], dict]:
         plan = pipeline.inspect_file(tmp_path / "deals.csv", "deals.csv")
@@ -459,7 +461,7 @@ def test_large_csvs_that_are_not_plain_records_load_as_whole_files(
     }
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 5)
-    in_duckdb = _spy_bulk(monkeypatch)
+    in_duckdb = _spy_streamed(monkeypatch)
     for name, data in files.items():
         streamed_plan = pipeline.inspect_file(data, name)  # bytes, as the app uploads them
         assert streamed_plan.raw.stream is not None, name
@@ -494,7 +496,7 @@ def test_a_quoted_line_break_at_any_block_boundary_makes_a_large_csv_load_whole(
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 2)
     monkeypatch.setattr(ingest, "BLOCK_BYTES", 160)  # about three records a block
-    in_duckdb = _spy_bulk(monkeypatch)
+    in_duckdb = _spy_streamed(monkeypatch)
     for at in range(2, 24):
         rows = body.copy()
         rows[at] = b'D%02d,"Ann\nSmith",Closed Won,1,2026-02-01,2026-03-01\n' % at
@@ -605,7 +607,7 @@ def test_a_field_over_the_limit_deep_in_a_large_csv_stops_the_load_cleanly(
 def test_bulk_finds_repeated_ids_in_any_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids: list[bytes], lookups: list[bool]
 ) -> None:
-    """The bulk path looks repeated ids up only when the ids are not strictly in order, and
+    """A streamed file looks repeated ids up only when the ids are not strictly in order, and
     quarantines exactly the repeats the whole-file load does, in either case."""
     from engine.load import ingest
 
@@ -614,16 +616,16 @@ def test_bulk_finds_repeated_ids_in_any_order(
     data = header + b"".join(rows)
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
     monkeypatch.setattr(ingest, "HEAD_ROWS", 5)
-    monkeypatch.setattr(bulk, "VALIDATE_ROWS", 6)
-    monkeypatch.setattr(bulk, "PARK_ROWS", 2)
+    monkeypatch.setattr(typed, "VALIDATE_ROWS", 6)
+    monkeypatch.setattr(typed, "PARK_ROWS", 2)
     seen: list[bool] = []
-    real_view = bulk._Helpers.view
+    real_view = typed._Helpers.view
 
     def view(self, con, repeats):  # type: ignore[no-untyped-def]
         seen.append(repeats)
         return real_view(self, con, repeats)
 
-    monkeypatch.setattr(bulk._Helpers, "view", view)
+    monkeypatch.setattr(typed._Helpers, "view", view)
     ws = Workspace(tmp_path / "s")
     info, prepared = pipeline.load_plans(
         ws, [pipeline.inspect_file(data, "d.csv")], "t", as_of=AS_OF
@@ -663,7 +665,7 @@ def test_bulk_line_numbers_follow_the_file_when_duckdb_reads_in_parallel(
         b"Opportunity ID,Owner,Stage,Amount,Created Date,Close Date\n" + b"".join(rows)
     )
     monkeypatch.setattr(ingest, "LARGE_CSV_BYTES", 1)
-    in_duckdb = _spy_bulk(monkeypatch)
+    in_duckdb = _spy_streamed(monkeypatch)
     ws = Workspace(tmp_path / "ws")
     info, _ = pipeline.load_plans(ws, [pipeline.inspect_file(path, "deals.csv")], "t", as_of=AS_OF)
     assert in_duckdb == {"deals.csv": True}

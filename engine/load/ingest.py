@@ -161,7 +161,7 @@ def read_file(
 
     With ``stream=True`` a large UTF-8 CSV (see :class:`CsvStream`) is not held: its lines
     are counted and the result has the rows on its first ``HEAD_ROWS`` lines and a ``stream``
-    the load reads (``engine.load.bulk``, falling back to the whole-file read when a record is not
+    the load reads (``engine.load.typed``, falling back to the whole-file read when a record is not
     one plain line). Other files are read whole either way.
 
     Raises ``InputError`` for a file that is empty, binary or damaged, and ``LimitExceeded``
@@ -954,7 +954,7 @@ class CsvStream:
     """A large UTF-8 CSV left where it is (a path, or an upload's bytes) instead of held whole.
 
     Holding a file as Arrow strings costs up to twice its size. Inspecting a stream parses only
-    its first rows and counts its lines; the load reads the records (``engine.load.bulk``) only
+    its first rows and counts its lines; the load reads the records (``engine.load.typed``) only
     while it loads that file, checks that each record is one physical line of the header's
     width, and reads the file whole otherwise.
     """
@@ -1130,7 +1130,7 @@ def _scan_body(data: bytes | Path, body_start: int) -> int | None:
     byte or bytes that are not UTF-8.
 
     Everything else about the records (their widths, quoting, blank lines) is checked when the
-    file is read (``engine.load.bulk``). The file is read in pieces into one buffer and searched
+    file is read (``engine.load.typed``). The file is read in pieces into one buffer and searched
     with bytes methods only, so the body is never copied.
     """
     # BytesIO shares the bytes of an upload rather than copying them.

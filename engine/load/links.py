@@ -1,7 +1,8 @@
 """Links between the tables of one load, made once every file is written (docs/data.md).
 
-Run inside the build of a dataset, after the rows of every file are in, on both load paths
-(in memory and :mod:`engine.load.bulk`), so the rules do not depend on how a file was read:
+Run inside the build of a dataset, after the rows of every file are in (whether they were
+prepared in memory or written as they were checked), so the rules do not depend on how a file
+was read:
 
 - :func:`resolve_owner_ids`: owner (and manager) values that are CRM user ids of a users file
   (reps with ``user_id``, e.g. Salesforce User.csv) become the users' names, in every table

@@ -54,6 +54,13 @@ Synonyms = Mapping[str, Mapping[str, tuple[str, ...]]]
 SynonymRule = Callable[[str, str, tuple[str, ...]], tuple[str, ...]]
 
 
+# The status vocabulary of a deal that is open, won or lost (Pipedrive's status column, and a
+# spreadsheet's "Status"): value -> (is_closed, is_won), for ``Preset.status_outcomes``.
+WON_LOST_OPEN: Mapping[str, tuple[bool, bool]] = MappingProxyType(
+    {"won": (True, True), "lost": (True, False), "open": (False, False)}
+)
+
+
 def _no_rule(table: str, column: str, keys: tuple[str, ...]) -> tuple[str, ...]:
     return keys
 
@@ -78,7 +85,11 @@ class Preset:
       no preset to prefer, the lower rank wins.
     - ``wide_stage_columns``: a pattern for per-stage date columns (group 1: the stage name)
       that become stage_history rows.
-    - ``null_id``: an id value that means "no record".
+    - ``null_id``: an id value that means "no record": the load reads it as empty in every id
+      column of a file in this style.
+    - ``status_outcomes``: what the values of a deal's status column mean, as (is_closed,
+      is_won) per value (compared trimmed and lower-case); a file in this style decides
+      closed and won from its status when it has no closed / won flags of its own.
     - ``account_needs_name``: an accounts file in this style always has a name column, so a
       file without one is not an accounts file.
     - ``filename_names_object``: the file name names the object (``Account.csv``) and counts
@@ -97,6 +108,9 @@ class Preset:
     stage_map_rank: int = 100
     wide_stage_columns: re.Pattern[str] | None = None
     null_id: str | None = None
+    status_outcomes: Mapping[str, tuple[bool, bool]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     account_needs_name: bool = False
     filename_names_object: bool = False
     fallback: bool = False

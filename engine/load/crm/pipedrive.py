@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from engine.load.crm.base import Preset, StageRow
+from engine.load.crm.base import WON_LOST_OPEN, Preset, StageRow
 
 PREFIX = re.compile(r"^\s*(Deal|Person|Organization|Activity|Lead|Product) - ", re.I)
 
@@ -37,4 +37,5 @@ PRESET = Preset(
     stage_map="pipedrive",
     stages=STAGES,
     stage_map_rank=30,
+    status_outcomes=WON_LOST_OPEN,  # the deal's status decides closed and won
 )
