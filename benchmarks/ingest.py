@@ -86,7 +86,7 @@ def measure(variant: str, files: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         cmd = [sys.executable, "-m", "benchmarks.ingest", "--child", variant, tmp, *files]
         # The generated files are larger than the default upload limit.
-        env = {**os.environ, "WORKBENCH_MAX_UPLOAD_MB": "4000"}
+        env = {**os.environ, "WORKBENCH_MAX_UPLOAD_MB": "4000", "WORKBENCH_MAX_ROWS": "10000000"}
         out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
         if out.returncode != 0:
             raise RuntimeError(f"{variant} failed:\n{out.stderr[-3000:]}")

@@ -78,6 +78,7 @@ def ensure_dataset(opportunities: int) -> tuple[Path, str]:
             return root, token
     # The generated files are larger than the default upload limit of the app.
     os.environ.setdefault("WORKBENCH_MAX_UPLOAD_MB", "4000")
+    os.environ.setdefault("WORKBENCH_MAX_ROWS", "10000000")
     ws = Workspace(root)
     files = [(f"{t}.csv", (csv / f"{t}.csv").read_bytes()) for t in TABLES]
     began = time.perf_counter()

@@ -86,11 +86,13 @@ class Limits:
 
     ``WORKBENCH_MAX_UPLOAD_MB`` (file size, default 200), ``WORKBENCH_MAX_UNPACKED_MB``
     (XLSX/Parquet uncompressed size, default 1000), ``WORKBENCH_MAX_FIELD_MB`` (one cell,
-    default 1), ``WORKBENCH_MAX_COLUMNS`` (default 2000), ``WORKBENCH_MAX_ROWS`` (records
-    of one file, default 5,000,000) and ``WORKBENCH_MAX_FILES`` (files per load, default 20). Each is checked before the work it bounds: a CSV's lines
-    are counted before any is parsed; an XLSX's cells are measured one by one as they are
-    read, and a Parquet file's columns by the text they decode to, before decoding; neither
-    may hold more text than a CSV of the upload limit could.
+    default 1), ``WORKBENCH_MAX_COLUMNS`` (default 2000), ``WORKBENCH_MAX_ROWS`` (records of
+    one file, default 2,000,000: at that many one-character rows, every one quarantined, a
+    load peaks under 1 GB) and ``WORKBENCH_MAX_FILES`` (files per load, default 20). Each is
+    checked before the work it bounds: a CSV's lines are counted before any is parsed; an
+    XLSX's cells are measured one by one as they are read, and a Parquet file's columns by
+    the text they decode to, before decoding; neither may hold more text than a CSV of the
+    upload limit could.
     """
 
     max_upload_mb: float = field(
@@ -103,7 +105,7 @@ class Limits:
     max_columns: int = field(
         default_factory=lambda: int(_env_number("WORKBENCH_MAX_COLUMNS", 2000))
     )
-    max_rows: int = field(default_factory=lambda: int(_env_number("WORKBENCH_MAX_ROWS", 5_000_000)))
+    max_rows: int = field(default_factory=lambda: int(_env_number("WORKBENCH_MAX_ROWS", 2_000_000)))
     # Files one load reads (a CRM has a handful of tables; more is a mistake or an attack).
     max_files: int = field(default_factory=lambda: int(_env_number("WORKBENCH_MAX_FILES", 20)))
 
