@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ from engine.core.layout import create_tables, flagged_per_file
 TOKEN_BYTES = 24  # 192 bits of randomness
 WRITE_MEMORY_LIMIT = os.environ.get("WORKBENCH_WRITE_MEMORY", "512MB")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# A later snapshot of a dataset (docs/metrics.md, Pipeline changes): ``TOKEN@YYYY-MM-DD``, its
+# own file beside the dataset's. The dataset's own file is its first snapshot.
+SNAPSHOT_SEP = "@"
+SNAPSHOT_RE = re.compile(r"^([A-Za-z0-9_-]{32})@(\d{4}-\d{2}-\d{2})$")
 SUFFIX = ".duckdb"
 PARTIAL = ".partial"
 KILL_AT_ENV = "WORKBENCH_TEST_KILL_AT"
@@ -108,6 +112,39 @@ def is_token(value: object) -> bool:
     return isinstance(value, str) and TOKEN_RE.fullmatch(value) is not None
 
 
+def is_snapshot_key(value: object) -> bool:
+    """True for ``TOKEN@YYYY-MM-DD`` with a real calendar date."""
+    if not isinstance(value, str):
+        return False
+    m = SNAPSHOT_RE.fullmatch(value)
+    if m is None:
+        return False
+    try:
+        date.fromisoformat(m.group(2))
+    except ValueError:
+        return False
+    return True
+
+
+def snapshot_key(token: str, as_of: date) -> str:
+    return f"{token}{SNAPSHOT_SEP}{as_of.isoformat()}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """(dataset token, snapshot date or None for the dataset's own file)."""
+    token, _, day = key.partition(SNAPSHOT_SEP)
+    return token, day or None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One export of a dataset: ``key`` opens it like a token (``Workspace.cursor``)."""
+
+    key: str
+    as_of: str  # ISO date
+    first: bool  # the dataset's own file (deleting it deletes the dataset)
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     token: str
@@ -150,6 +187,9 @@ class Workspace:
 
     # --- paths -----------------------------------------------------------------------------
     def path(self, token: str) -> Path:
+        """The file of a dataset token or of a snapshot key (``TOKEN@YYYY-MM-DD``)."""
+        if is_snapshot_key(token):
+            return self.dir / f"{token}{SUFFIX}"
         if not is_token(token):
             raise DatasetNotFound(
                 "That link does not name a dataset (the token is malformed). "
@@ -177,6 +217,7 @@ class Workspace:
         build: Callable[[duckdb.DuckDBPyConnection], None],
         fingerprint: str | Callable[[], str] = "",
         owner: str = "",
+        publish_as: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> DatasetInfo:
         """Build a dataset with ``build(con)`` and publish it atomically under a new token.
         ``fingerprint`` may be a function, asked once the build is done; ``owner`` is the
@@ -184,6 +225,10 @@ class Workspace:
 
         Writes are serialised within the process (one build at a time); readers are never
         blocked because they only open published, immutable files.
+
+        ``publish_as(con)``, asked once the build is done, names the file instead of a new
+        token: a snapshot key (``engine/load/snapshots.py``); an existing file is never
+        replaced.
         """
         token = new_token()
         final = self.path(token)
@@ -207,6 +252,14 @@ class Workspace:
                     con.executemany(
                         "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]
                     )
+                    if publish_as is not None:
+                        final = self.path(publish_as(con))
+                        if final.exists():
+                            raise WorkbenchError(
+                                f"A snapshot as of {split_key(final.stem)[1]} exists already: "
+                                "delete it first or give another as-of date.",
+                                "Snapshot exists",
+                            )
                     kill_point("built")
                     con.execute("COMMIT")
                     kill_point("committed")
@@ -215,6 +268,11 @@ class Workspace:
                     con.close()
                 _fsync(partial)
                 kill_point("checkpointed")
+                if final.exists():  # a snapshot of the same day published meanwhile
+                    raise WorkbenchError(
+                        f"{final.stem} was published meanwhile; nothing was replaced.",
+                        "Snapshot exists",
+                    )
                 os.replace(partial, final)
                 _fsync_dir(self.dir)
                 kill_point("renamed")
@@ -230,7 +288,7 @@ class Workspace:
                         f"The dataset could not be written: {exc}", "Load failed"
                     ) from exc
                 raise
-        return self.info(token)
+        return self.info(final.name[: -len(SUFFIX)])
 
     def set_meta(self, token: str, key: str, value: str) -> None:
         """Replace one ``_meta`` setting of a published dataset (the segment thresholds of
@@ -262,7 +320,11 @@ class Workspace:
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
     def delete(self, token: str) -> None:
-        """Remove a dataset's file from disk (its rows are gone, not only hidden)."""
+        """Remove a dataset's file from disk (its rows are gone, not only hidden), with its
+        later snapshots; a snapshot key removes that snapshot alone."""
+        if is_token(token):
+            for snap in self.snapshots(token)[1:]:
+                self.delete(snap.key)
         path = self.path(token)
         with self._lock:
             con = self._cons.pop(token, None)
@@ -316,7 +378,47 @@ class Workspace:
         return out
 
     def exists(self, token: str) -> bool:
-        return is_token(token) and self.path(token).exists()
+        return (is_token(token) or is_snapshot_key(token)) and self.path(token).exists()
+
+    def snapshots(self, token: str) -> list[Snapshot]:
+        """The dataset's snapshots, oldest first: its own file (as of its data's date), then
+        every later export added to it. Empty when the dataset does not exist."""
+        if not self.exists(token) or not is_token(token):
+            return []
+        first = Snapshot(token, self.as_of(token), True)
+        later = []
+        for p in self.dir.glob(f"{glob_escape(token)}{SNAPSHOT_SEP}*{SUFFIX}"):
+            key = p.name[: -len(SUFFIX)]
+            if is_snapshot_key(key) and split_key(key)[0] == token:
+                later.append(Snapshot(key, str(split_key(key)[1]), False))
+        return [first, *sorted(later, key=lambda s: s.as_of)]
+
+    def snapshot(self, token: str, day: str | None) -> Snapshot:
+        """The snapshot of ``token`` as of ``day`` (an ISO date), or the latest for None.
+        ``day`` is checked against the dataset's list before any file is named by it."""
+        snaps = self.snapshots(token)
+        if not snaps:
+            raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
+        if day is None:
+            return snaps[-1]
+        for snap in snaps:
+            if snap.as_of == day:
+                return snap
+        raise DatasetNotFound(
+            f"This dataset has no snapshot as of {day[:10]!r}; it has "
+            + ", ".join(s.as_of for s in snaps)
+            + "."
+        )
+
+    def as_of(self, key: str) -> str:
+        """The day a dataset or snapshot describes (``data_as_of`` in its ``_meta``)."""
+        with self._info_cursor(key) as cur:
+            meta = dict(
+                cur.execute(
+                    "SELECT key, value FROM _meta WHERE key IN ('data_as_of', 'as_of')"
+                ).fetchall()
+            )
+        return str(meta.get("data_as_of") or meta.get("as_of") or "")
 
     def connection(self, token: str) -> duckdb.DuckDBPyConnection:
         """The shared read-only connection of a dataset; take ``.cursor()`` per query."""
@@ -464,6 +566,10 @@ def _fsync_dir(path: Path) -> None:
         _fsync(path)
     except OSError:
         pass
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def dumps(value: Any) -> str:
