@@ -1,5 +1,5 @@
-"""Snapshots of a dataset and the command line of pipeline changes (docs/metrics.md, Pipeline
-changes; History from snapshots), through the real loader on tiny exports."""
+"""Snapshots of a dataset and the command line of pipeline changes, through the real loader on
+tiny exports (docs/metrics.md, Pipeline changes; docs/metrics.md, History from snapshots)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from engine.analyses import changes
 from engine.cli import commands as cli
-from engine.core.errors import DatasetNotFound, InputError
+from engine.core.errors import DatasetNotFound, InputError, WorkbenchError
 from engine.load.pipeline import load_files
 from engine.load.snapshots import DERIVED_FILE, load_snapshot
 from engine.store.workspace import Workspace
@@ -62,19 +62,42 @@ def test_snapshot_is_listed_latest_first_opened_and_deleted_alone(
 ) -> None:
     ws, token = _loaded(tmp_path / "ws", files)
     snaps = ws.snapshots(token)
-    # The dataset's own file is the first snapshot, as of its data's latest event (the latest
-    # created date, 2026-02-01: no deal is closed in it).
-    assert [(s.as_of, s.first) for s in snaps] == [("2026-02-01", True), ("2026-04-15", False)]
-    assert ws.snapshot(token, None).key == f"{token}@2026-04-15"
-    with ws.cursor(ws.snapshot(token, None).key) as cur:
-        assert cur.execute("SELECT count(*) FROM opportunities").fetchone() == (4,)
+    # The first load is as of its data's latest event (the latest created date, 2026-02-01: no
+    # deal is closed in it) and is kept under that date; the token opens the latest.
+    assert [(s.key, s.as_of, s.latest) for s in snaps] == [
+        (f"{token}@2026-02-01", "2026-02-01", False),
+        (token, "2026-04-15", True),
+    ]
+    with ws.cursor(token) as cur:  # the newer export: D1 D2 D3 D4
+        assert cur.execute(
+            "SELECT count(*) FROM opportunities WHERE opportunity_id = 'D4'"
+        ).fetchone() == (1,)
+    with ws.cursor(f"{token}@2026-02-01") as cur:  # the older one: D1 D2 D3 D5
+        assert cur.execute(
+            "SELECT count(*) FROM opportunities WHERE opportunity_id = 'D5'"
+        ).fetchone() == (1,)
     with pytest.raises(DatasetNotFound, match="no snapshot as of"):
         ws.snapshot(token, "2026-04-14")
     with pytest.raises(DatasetNotFound):
         ws.snapshot(token, "../../etc/passwd")
+    # Deleting the latest makes the one before it the latest again (under the token).
     ws.delete(f"{token}@2026-04-15")
-    assert [s.as_of for s in ws.snapshots(token)] == ["2026-02-01"]
+    assert [(s.key, s.as_of) for s in ws.snapshots(token)] == [(token, "2026-02-01")]
+    with ws.cursor(token) as cur:
+        assert cur.execute(
+            "SELECT count(*) FROM opportunities WHERE opportunity_id = 'D5'"
+        ).fetchone() == (1,)
+    with pytest.raises(WorkbenchError, match="only snapshot"):
+        ws.delete(f"{token}@2026-02-01")
     assert ws.exists(token)
+
+
+def test_deleting_an_earlier_snapshot_keeps_the_latest(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    ws, token = _loaded(tmp_path / "ws", files)
+    ws.delete(f"{token}@2026-02-01")
+    assert [(s.key, s.as_of) for s in ws.snapshots(token)] == [(token, "2026-04-15")]
 
 
 def test_deleting_the_dataset_deletes_its_snapshots(
@@ -99,7 +122,7 @@ def test_an_older_snapshot_is_refused_and_leaves_nothing(
 
 def test_history_from_snapshots(tmp_path: Path, files: tuple[Path, Path]) -> None:
     ws, token = _loaded(tmp_path / "ws", files)
-    with ws.cursor(ws.snapshot(token, None).key) as cur:
+    with ws.cursor(token) as cur:
         rows = cur.execute(
             "SELECT opportunity_id, stage, CAST(entered_at AS DATE), _file FROM stage_history "
             "ORDER BY opportunity_id, entered_at"
@@ -125,7 +148,7 @@ def test_history_is_not_derived_when_the_export_has_one(tmp_path: Path) -> None:
         ws, [("o.csv", tmp_path / "o.csv"), ("stage_history.csv", tmp_path / "h.csv")]
     )
     load_snapshot(ws, info.token, [("n.csv", tmp_path / "n.csv")], as_of=dt.date(2026, 4, 15))
-    with ws.cursor(ws.snapshot(info.token, None).key) as cur:
+    with ws.cursor(info.token) as cur:
         assert cur.execute("SELECT count(*) FROM stage_history").fetchone() == (0,)
 
 
@@ -141,6 +164,11 @@ def test_cli_load_into_changes_and_report(tmp_path: Path, files: tuple[Path, Pat
     assert "Added a snapshot as of 2026-04-15 to dataset" in out
     code, out, _ = _run("--workspace", ws_dir, "snapshots", token)
     assert out.split() == ["2026-02-01", f"{token}@2026-02-01", "2026-04-15", f"{token}@2026-04-15"]
+    # Still loaded as the latest after the CLI's workspace closed: a new one opens the file.
+    with Workspace(ws_dir).cursor(token) as cur:
+        assert cur.execute("SELECT value FROM _meta WHERE key = 'data_as_of'").fetchone() == (
+            "2026-04-15",
+        )
 
     code, out, err = _run(
         "--workspace", ws_dir, "changes", f"{token}@2026-02-01", f"{token}@2026-04-15",
@@ -193,6 +221,6 @@ def test_cli_load_into_changes_and_report(tmp_path: Path, files: tuple[Path, Pat
     code, _, err = _run("--workspace", ws_dir, "changes", f"{token}@2026-03-01", token)
     assert code == 2 and "no snapshot as of '2026-03-01'" in err
     code, out, _ = _run("--workspace", ws_dir, "delete", f"{token}@2026-04-15")
-    assert code == 0 and "Deleted snapshot" in out
+    assert code == 0 and "Deleted the snapshot as of 2026-04-15" in out
     code, _, err = _run("--workspace", ws_dir, "delete", f"{token}@2026-02-01")
-    assert code == 2 and "delete the dataset by its token" in err
+    assert code == 2 and "delete the dataset instead" in err

@@ -54,6 +54,12 @@ EXAMPLES = {
     "w_activity": "10",
     "w_forecast": "30",
     "q": "win",
+    # the Pipeline changes page, on the sample's two snapshots (docs/metrics.md, Pipeline changes)
+    "old": "2026-11-06",
+    "new": "2026-11-20",
+    "p": "2026-Q4",
+    "split": "team",
+    "bucket": "won",
 }
 
 

@@ -35,6 +35,13 @@ REGISTRY: tuple[Page, ...] = (
         "Analysis",
         ("rep", *(f"w_{category}" for category in DEFAULT_WEIGHTS)),
     ),
+    Page(
+        "changes",
+        "Pipeline changes",
+        ":material/waterfall_chart:",
+        "Analysis",
+        ("old", "new", "p", "split", "bucket"),
+    ),
     Page("glossary", "Metric glossary", ":material/menu_book:", "Reference", ("q",)),
 )
 BY_SLUG: dict[str, Page] = {p.slug: p for p in REGISTRY}

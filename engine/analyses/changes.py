@@ -346,3 +346,63 @@ def identity_text(s: Summary, money: Any = None) -> str:
         parts.append(f"{sign} {LABELS[b]} {fmt(s.buckets[b].amount)}")
     verdict = "balances" if s.balances() else f"does not balance (off by {fmt(s.balance())})"
     return " ".join(parts) + f" = End {fmt(s.end.amount)}: {verdict}"
+
+
+def waterfall_frame(s: Summary) -> pd.DataFrame:
+    """The waterfall from Start to End: one bar per step with its low and high edge (a bucket
+    floats from the running total), in :data:`BUCKETS` order; empty buckets are left out."""
+    rows: list[dict[str, Any]] = []
+    level = s.start.amount
+    rows.append(_step("Start", "total", 0.0, level, s.start.amount, s.start.deals))
+    for b in BUCKETS:
+        part = s.buckets[b]
+        if not part.deals:
+            continue
+        after = level + SIGN[b] * part.amount
+        kind = "up" if SIGN[b] > 0 else "down"
+        rows.append(
+            _step(LABELS[b], kind, min(level, after), max(level, after), part.amount, part.deals)
+        )
+        level = after
+    rows.append(_step("End", "total", 0.0, s.end.amount, s.end.amount, s.end.deals))
+    frame = pd.DataFrame(rows)
+    frame["order"] = range(len(frame))
+    return frame
+
+
+def _step(
+    label: str, kind: str, low: float, high: float, amount: float, deals: int
+) -> dict[str, Any]:
+    return {"step": label, "kind": kind, "low": low, "high": high, "amount": amount, "deals": deals}
+
+
+def buckets_frame(s: Summary) -> pd.DataFrame:
+    """Every bucket with its direction, deals and amount (zeros included), for the table."""
+    direction = {b: "entering" for b in ENTERING} | {b: "leaving" for b in LEAVING}
+    direction |= {INCREASE: "staying", DECREASE: "staying"}
+    return pd.DataFrame(
+        [
+            {
+                "bucket": b,
+                "label": LABELS[b],
+                "direction": direction[b],
+                "sign": "+" if SIGN[b] > 0 else "-",
+                "deals": s.buckets[b].deals,
+                "amount": s.buckets[b].amount,
+            }
+            for b in BUCKETS
+        ]
+    )
+
+
+def groups_frame(result: Changes) -> pd.DataFrame:
+    """One row per rep or team: Start, every bucket's amount, End and whether it balances."""
+    rows = []
+    for g in result.groups:
+        row: dict[str, Any] = dict(g.by)
+        row["start"] = g.start.amount
+        row |= {b: g.buckets[b].amount for b in BUCKETS}
+        row["end"] = g.end.amount
+        row["balances"] = g.balances()
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -187,7 +187,8 @@ def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
         if args.into is not None:
             day = ws.snapshot(args.into, None).as_of
             out.write(
-                f"\nAdded a snapshot as of {day} to dataset '{info.name}'. Snapshot: {info.token}\n"
+                f"\nAdded a snapshot as of {day} to dataset '{info.name}' (now its latest). "
+                f"Snapshot: {info.token}{SNAPSHOT_SEP}{day}\n"
             )
         else:
             out.write(f"\nLoaded dataset '{info.name}'. Token: {info.token}\n")
@@ -288,13 +289,11 @@ def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
     ws = Workspace(args.workspace)
     if SNAPSHOT_SEP in args.token:
         token, _, day = args.token.partition(SNAPSHOT_SEP)
-        snap = ws.snapshot(token, day) if is_token(token) else None
-        if snap is None or snap.first:
-            raise InputError(
-                f"{args.token[:50]!r} is not a later snapshot; delete the dataset by its token."
-            )
-        ws.delete(snap.key)
-        out.write(f"Deleted snapshot {snap.key}.\n")
+        if not is_token(token):
+            raise DatasetNotFound(f"{args.token[:50]!r} does not name a snapshot.")
+        snap = ws.snapshot(token, day)
+        ws.delete(f"{token}{SNAPSHOT_SEP}{snap.as_of}")
+        out.write(f"Deleted the snapshot as of {snap.as_of} of dataset {token}.\n")
         return EXIT_OK
     ws.delete(args.token)
     out.write(f"Deleted dataset {args.token}.\n")

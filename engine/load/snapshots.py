@@ -2,11 +2,13 @@
 Pipeline changes).
 
 A snapshot is a complete load of one export, stored like a dataset (its own DuckDB file,
-built under a partial name and published whole) under the key ``TOKEN@AS_OF`` beside the
-dataset's own file, which is the first snapshot. Every metric works on any snapshot unchanged.
-The files reuse the mappings and the stage map of the latest snapshot (a stage it does not know
-is added as the loader would guess it). The snapshot's as-of date is the day given, else the
-export's latest recorded event; it must be after every snapshot the dataset has.
+built under a partial name and published whole). The token's file always holds the latest
+snapshot, so every page and command that opens a token analyses the latest; adding a newer one
+keeps the one it replaces as ``TOKEN@AS_OF`` (``Workspace.create(publish_as=...)``). Every metric
+works on any snapshot unchanged. The files reuse the mappings and the stage map of the latest
+snapshot (a stage it does not know is added as the loader would guess it). The snapshot's as-of
+date is the day given, else the export's latest recorded event; it must be after every snapshot
+the dataset has.
 
 History from snapshots: when neither this export nor the earlier ones carry a stage history
 file, stage_history rows are derived from the change of each deal's stage between the latest
@@ -24,7 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
+from engine.core import typeparse
 from engine.core.canonical import SOURCE_FILE
 from engine.core.errors import InputError, WorkbenchError
 from engine.core.layout import table_columns
@@ -34,6 +38,33 @@ from engine.load.stagemap import StageMap
 from engine.store.workspace import DatasetInfo, Workspace, settle, snapshot_key
 
 DERIVED_FILE = "(derived from snapshots)"
+# The dated columns that say how recent an export is (a close date only when it has passed).
+DATED = {
+    "opportunities": ("created_date", "close_date"),
+    "stage_history": ("entered_at",),
+    "activities": ("activity_date",),
+}
+
+
+def latest_date(plans: Sequence[FilePlan], today: dt.date | None = None) -> dt.date | None:
+    """The export's latest recorded date on or before ``today``, read from the rows at hand
+    (the preview of a large file): the as-of date an "Add a newer export" proposes."""
+    today = today or dt.date.today()
+    best: dt.date | None = None
+    for plan in plans:
+        for col in DATED.get(plan.table, ()):
+            header = plan.mapping.columns.get(col)
+            if header is None or header not in plan.raw.headers:
+                continue
+            series = pl.from_arrow(plan.raw.table.column(header))
+            assert isinstance(series, pl.Series)
+            values = typeparse.parse_column(series.cast(pl.Utf8), "date").values.drop_nulls()
+            values = values.filter(values <= today)
+            if len(values):
+                top = values.max()
+                if isinstance(top, dt.date) and (best is None or top > best):
+                    best = top
+    return best
 
 
 class _Into(Workspace):
