@@ -771,6 +771,6 @@ def waterfall(frame: pd.DataFrame) -> alt.LayerChart:
         tooltip=tips,
     )
     text = base.mark_text(dy=-6, fontSize=10).encode(
-        x=x, y="high:Q", text=alt.Text("amount:Q", format="$,.3s"), tooltip=tips
+        x=x, y="high:Q", text=alt.Text("amount:Q", format="$,.3~s"), tooltip=tips
     )
     return alt.layer(bars, text).properties(title="From Start to End", height=320)

@@ -242,7 +242,7 @@ def run_load(
     state.set_last_load(
         {
             "token": token,
-            "snapshot": info.token.rpartition("@")[2] if into else None,
+            "snapshot": ws.snapshot(into, None).as_of if into else None,
             "name": info.name,
             "reports": reports,
             "no_rows": [*no_rows, *prepared.no_rows],
