@@ -78,18 +78,26 @@ def attach_pair(old: Path, new: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def _side(schema: str, group: str | None) -> str:
     grp = GROUPS[group] if group else f"'{ALL}'"
+    # The rep's team in that export, only when the split needs it.
+    teams = (
+        f"""
+        LEFT JOIN (SELECT owner, any_value(team) AS team FROM {schema}.reps
+                   WHERE team IS NOT NULL GROUP BY owner) r ON r.owner = d.owner"""
+        if group == "team"
+        else ""
+    )
     return f"""
         SELECT d.opportunity_id AS id, d.opportunity_name AS name, d.owner, d.stage,
                d.stage_order, d.stage_canonical, d.amount, d.close_date, d.is_closed, d.is_won,
                {grp} AS grp
-        FROM {schema}.opportunities d
-        LEFT JOIN (SELECT owner, any_value(team) AS team FROM {schema}.reps
-                   WHERE team IS NOT NULL GROUP BY owner) r ON r.owner = d.owner"""
+        FROM {schema}.opportunities d{teams}"""
 
 
 def classified_sql(group: str | None) -> str:
     """One row per (deal, scope) that is in P's open pipeline at Start or at End, with its
-    bucket (NULL: in both, unchanged). Parameters: period start, period end (either NULL)."""
+    bucket (NULL: in both, unchanged). ``whole`` is true for the rows of the whole pipeline
+    (``grp`` NULL); with ``group``, the rows per rep or team (``whole`` false) follow in the
+    same query. Parameters: period start, period end (either NULL)."""
     if group is not None and group not in GROUPS:
         raise InputError(f"Cannot split changes by {group!r}: use one of {', '.join(GROUPS)}.")
 
@@ -100,11 +108,21 @@ def classified_sql(group: str | None) -> str:
             f"AND (p.e IS NULL OR {side}.close_date < p.e))"
         )
 
+    scoped = (
+        """UNION ALL
+        SELECT *, false, o_grp, true, n_in AND n_grp IS NOT DISTINCT FROM o_grp
+        FROM j WHERE o_in
+        UNION ALL
+        SELECT *, false, n_grp, false, true
+        FROM j WHERE n_in AND NOT (o_in AND o_grp IS NOT DISTINCT FROM n_grp)"""
+        if group
+        else ""
+    )
     return f"""
     WITH p AS (SELECT CAST(? AS DATE) AS s, CAST(? AS DATE) AS e),
     o AS ({_side("old", group)}),
     n AS ({_side("new", group)}),
-    j AS (
+    j AS MATERIALIZED (
         SELECT coalesce(o.id, n.id) AS opportunity_id, coalesce(n.name, o.name) AS name,
                o.id IS NOT NULL AS o_seen, n.id IS NOT NULL AS n_seen,
                {in_p("o")} AS o_in, {in_p("n")} AS n_in,
@@ -122,17 +140,11 @@ def classified_sql(group: str | None) -> str:
         FROM o FULL OUTER JOIN n ON o.id = n.id CROSS JOIN p
         WHERE {in_p("o")} OR {in_p("n")}
     ),
-    s AS (
-        SELECT *, o_grp AS grp FROM j WHERE o_in
-        UNION ALL
-        SELECT *, n_grp AS grp FROM j
-        WHERE n_in AND NOT (o_in AND o_grp IS NOT DISTINCT FROM n_grp)
-    ),
     c AS (
-        SELECT *,
-               o_in AND o_grp IS NOT DISTINCT FROM grp AS at_start,
-               n_in AND n_grp IS NOT DISTINCT FROM grp AS at_end
-        FROM s
+        SELECT *, true AS whole, CAST(NULL AS VARCHAR) AS grp, o_in AS at_start,
+               n_in AS at_end
+        FROM j
+        {scoped}
     )
     SELECT *,
         CASE
@@ -142,14 +154,14 @@ def classified_sql(group: str | None) -> str:
           WHEN at_end THEN CASE
               WHEN NOT o_seen THEN 'new'
               WHEN o_closed THEN 'reopened'
-              WHEN o_grp IS DISTINCT FROM grp THEN 'transferred_in'
+              WHEN NOT whole AND o_grp IS DISTINCT FROM grp THEN 'transferred_in'
               WHEN ps IS NOT NULL AND old_close < ps THEN 'pushed_in'
               ELSE 'pulled_in' END
           ELSE CASE
               WHEN NOT n_seen THEN 'removed'
               WHEN n_closed AND n_won THEN 'won'
               WHEN n_closed THEN 'lost'
-              WHEN n_grp IS DISTINCT FROM grp THEN 'transferred_out'
+              WHEN NOT whole AND n_grp IS DISTINCT FROM grp THEN 'transferred_out'
               WHEN ps IS NOT NULL AND new_close < ps THEN 'pulled_out'
               ELSE 'pushed_out' END
         END AS bucket,
@@ -175,7 +187,10 @@ def summary_sql(group: str | None) -> str:
         parts.append(f"sum(abs(change)) FILTER (WHERE bucket = '{b}') AS \"{b}_amount\"")
         parts.append(f"count(*) FILTER (WHERE bucket = '{b}') AS \"{b}_deals\"")
     cols = ",\n        ".join(parts)
-    return f"SELECT grp,\n        {cols}\n    FROM ({classified_sql(group)}) x GROUP BY grp ORDER BY grp"
+    return (
+        f"SELECT whole, grp,\n        {cols}\n    FROM ({classified_sql(group)}) x "
+        "GROUP BY whole, grp ORDER BY whole DESC, grp"
+    )
 
 
 def moves_sql() -> str:
@@ -187,7 +202,7 @@ def moves_sql() -> str:
            count(*) AS deals, sum(n_amt) AS amount,
            count(*) FILTER (WHERE new_amount IS NULL) AS no_amount
     FROM ({classified_sql(None)}) x
-    WHERE o_seen AND n_seen AND old_stage IS DISTINCT FROM new_stage
+    WHERE whole AND o_seen AND n_seen AND old_stage IS DISTINCT FROM new_stage
     GROUP BY ALL ORDER BY direction, deals DESC, old_stage, new_stage"""
 
 
@@ -269,17 +284,14 @@ def compare(con: duckdb.DuckDBPyConnection, period: Period, group: str | None = 
     """Start, End and buckets for ``period`` on a connection from :func:`attach_pair`, for the
     whole pipeline and, with ``group`` (owner or team), per scope (where transfers appear)."""
     params = params_for(period)
-    total_sql = summary_sql(None)
-    rows = con.execute(total_sql, params).fetch_df().to_dict("records")
+    sql = summary_sql(group)
+    rows = con.execute(sql, params).fetch_df().to_dict("records")
+    whole = [r for r in rows if r["whole"]]
     empty = {k: 0 for k in ("start_deals", "start_no_amount", "end_deals", "end_no_amount")}
-    total = _summary(rows[0] if rows else empty | _zero_buckets(), {})
-    out = Changes(period, total, sql=total_sql, params=params)
+    total = _summary(whole[0] if whole else empty | _zero_buckets(), {})
+    out = Changes(period, total, sql=sql, params=params, group=group)
     if group is not None:
-        sql = summary_sql(group)
-        frame = con.execute(sql, params).fetch_df()
-        out.group = group
-        out.groups = [_summary(r, {group: str(r["grp"])}) for r in frame.to_dict("records")]
-        out.sql = sql
+        out.groups = [_summary(r, {group: str(r["grp"])}) for r in rows if not r["whole"]]
     return out
 
 
@@ -319,7 +331,8 @@ def deals(
         raise InputError(f"Unknown bucket {bucket!r}: use one of {', '.join(BUCKETS)}.")
     cols = ", ".join(DEAL_COLUMNS)
     grp = ", grp" if group else ""
-    where = "bucket IS NOT NULL" + (" AND bucket = ?" if bucket else "")
+    where = f"{'NOT' if group else ''} whole AND bucket IS NOT NULL"
+    where += " AND bucket = ?" if bucket else ""
     order = " ".join(f"WHEN '{b}' THEN {i}" for i, b in enumerate(BUCKETS))
     sql = (
         f"SELECT {cols}{grp} FROM ({classified_sql(group)}) x WHERE {where} "
