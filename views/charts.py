@@ -761,7 +761,7 @@ def waterfall(frame: pd.DataFrame) -> alt.LayerChart:
         alt.Tooltip("low:Q", title="From", format="$,.0f"),
         alt.Tooltip("high:Q", title="To", format="$,.0f"),
     ]
-    x = alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30))
+    x = alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-35, labelOverlap=False))
     base = alt.Chart(frame)
     bars = base.mark_bar().encode(
         x=x,
