@@ -84,9 +84,18 @@ elif state.owned_datasets():
 elif sample is not None:
     view = view.with_(dataset=sample)
 
+if view.dataset is not None and view.snapshot is not None:
+    # Checked against the dataset's own list before it names any file.
+    if view.snapshot not in [s.as_of for s in ws.snapshots(view.dataset)]:
+        notes.append(f"This dataset has no snapshot as of {view.snapshot}; showing its latest.")
+        view = view.with_(snapshot=None)
+elif view.dataset is None:
+    view = view.with_(snapshot=None)
+
 if view.dataset is not None:
     try:
-        view, filter_notes = links.check_filters(view, common.profile(view.dataset).options)
+        key = common.snapshot_key(view)
+        view, filter_notes = links.check_filters(view, common.profile(key).options)
         notes += filter_notes
     except WorkbenchError as exc:
         notes.append(exc.message)

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
         "--only",
-        choices=["ingest", "backends", "metrics", "backtest", "loadtest", "all"],
+        choices=["ingest", "backends", "metrics", "backtest", "changes", "loadtest", "all"],
         default="all",
     )
     args = ap.parse_args(argv)
@@ -144,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.backtest import run as run_backtest
 
         sections.append(run_backtest(args.opportunities, args.repeat))
+    if args.only in ("changes", "all"):
+        from benchmarks.changes import run as run_changes
+
+        sections.append(run_changes(args.opportunities, args.repeat))
 
     if args.only == "all":
         from benchmarks.loadtest import run as run_loadtest

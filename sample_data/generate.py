@@ -32,8 +32,9 @@ import csv
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -951,6 +952,185 @@ def write_csvs(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> dict[str
 
 
 # --------------------------------------------------------------------------------------------
+# A second snapshot (docs/metrics.md, Pipeline changes)
+# --------------------------------------------------------------------------------------------
+
+SNAPSHOT_DAYS = 14
+SNAPSHOT_DIR = "snapshots"
+SNAPSHOT_HISTORY_ADDED = "stage_history_added.csv"
+# Deals per bucket of docs/metrics.md, Pipeline changes, between the export two weeks before
+# ``as_of`` and the sample itself (for the quarter holding ``as_of``).
+SNAPSHOT_MOVES = {
+    "new": 10,
+    "pulled_in": 6,
+    "pushed_in": 4,
+    "reopened": 2,
+    "won": 14,
+    "lost": 10,
+    "removed": 3,
+    "pushed_out": 8,
+    "pulled_out": 1,
+    "amount_increased": 8,
+    "amount_decreased": 6,
+    "transferred": 4,
+    "advanced": 12,
+    "regressed": 2,
+}
+
+
+def snapshot_day(as_of: date = AS_OF) -> date:
+    """The day of the sample's earlier export: two weeks before ``as_of``."""
+    return as_of - timedelta(days=SNAPSHOT_DAYS)
+
+
+def write_snapshot(
+    tables: dict[str, pl.DataFrame],
+    out_dir: str | Path,
+    seed: int = DEFAULT_SEED,
+    as_of: date = AS_OF,
+) -> dict[str, Path]:
+    """The same CRM exported two weeks before ``as_of``: the sample as it stood then, so the
+    sample dataset has two snapshots and the Pipeline changes page shows every bucket on first
+    start, while every other page keeps analysing the sample itself (the latest snapshot).
+
+    Writes ``OUT/snapshots/<day>/opportunities.csv`` and ``stage_history_added.csv`` (the rows
+    of deals that existed then and are gone from the sample); that day's stage history export is
+    the sample's rows entered by then plus these (``engine/load/samples.py`` puts it together),
+    and the other tables are the sample's. From that export to the sample, ``SNAPSHOT_MOVES``
+    deals each were created, won, lost, removed, pushed, pulled, re-priced, handed to a rep of
+    another team or moved a stage."""
+    rng = np.random.Generator(np.random.PCG64(seed + 1))
+    day = snapshot_day(as_of)
+    q_start = _quarter_start(as_of)
+    q_end = _next_quarter(q_start)
+    opps = tables["opportunities"]
+    hist = tables["stage_history"]
+    team_of = dict(
+        zip(tables["reps"]["owner"].to_list(), tables["reps"]["team"].to_list(), strict=True)
+    )
+    owners = sorted(team_of)
+    prob_of = {s: int(p) for s, p in zip(STAGES, STAGE_PROBABILITY, strict=True)}
+    rows = {r["opportunity_id"]: dict(r) for r in opps.iter_rows(named=True)}
+    order = list(rows)
+    touched: set[str] = set()
+
+    def pick(n: int, ok: Callable[[dict], bool]) -> list[str]:
+        ids = [i for i in order if i not in touched and ok(rows[i])]
+        chosen = [ids[j] for j in sorted(rng.permutation(len(ids))[:n])]
+        touched.update(chosen)
+        return chosen
+
+    def due(r: dict) -> bool:
+        close = r["close_date"]
+        return not r["is_closed"] and close is not None and q_start <= close < q_end
+
+    def in_q(low: int = 1, high: int = 40) -> date:
+        return q_end - timedelta(days=int(rng.integers(low, high)))
+
+    def reopen(i: str) -> None:
+        stage = "Negotiation/Review"
+        rows[i] |= {
+            "stage": stage,
+            "is_closed": False,
+            "is_won": False,
+            "close_date": in_q(),
+            "probability": prob_of[stage],
+            "forecast_category": "Pipeline",
+        }
+
+    recent = lambda r: r["close_date"] is not None and day < r["close_date"] <= as_of  # noqa: E731
+    # Then -> now. "new": not in the earlier export.
+    absent = pick(SNAPSHOT_MOVES["new"], lambda r: due(r) and r["created_date"] > day)
+    for i in pick(SNAPSHOT_MOVES["won"], lambda r: bool(r["is_won"]) and recent(r)):
+        reopen(i)  # open and due in the quarter then, won since
+    for i in pick(
+        SNAPSHOT_MOVES["lost"], lambda r: r["is_closed"] and not r["is_won"] and recent(r)
+    ):
+        reopen(i)
+    for i in pick(
+        SNAPSHOT_MOVES["pushed_out"],
+        lambda r: not r["is_closed"] and r["close_date"] is not None and r["close_date"] >= q_end,
+    ):
+        rows[i]["close_date"] = in_q()
+    for i in pick(
+        SNAPSHOT_MOVES["pulled_out"],
+        lambda r: not r["is_closed"] and r["close_date"] is not None and r["close_date"] < q_start,
+    ):
+        rows[i]["close_date"] = in_q()
+    for i in pick(SNAPSHOT_MOVES["pulled_in"], due):
+        rows[i]["close_date"] = q_end + timedelta(days=int(rng.integers(5, 60)))
+    for i in pick(SNAPSHOT_MOVES["pushed_in"], due):
+        rows[i]["close_date"] = q_start - timedelta(days=int(rng.integers(3, 40)))
+    for i in pick(SNAPSHOT_MOVES["reopened"], due):
+        rows[i] |= {
+            "stage": "Closed Lost",
+            "is_closed": True,
+            "is_won": False,
+            "close_date": day - timedelta(days=int(rng.integers(1, 20))),
+            "probability": 0,
+            "forecast_category": "Omitted",
+        }
+    for i in pick(SNAPSHOT_MOVES["amount_increased"], due):
+        rows[i]["amount"] = int(round(rows[i]["amount"] * float(rng.uniform(0.6, 0.9)), -2))
+    for i in pick(SNAPSHOT_MOVES["amount_decreased"], due):
+        rows[i]["amount"] = int(round(rows[i]["amount"] * float(rng.uniform(1.1, 1.5)), -2))
+    for i in pick(SNAPSHOT_MOVES["transferred"], due):
+        others = [o for o in owners if team_of[o] != team_of.get(rows[i]["owner"])]
+        rows[i]["owner"] = others[int(rng.integers(0, len(others)))]
+    for step, key in ((-1, "advanced"), (1, "regressed")):
+
+        def can(r: dict, step: int = step) -> bool:
+            if not due(r) or r["stage"] not in STAGES[:N_OPEN_STAGES]:
+                return False
+            return 0 <= STAGES.index(r["stage"]) + step < N_OPEN_STAGES
+
+        for i in pick(SNAPSHOT_MOVES[key], can):
+            stage = STAGES[STAGES.index(rows[i]["stage"]) + step]
+            rows[i] |= {"stage": stage, "probability": prob_of[stage]}
+    # "removed": deals in the earlier export that are gone from the sample.
+    template = opps.row(0, named=True)
+    gone = []
+    for k in range(SNAPSHOT_MOVES["removed"]):
+        oid = f"OPP-9{k + 1:05d}"
+        stage = STAGES[int(rng.integers(0, N_OPEN_STAGES))]
+        rows[oid] = dict(template) | {
+            "opportunity_id": oid,
+            "owner": owners[int(rng.integers(0, len(owners)))],
+            "stage": stage,
+            "amount": int(rng.integers(20, 300)) * 100,
+            "created_date": day - timedelta(days=int(rng.integers(20, 90))),
+            "close_date": in_q(),
+            "opportunity_name": f"Duplicate deal {k + 1}",
+            "probability": prob_of[stage],
+            "forecast_category": "Pipeline",
+            "is_closed": False,
+            "is_won": False,
+        }
+        gone.append(oid)
+    then = [rows[i] for i in [*order, *gone] if i not in absent]
+    out = Path(out_dir) / SNAPSHOT_DIR / day.isoformat()
+    paths = write_csvs({"opportunities": pl.DataFrame(then, schema=opps.schema)}, out)
+    added = pl.DataFrame(
+        {
+            "opportunity_id": gone,
+            "stage": [rows[i]["stage"] for i in gone],
+            "entered_at": [
+                datetime.combine(rows[i]["created_date"], datetime.min.time()) + timedelta(hours=10)
+                for i in gone
+            ],
+            "amount": [rows[i]["amount"] for i in gone],
+            "probability": [rows[i]["probability"] for i in gone],
+        },
+        schema=hist.schema,
+    )
+    paths["stage_history_added"] = out / SNAPSHOT_HISTORY_ADDED
+    added.write_csv(
+        paths["stage_history_added"], datetime_format="%Y-%m-%d %H:%M:%S", line_terminator="\n"
+    )
+    return paths
+
+
+# --------------------------------------------------------------------------------------------
 # Dirty variant
 # --------------------------------------------------------------------------------------------
 
@@ -1402,6 +1582,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--leads", type=int, default=None, help="exactly this many leads")
     parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF, help="YYYY-MM-DD")
     parser.add_argument("--dirty", action="store_true", help="also write OUT/dirty/")
+    parser.add_argument(
+        "--no-snapshot",
+        dest="snapshot",
+        action="store_false",
+        help="do not write OUT/snapshots/ (the same CRM exported two weeks later)",
+    )
     args = parser.parse_args(argv)
     began = time.perf_counter()
     tables = generate(
@@ -1410,6 +1596,9 @@ def main(argv: list[str] | None = None) -> None:
     paths = write_csvs(tables, args.out)
     for name, path in paths.items():
         print(f"{path}: {tables[name].height:,} rows, {path.stat().st_size / 1e6:.2f} MB")
+    if args.snapshot:
+        for path in write_snapshot(tables, args.out, args.seed, args.as_of).values():
+            print(f"{path}: {path.stat().st_size / 1e6:.2f} MB")
     if args.dirty:
         expected = write_dirty(tables, args.out / "dirty", args.seed, args.as_of)
         for fname, spec in expected["files"].items():

@@ -57,6 +57,12 @@ EXAMPLES = {
     "quarter": "2026-Q2",
     "checkpoint": "week8",
     "method": "historical_rate",
+    # the Pipeline changes page, on the sample's two snapshots (docs/metrics.md, Pipeline changes)
+    "old": "2026-11-06",
+    "new": "2026-11-20",
+    "p": "2026-Q4",
+    "split": "team",
+    "bucket": "won",
 }
 
 

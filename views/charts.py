@@ -843,3 +843,32 @@ def stage_rates(frame: pd.DataFrame) -> alt.Chart:
         )
         .properties(title="Stage win rates learned against the stage map's defaults")
     )
+
+
+WATERFALL_COLORS = alt.Scale(domain=["total", "up", "down"], range=[NEUTRAL, GOOD, BAD])
+
+
+def waterfall(frame: pd.DataFrame) -> alt.LayerChart:
+    """Start -> buckets -> End: totals from zero, each bucket floating from the running total
+    (green adds, red takes away), its amount written on the bar."""
+    order = frame["step"].tolist()
+    tips = [
+        alt.Tooltip("step:N", title="Step"),
+        alt.Tooltip("amount:Q", title="Amount", format="$,.0f"),
+        alt.Tooltip("deals:Q", title="Deals", format=","),
+        alt.Tooltip("low:Q", title="From", format="$,.0f"),
+        alt.Tooltip("high:Q", title="To", format="$,.0f"),
+    ]
+    x = alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-35, labelOverlap=False))
+    base = alt.Chart(frame)
+    bars = base.mark_bar().encode(
+        x=x,
+        y=alt.Y("low:Q", title="Open pipeline due in the period", axis=alt.Axis(format="$,.2s")),
+        y2="high:Q",
+        color=alt.Color("kind:N", scale=WATERFALL_COLORS, legend=None),
+        tooltip=tips,
+    )
+    text = base.mark_text(dy=-6, fontSize=10).encode(
+        x=x, y="high:Q", text=alt.Text("amount:Q", format="$,.3~s"), tooltip=tips
+    )
+    return alt.layer(bars, text).properties(title="From Start to End", height=320)

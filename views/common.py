@@ -25,10 +25,10 @@ from engine.analyses.backtest import Backtest
 from engine.analyses.backtest import backtest as run_backtest
 from engine.analyses.quality import Profile, dataset_profile
 from engine.core import export, privacy
-from engine.core.errors import WorkbenchError
+from engine.core.errors import DatasetNotFound, WorkbenchError
 from engine.load import samples
 from engine.semantic.request import Request
-from engine.store.workspace import DatasetInfo, Workspace, default_root
+from engine.store.workspace import DatasetInfo, Snapshot, Workspace, default_root
 from views import auth, links, pages, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -73,14 +73,35 @@ def owner_key() -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _profile(root: str, token: str) -> Profile:
+def _profile(root: str, token: str, version: int) -> Profile:
     with _workspace(root).cursor(token) as cur:
         return dataset_profile(cur)
 
 
 def profile(token: str) -> Profile:
-    """Filter values and period labels of a dataset (cached: datasets never change)."""
-    return _profile(str(default_root().resolve()), token)
+    """Filter values and period labels of a dataset or snapshot key (cached per file: a file
+    never changes, but a token's file is replaced when a newer snapshot is added)."""
+    try:
+        version = workspace().path(token).stat().st_ino
+    except (OSError, WorkbenchError):
+        version = 0
+    return _profile(str(default_root().resolve()), token, version)
+
+
+def snapshots(token: str | None = None) -> list[Snapshot]:
+    """The snapshots of a dataset (the current one by default), oldest first."""
+    token = token if token is not None else state.current().dataset
+    return workspace().snapshots(token) if token else []
+
+
+def snapshot_key(view: links.ViewState | None = None) -> str:
+    """What the pages open: the view's dataset at the snapshot its link names, else at its
+    latest (docs/metrics.md, Pipeline changes). The app has checked the date against the
+    dataset's list; an unknown one raises DatasetNotFound here too."""
+    view = view or state.current()
+    if not view.dataset:
+        raise DatasetNotFound("No dataset is open.")
+    return workspace().snapshot(view.dataset, view.snapshot).key
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -96,18 +117,22 @@ def backtest(request: Request) -> Backtest:
 
 
 def dataset_info() -> DatasetInfo | None:
-    """The current dataset's info, or None when the view has no (existing) dataset."""
+    """The current dataset's info (of the snapshot analysed), or None when the view has no
+    (existing) dataset."""
     token = state.current().dataset
     if token is None or not workspace().exists(token):
         return None
-    return workspace().info(token)
+    try:
+        return workspace().info(snapshot_key())
+    except DatasetNotFound:
+        return None
 
 
 @contextmanager
 def cursor() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor on the current dataset (raises DatasetNotFound when there is none)."""
-    token = state.current().dataset or ""
-    with workspace().cursor(token) as cur:
+    """A cursor on the current dataset's analysed snapshot (raises DatasetNotFound when there
+    is none)."""
+    with workspace().cursor(snapshot_key()) as cur:
         yield cur
 
 

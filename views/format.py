@@ -203,3 +203,16 @@ def metric(
         delta_arrow="off",
         help=help_.get("about") or why_na,
     )
+
+
+def money_short(raw: object) -> str:
+    """An amount in the deals' currency, short: $1.2M, $300K, $950; "n/a" when missing."""
+    if missing(raw):
+        return "n/a"
+    v = float(raw)  # type: ignore[arg-type]
+    sign, v = ("-" if v < 0 else ""), abs(v)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if v >= limit:
+            text = f"{v / limit:.1f}".removesuffix(".0")
+            return f"{sign}${text}{suffix}"
+    return f"{sign}${v:,.0f}"

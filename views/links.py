@@ -22,7 +22,7 @@ from views.pages import DEFAULT_PAGE, PAGES, own_params
 FILTER_DIMS: tuple[str, ...] = ("segment", "team", "owner", "industry")
 DEFAULT_PERIOD = "all"
 DEFAULT_GRAIN = "month"
-SHARED_KEYS: tuple[str, ...] = ("dataset", "page", "period", "grain", *FILTER_DIMS)
+SHARED_KEYS: tuple[str, ...] = ("dataset", "snapshot", "page", "period", "grain", *FILTER_DIMS)
 MAX_PARAM_CHARS = 200
 # Values one filter of a link may name (a dataset's filter lists are picked by hand).
 MAX_FILTER_VALUES = 100
@@ -35,6 +35,9 @@ class ViewState:
     """Everything a link carries."""
 
     dataset: str | None = None
+    # The as-of date (ISO) of the dataset's snapshot to analyse; None: its latest
+    # (docs/metrics.md, Pipeline changes). Checked against the dataset's list by the app.
+    snapshot: str | None = None
     page: str = DEFAULT_PAGE
     period: str = DEFAULT_PERIOD
     grain: str = DEFAULT_GRAIN
@@ -46,6 +49,8 @@ class ViewState:
         out: Params = {}
         if self.dataset:
             out["dataset"] = self.dataset
+            if self.snapshot:
+                out["snapshot"] = self.snapshot
         out["page"] = page or self.page
         out["period"] = self.period
         out["grain"] = self.grain
@@ -87,6 +92,10 @@ def parse_params(raw: Mapping[str, str | list[str]]) -> tuple[ViewState, list[st
     if dataset is not None and not is_token(dataset):
         warnings.append("The link's dataset token is malformed, so it was ignored.")
         dataset = None
+    snapshot = last("snapshot")
+    if snapshot is not None and not _iso_date(snapshot):
+        warnings.append(f"Snapshot {_short(snapshot)!r} in the link is not a date; ignored.")
+        snapshot = None
     page = last("page")
     if page is not None and page not in PAGES:
         warnings.append(f"Unknown page {_short(page)!r} in the link was ignored.")
@@ -123,6 +132,7 @@ def parse_params(raw: Mapping[str, str | list[str]]) -> tuple[ViewState, list[st
     }
     state = ViewState(
         dataset=dataset,
+        snapshot=snapshot if dataset else None,
         page=page or DEFAULT_PAGE,
         period=period or DEFAULT_PERIOD,
         grain=grain or DEFAULT_GRAIN,
@@ -168,6 +178,16 @@ def whole_number(raw: str, upper: int) -> int | None:
     if raw.isascii() and raw.isdigit() and len(raw) <= len(str(upper)) and int(raw) <= upper:
         return int(raw)
     return None
+
+
+def _iso_date(text: str) -> bool:
+    if len(text) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _short(text: str, n: int = 40) -> str:

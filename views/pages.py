@@ -42,6 +42,13 @@ REGISTRY: tuple[Page, ...] = (
         "Analysis",
         ("quarter", "checkpoint", "method"),
     ),
+    Page(
+        "changes",
+        "Pipeline changes",
+        ":material/waterfall_chart:",
+        "Analysis",
+        ("old", "new", "p", "split", "bucket"),
+    ),
     Page("glossary", "Metric glossary", ":material/menu_book:", "Reference", ("q",)),
 )
 BY_SLUG: dict[str, Page] = {p.slug: p for p in REGISTRY}

@@ -12,12 +12,14 @@ import streamlit as st
 
 from engine.analyses.quality import Profile
 from engine.semantic.request import GRAINS
-from engine.store.workspace import DatasetInfo
+from engine.store.workspace import DatasetInfo, Snapshot
 from views import auth, common, links, manage, pages, state
 
 W_DATASET = "w_dataset"
 W_PERIOD = "w_period"
 W_GRAIN = "w_grain"
+W_SNAPSHOT = "w_snapshot"
+LATEST = "latest"
 
 
 def _label(info: DatasetInfo) -> str:
@@ -35,6 +37,7 @@ def _choose_dataset(view: links.ViewState, datasets: list[DatasetInfo]) -> None:
 
     def changed() -> None:
         state.set_param("dataset", state.widget_value(W_DATASET))
+        state.set_param("snapshot", None)
         for dim in links.FILTER_DIMS:
             state.set_param(dim, None)
 
@@ -57,6 +60,30 @@ def _summary(info: DatasetInfo) -> str:
         counts = sorted(info.row_counts.items(), key=lambda kv: -kv[1])
         main = f"{counts[0][1]:,} rows of {counts[0][0]}" if counts and counts[0][1] else "no rows"
     return f"{main}, loaded {info.created_at[:10]}"
+
+
+def _choose_snapshot(view: links.ViewState, snaps: list[Snapshot]) -> None:
+    """Which snapshot the pages analyse (docs/metrics.md, Pipeline changes): the latest unless
+    the link names another. Shown only when the dataset has more than one."""
+    if len(snaps) < 2:
+        return
+    days = [s.as_of for s in snaps]
+    latest = LATEST
+    options = [latest, *reversed(days[:-1])]
+    state.bind_widget(W_SNAPSHOT, view.snapshot if view.snapshot in days[:-1] else latest)
+
+    def changed() -> None:
+        value = state.widget_value(W_SNAPSHOT)
+        state.set_param("snapshot", None if value == latest else value)
+
+    st.selectbox(
+        "Snapshot",
+        options,
+        format_func=lambda d: f"Latest, as of {days[-1]}" if d == latest else f"As of {d}",
+        key=W_SNAPSHOT,
+        on_change=changed,
+        help=f"{len(snaps)} exports of this dataset; every page analyses the one chosen here.",
+    )
 
 
 def _dataset_card(info: DatasetInfo) -> None:
@@ -116,10 +143,13 @@ def render(view: links.ViewState, datasets: list[DatasetInfo]) -> None:
         _choose_dataset(view, datasets)
         info = next((d for d in datasets if d.token == view.dataset), None)
         if info is not None:
+            snaps = common.snapshots(info.token)
+            _choose_snapshot(view, snaps)
             st.caption(common.escape(_summary(info)))
             with common.error_boundary():
-                _filters(view, common.profile(info.token))
+                _filters(view, common.profile(common.snapshot_key(view)))
             _dataset_card(info)
+            manage.snapshot_controls(info, snaps)
         st.divider()
         common.copy_link(view)
         auth.account_controls()

@@ -6,6 +6,7 @@ each file's outcome in words (``docs/loading.md``) and gives the link that share
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
@@ -14,8 +15,9 @@ import streamlit as st
 
 from engine.cli.commands import report_lines
 from engine.core.canonical import CANONICAL_STAGES, TABLES
+from engine.load import snapshots
 from engine.load.ingest import Limits
-from engine.load.mapping import MappingStore, recognise
+from engine.load.mapping import Mapping, MappingStore, recognise
 from engine.load.pipeline import (
     MIN_CONFIDENCE,
     FilePlan,
@@ -160,8 +162,57 @@ def load_signature(chosen: list[FilePlan], stage_map: StageMap | None) -> str:
     return hashlib.sha1(json.dumps(parts).encode()).hexdigest()
 
 
+def snapshot_target() -> tuple[str, str] | None:
+    """(token, name) of the dataset a newer export would be added to: the open one, when this
+    browser or account loaded it (adding rows to a dataset is its uploader's to do)."""
+    info = common.dataset_info()
+    token = state.current().dataset
+    if info is None or token is None or not state.can_reveal(token):
+        return None
+    return token, common.workspace().info(token).name
+
+
+def reuse_setup(token: str) -> tuple[StageMap | None, list[Mapping]]:
+    return snapshots.previous_setup(ws, token)
+
+
+def snapshot_options(token: str, chosen: list[FilePlan]) -> tuple[dt.date, StageMap | None]:
+    """The as-of date (shown, editable, defaulting to the export's latest date) and the
+    dataset's stage map, completed with guesses for stages it does not know."""
+    latest = common.workspace().snapshot(token, None).as_of
+    after = dt.date.fromisoformat(latest[:10]) + dt.timedelta(days=1)
+    proposed = snapshots.latest_date(chosen) or dt.date.today()
+    st.subheader("Newer export", divider="gray")
+    as_of = st.date_input(
+        "As of",
+        value=max(proposed, after),
+        min_value=after,
+        key="snapshot_as_of",
+        help="The day this export was taken. Proposed: the latest date in its rows. It must be "
+        f"after the dataset's latest snapshot ({latest}).",
+    )
+    st.caption(
+        f"Proposed from the export's rows: {proposed.isoformat()}. The dataset's latest "
+        f"snapshot is as of {latest}."
+    )
+    previous, _ = reuse_setup(token)
+    _, stage_map = snapshots.reuse(chosen, previous, [])
+    if stage_map is not None:
+        st.caption("Stage map of the dataset, reused (stages it did not know are guesses):")
+        common.table(
+            pd.DataFrame([e.to_dict() for e in stage_map.entries]), "stage map", "snap_stagemap"
+        )
+    return as_of if isinstance(as_of, dt.date) else after, stage_map or default_stage_map(chosen)
+
+
 def run_load(
-    chosen: list[FilePlan], stage_map: StageMap, name: str, signature: str, no_rows: list[str]
+    chosen: list[FilePlan],
+    stage_map: StageMap,
+    name: str,
+    signature: str,
+    no_rows: list[str],
+    into: str | None = None,
+    as_of: dt.date | None = None,
 ) -> None:
     with st.status("Loading…", expanded=True) as status:
         bar = st.progress(0.0)
@@ -170,9 +221,14 @@ def run_load(
             st.text(message)
             bar.progress(min(max(fraction, 0.0), 1.0), text=common.escape(message))
 
-        info, prepared = load_plans(
-            ws, chosen, name, stage_map=stage_map, progress=progress, owner=common.owner_key()
-        )
+        if into is not None:
+            info, prepared = snapshots.load_snapshot_plans(
+                ws, into, chosen, as_of, stage_map, owner=common.owner_key()
+            )
+        else:
+            info, prepared = load_plans(
+                ws, chosen, name, stage_map=stage_map, progress=progress, owner=common.owner_key()
+            )
         bar.progress(1.0, text="Done")
         status.update(label="Loaded", state="complete")
     for plan in chosen:
@@ -182,11 +238,13 @@ def run_load(
         dict(r, rows_flagged=flagged.get(r["file"], 0), warnings_fired=sum(r["warnings"].values()))
         for r in prepared.reports()
     ]
-    state.remember_dataset(info.token)
-    state.remember_created(info.token)
+    token = into or info.token
+    state.remember_dataset(token)
+    state.remember_created(token)
     state.set_last_load(
         {
-            "token": info.token,
+            "token": token,
+            "snapshot": ws.snapshot(into, None).as_of if into else None,
             "name": info.name,
             "reports": reports,
             "no_rows": [*no_rows, *prepared.no_rows],
@@ -194,7 +252,8 @@ def run_load(
             "files": len(chosen),  # a HubSpot file reports its stage dates as a second source
         }
     )
-    state.set_param("dataset", info.token)
+    state.set_param("dataset", token)
+    state.set_param("snapshot", None)
     for dim in links.FILTER_DIMS:
         state.set_param(dim, None)
     st.rerun()
@@ -212,8 +271,13 @@ def load_report() -> None:
     rows_in = sum(r["rows_in"] for r in reports)
     loaded = sum(r["rows_loaded"] for r in reports)
     quarantined = sum(r["rows_quarantined"] for r in reports)
+    what = (
+        f"Added a snapshot as of {done['snapshot']} to dataset {common.escape(done['name'])}"
+        if done.get("snapshot")
+        else f"Loaded dataset {common.escape(done['name'])}"
+    )
     st.success(
-        f"Loaded dataset {common.escape(done['name'])}: {_n(done.get('files', len(reports)), 'file')}, "
+        f"{what}: {_n(done.get('files', len(reports)), 'file')}, "
         f"{_n(rows_in, 'row')} in = {loaded:,} loaded \\+ {quarantined:,} quarantined."
     )
     for r in reports:
@@ -238,6 +302,8 @@ def load_report() -> None:
     view = state.current().with_(dataset=done["token"], filters={}, page="funnel", extras={})
     common.page_link("funnel", "Open the analysis", ":material/insights:", view=view)
     common.page_link("quality", "See the data quality report", ":material/fact_check:", view=view)
+    if done.get("snapshot"):
+        common.page_link("changes", "See what changed", ":material/waterfall_chart:", view=view)
     st.markdown(
         "**To share this dataset, send this link** (copy button on the right). Anyone who has "
         "the link can open it; the sidebar lists the dataset only to you."
@@ -264,6 +330,21 @@ uploads = st.file_uploader(
     accept_multiple_files=True,
     key="uploader",
 )
+target = snapshot_target()
+into: str | None = None
+if target is not None:
+    mode = st.radio(
+        "Load the files as",
+        ["dataset", "snapshot"],
+        format_func=lambda m: (
+            "A new dataset" if m == "dataset" else f"Add a newer export to {common.escape(target[1][:60])}"
+        ),
+        key="load_mode",
+        horizontal=True,
+        help="A newer export of the same CRM becomes a snapshot of the open dataset: its "
+        "mappings and stage map are reused, and the Pipeline changes page compares the two.",
+    )
+    into = target[0] if mode == "snapshot" else None
 uploads = list(uploads or [])
 if len(uploads) > MAX_FILES:
     st.error(
@@ -280,6 +361,16 @@ for upload in uploads:
     if upload.name not in plans:
         with common.error_boundary():
             plans[upload.name] = inspect_file(upload.getvalue(), upload.name, remembered=store)
+    if (
+        into is not None
+        and upload.name in plans
+        and not st.session_state.get(f"reused::{into}::{upload.name}")
+    ):
+        # The dataset's mapping of a file with the same headers, once (edits stay).
+        with common.error_boundary():
+            _, earlier = reuse_setup(into)
+            plans[upload.name] = snapshots.reuse([plans[upload.name]], None, earlier)[0][0]
+            st.session_state[f"reused::{into}::{upload.name}"] = True
 for name in [n for n in names if n in plans]:
     with common.error_boundary():
         file_section(name, plans[name])
@@ -299,18 +390,29 @@ if left_out:
 if included and not any(plans[n].has_rows for n in included):
     st.warning("None of these files has data rows, so there is nothing to load.")
 if chosen:
-    stage_map = stage_map_editor(chosen)
+    snap_as_of: dt.date | None = None
     default_name = ", ".join(p.filename for p in chosen)[:80]
-    dataset_name = st.text_input("Dataset name", value=default_name, key="dataset_name")
+    if into is not None:
+        snap_as_of, stage_map = snapshot_options(into, chosen)
+        dataset_name = default_name
+    else:
+        stage_map = stage_map_editor(chosen)
+        dataset_name = st.text_input("Dataset name", value=default_name, key="dataset_name")
     blocked = stage_map is None or any(p.blocking_problems() for p in chosen)
-    signature = load_signature(chosen, stage_map)
+    signature = load_signature(chosen, stage_map) + f"{into}{snap_as_of}"
     done = state.last_load()
     already = done is not None and done.get("signature") == signature
     if st.button("Load", type="primary", disabled=blocked or already, icon=":material/upload:"):
         with common.error_boundary():
             empty = [n for n in included if not plans[n].has_rows]
             run_load(
-                chosen, stage_map or StageMap(), dataset_name or default_name, signature, empty
+                chosen,
+                stage_map or StageMap(),
+                dataset_name or default_name,
+                signature,
+                empty,
+                into,
+                snap_as_of,
             )
     if already:
         st.caption(

@@ -10,17 +10,24 @@ nothing (``docs/loading.md``).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
 from engine.core import privacy
-from engine.core.errors import WorkbenchError
-from engine.load import pipeline
-from engine.store.workspace import RETENTION_ENV, Workspace, is_token, retention_days
+from engine.core.errors import DatasetNotFound, InputError, WorkbenchError
+from engine.load import pipeline, snapshots
+from engine.store.workspace import (
+    RETENTION_ENV,
+    SNAPSHOT_SEP,
+    Workspace,
+    is_token,
+    retention_days,
+)
 
 EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -145,9 +152,26 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_QUARANTINED if prepared.rows_quarantined else EXIT_OK
 
 
+def _date_arg(text: str | None, what: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{what} {text!r} is not a date: write it as YYYY-MM-DD.") from exc
+
+
 def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
     ws = Workspace(args.workspace)
-    info, prepared = pipeline.load_files(ws, _read_files(args.files), name=args.name)
+    as_of = _date_arg(args.as_of, "--as-of")
+    if args.into is not None:
+        if not is_token(args.into) or not ws.exists(args.into):
+            raise DatasetNotFound(f"--into {args.into[:40]!r} names no dataset of this workspace.")
+        info, prepared = snapshots.load_snapshot(ws, args.into, _read_files(args.files), as_of)
+    elif as_of is not None:
+        info, prepared = pipeline.load_files(ws, _read_files(args.files), args.name, as_of)
+    else:
+        info, prepared = pipeline.load_files(ws, _read_files(args.files), name=args.name)
     reports = _with_flagged(prepared.reports(), ws.flagged_rows(info.token))
     if args.json:
         payload = {
@@ -161,8 +185,92 @@ def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
         _print_left_out(prepared.no_rows, out)
         _print_reports(reports, out)
         _print_quarantine_examples(prepared, out)
-        out.write(f"\nLoaded dataset '{info.name}'. Token: {info.token}\n")
+        if args.into is not None:
+            day = ws.snapshot(args.into, None).as_of
+            out.write(
+                f"\nAdded a snapshot as of {day} to dataset '{info.name}' (now its latest). "
+                f"Snapshot: {info.token}{SNAPSHOT_SEP}{day}\n"
+            )
+        else:
+            out.write(f"\nLoaded dataset '{info.name}'. Token: {info.token}\n")
     return EXIT_QUARANTINED if prepared.rows_quarantined else EXIT_OK
+
+
+def cmd_snapshots(args: argparse.Namespace, out: TextIO) -> int:
+    ws = Workspace(args.workspace)
+    snaps = ws.snapshots(args.token) if is_token(args.token) else []
+    if not snaps:
+        raise DatasetNotFound(f"No dataset with token {args.token[:40]!r} exists.")
+    if args.json:
+        out.write(json.dumps([{"key": s.key, "as_of": s.as_of} for s in snaps], indent=2) + "\n")
+        return EXIT_OK
+    for snap in snaps:
+        out.write(f"{snap.as_of}  {args.token}@{snap.as_of}\n")
+    return EXIT_OK
+
+
+def _snapshot_file(
+    ws: Workspace, source: str, scratch: Callable[[], Workspace]
+) -> tuple[Path, str]:
+    """The DuckDB file of ``TOKEN@DATE`` (checked against the dataset's snapshots), or of an
+    export file loaded into a scratch workspace; with the snapshot's as-of date."""
+    path = Path(source)
+    if SNAPSHOT_SEP in source and not path.exists():
+        token, _, day = source.partition(SNAPSHOT_SEP)
+        if not is_token(token):
+            raise DatasetNotFound(f"{source[:50]!r} does not name a snapshot (TOKEN@YYYY-MM-DD).")
+        snap = ws.snapshot(token, day)
+        return ws.path(snap.key), snap.as_of
+    if is_token(source) and not path.exists():
+        snap = ws.snapshot(source, None)
+        return ws.path(snap.key), snap.as_of
+    target = scratch()
+    info, _ = pipeline.load_files(target, _read_files([source]), name=path.name)
+    return target.path(info.token), target.as_of(info.token)
+
+
+def cmd_changes(args: argparse.Namespace, out: TextIO) -> int:
+    from engine.analyses import changes
+    from engine.semantic.request import parse_period
+
+    ws = Workspace(args.workspace)
+    with tempfile.TemporaryDirectory(prefix="workbench-changes-") as tmp:
+        scratch: list[Workspace] = []
+
+        def make() -> Workspace:
+            if not scratch:
+                scratch.append(Workspace(tmp))
+            return scratch[0]
+
+        old, _old_day = _snapshot_file(ws, args.old, make)
+        new, new_day = _snapshot_file(ws, args.new, make)
+        for w in scratch:
+            w.close()
+        as_of = dt.date.fromisoformat(new_day[:10]) if new_day else dt.date.today()
+        period = parse_period(args.period, as_of) if args.period else changes.default_period(as_of)
+        with changes.attach_pair(old, new) as con:
+            result = changes.compare(con, period, args.by)
+    if args.json:
+        out.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        return EXIT_OK
+    out.write(f"Pipeline changes for {period.label}, {args.old} -> {args.new}\n")
+    scopes = [result.total, *result.groups]
+    for s in scopes:
+        if s.by:
+            out.write(f"\n{', '.join(f'{k} {v}' for k, v in s.by.items())}\n")
+        out.write(f"    {changes.identity_text(s)}\n")
+        for b in changes.BUCKETS:
+            part = s.buckets[b]
+            if part.deals:
+                sign = "+" if changes.SIGN[b] > 0 else "-"
+                out.write(
+                    f"    {sign} {changes.LABELS[b]:<22} {part.amount:>16,.2f}  "
+                    f"{part.deals:,} {_plural(part.deals, 'deal')}\n"
+                )
+        empty = s.start.no_amount + s.end.no_amount
+        if empty:
+            out.write(f"    {empty:,} deal entries without an amount count as 0\n")
+    return EXIT_OK
 
 
 def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
@@ -179,7 +287,16 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
-    Workspace(args.workspace).delete(args.token)
+    ws = Workspace(args.workspace)
+    if SNAPSHOT_SEP in args.token:
+        token, _, day = args.token.partition(SNAPSHOT_SEP)
+        if not is_token(token):
+            raise DatasetNotFound(f"{args.token[:50]!r} does not name a snapshot.")
+        snap = ws.snapshot(token, day)
+        ws.delete(f"{token}{SNAPSHOT_SEP}{snap.as_of}")
+        out.write(f"Deleted the snapshot as of {snap.as_of} of dataset {token}.\n")
+        return EXIT_OK
+    ws.delete(args.token)
     out.write(f"Deleted dataset {args.token}.\n")
     return EXIT_OK
 
@@ -216,10 +333,13 @@ def _with_dataset(args: argparse.Namespace, out: TextIO, run: Any) -> int:
     """Run ``run(cursor, args, out)`` on a dataset token, or on files loaded into a temporary
     workspace."""
     sources: list[str] = args.source
-    if len(sources) == 1 and is_token(sources[0]) and not Path(sources[0]).exists():
-        ws = Workspace(args.workspace)
-        with ws.cursor(sources[0]) as cur:
-            return int(run(cur, args, out))
+    if len(sources) == 1 and not Path(sources[0]).exists():
+        token, _, day = sources[0].partition(SNAPSHOT_SEP)
+        if is_token(token):
+            # A dataset is reported on its latest snapshot, or the TOKEN@DATE one named.
+            ws = Workspace(args.workspace)
+            with ws.cursor(ws.snapshot(token, day or None).key) as cur:
+                return int(run(cur, args, out))
     with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp:
         ws = Workspace(tmp)
         info, _ = pipeline.load_files(ws, _read_files(sources), name="report")
@@ -302,14 +422,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("load", help="load files as one dataset")
     p.add_argument("files", nargs="+")
     p.add_argument("--name", default=None)
+    p.add_argument("--into", default=None, metavar="TOKEN", help="add as a snapshot of TOKEN")
+    p.add_argument(
+        "--as-of", default=None, metavar="DATE", help="the export's date (default: its latest)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("snapshots", help="list a dataset's snapshots")
+    p.add_argument("token")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_snapshots)
+
+    p = sub.add_parser("changes", help="pipeline changes between two snapshots or exports")
+    p.add_argument("old", metavar="OLD", help="an export file or TOKEN@SNAPSHOT_DATE")
+    p.add_argument("new", metavar="NEW", help="an export file or TOKEN@SNAPSHOT_DATE")
+    p.add_argument("--period", default=None, help="default: the quarter of NEW's as-of date")
+    p.add_argument("--by", choices=("owner", "team"), default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_changes)
 
     p = sub.add_parser("datasets", help="list every dataset in the workspace")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_datasets)
 
-    p = sub.add_parser("delete", help="delete a dataset from disk")
+    p = sub.add_parser("delete", help="delete a dataset (or one TOKEN@DATE snapshot) from disk")
     p.add_argument("token")
     p.set_defaults(func=cmd_delete)
 

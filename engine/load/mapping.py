@@ -1284,6 +1284,12 @@ def _rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:
         return None
 
 
+def rebind(saved: Mapping, headers: Sequence[str]) -> Mapping | None:
+    """``saved`` re-pointed at a file with the same headers (another export of the same CRM),
+    or None when a header it uses is missing."""
+    return _rebind(saved, [str(h) for h in headers])
+
+
 def apply_remembered(
     headers: Sequence[str], store: MappingStore, filename: str | None = None
 ) -> Mapping:

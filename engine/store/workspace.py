@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,11 @@ WRITE_MEMORY_LIMIT = os.environ.get("WORKBENCH_WRITE_MEMORY", "512MB")
 # Each read connection's buffer (queries beyond it spill or fail with a clear error).
 READ_MEMORY_LIMIT = os.environ.get("WORKBENCH_READ_MEMORY", "512MB")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# Snapshots of a dataset (docs/metrics.md, Pipeline changes): the token's own file always holds
+# the latest export, so everything that opens a token analyses the latest; each earlier export
+# is kept beside it as ``TOKEN@YYYY-MM-DD`` (its as-of date).
+SNAPSHOT_SEP = "@"
+SNAPSHOT_RE = re.compile(r"^([A-Za-z0-9_-]{32})@(\d{4}-\d{2}-\d{2})$")
 SUFFIX = ".duckdb"
 PARTIAL = ".partial"
 KILL_AT_ENV = "WORKBENCH_TEST_KILL_AT"
@@ -111,6 +116,39 @@ def is_token(value: object) -> bool:
     return isinstance(value, str) and TOKEN_RE.fullmatch(value) is not None
 
 
+def is_snapshot_key(value: object) -> bool:
+    """True for ``TOKEN@YYYY-MM-DD`` with a real calendar date."""
+    if not isinstance(value, str):
+        return False
+    m = SNAPSHOT_RE.fullmatch(value)
+    if m is None:
+        return False
+    try:
+        date.fromisoformat(m.group(2))
+    except ValueError:
+        return False
+    return True
+
+
+def snapshot_key(token: str, as_of: date) -> str:
+    return f"{token}{SNAPSHOT_SEP}{as_of.isoformat()}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """(dataset token, snapshot date or None for the token's own file, the latest)."""
+    token, _, day = key.partition(SNAPSHOT_SEP)
+    return token, day or None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One export of a dataset: ``key`` opens it like a token (``Workspace.cursor``)."""
+
+    key: str  # the token for the latest, TOKEN@YYYY-MM-DD for an earlier one
+    as_of: str  # ISO date
+    latest: bool
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
     token: str
@@ -170,11 +208,18 @@ class Workspace:
         self._write_lock = threading.Lock()
         self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
         self._info: dict[str, DatasetInfo] = {}
+        # Inode of each open file: a token's file is replaced when a newer snapshot is added
+        # (by this process or another), and its connection then opens the new file.
+        self._inode: dict[str, int] = {}
+        self._info_inode: dict[str, int | None] = {}
         self._secret: bytes | None = None
         self._remove_partials()
 
     # --- paths -----------------------------------------------------------------------------
     def path(self, token: str) -> Path:
+        """The file of a dataset token or of a snapshot key (``TOKEN@YYYY-MM-DD``)."""
+        if is_snapshot_key(token):
+            return self.dir / f"{token}{SUFFIX}"
         if not is_token(token):
             raise DatasetNotFound(
                 "That link does not name a dataset (the token is malformed). "
@@ -201,6 +246,7 @@ class Workspace:
         build: Callable[[duckdb.DuckDBPyConnection], None],
         fingerprint: str | Callable[[], str] = "",
         owner: str = "",
+        publish_as: Callable[[duckdb.DuckDBPyConnection], str] | None = None,
     ) -> DatasetInfo:
         """Build a dataset with ``build(con)`` and publish it atomically under a new token.
         ``fingerprint`` may be a function, asked once the build is done; ``owner`` is the
@@ -208,6 +254,11 @@ class Workspace:
 
         Writes are serialised within the process (one build at a time); readers are never
         blocked because they only open published, immutable files.
+
+        ``publish_as(con)``, asked once the build is done, makes the build a new snapshot
+        ``TOKEN@DAY`` of an existing dataset instead (``engine/load/snapshots.py``): the
+        dataset's latest file is first kept under its own as-of date (a hard link, so the
+        dataset is never missing), then the new file replaces it under the token.
         """
         token = new_token()
         final = self.path(token)
@@ -236,6 +287,20 @@ class Workspace:
                     con.executemany(
                         "INSERT INTO _meta VALUES (?, ?)", [[k, v] for k, v in meta.items()]
                     )
+                    keep: Path | None = None
+                    if publish_as is not None:
+                        into, day = split_key(publish_as(con))
+                        if day is None or not self.exists(into):
+                            raise DatasetNotFound(f"No dataset with token {into[:6]}... exists.")
+                        known = [snap.as_of for snap in self.snapshots(into)]
+                        if day in known:
+                            raise WorkbenchError(
+                                f"A snapshot as of {day} exists already: delete it first or "
+                                "give another as-of date.",
+                                "Snapshot exists",
+                            )
+                        final = self.path(into)
+                        keep = self.path(f"{into}{SNAPSHOT_SEP}{known[-1]}")
                     kill_point("built")
                     con.execute("COMMIT")
                     kill_point("committed")
@@ -244,7 +309,15 @@ class Workspace:
                     con.close()
                 _fsync(partial)
                 kill_point("checkpointed")
-                os.replace(partial, final)
+                if keep is not None:
+                    with self._lock:
+                        if not keep.exists():
+                            os.link(final, keep)  # the latest stays, under its as-of date
+                        _fsync_dir(self.dir)
+                        os.replace(partial, final)
+                        self._forget(final.name[: -len(SUFFIX)])
+                else:
+                    os.replace(partial, final)
                 _fsync_dir(self.dir)
                 kill_point("renamed")
                 lock_path.unlink(missing_ok=True)
@@ -260,7 +333,7 @@ class Workspace:
                         f"The dataset could not be written: {exc}", "Load failed"
                     ) from exc
                 raise
-        return self.info(token)
+        return self.info(final.name[: -len(SUFFIX)])
 
     def set_meta(self, token: str, key: str, value: str) -> None:
         """Replace one ``_meta`` setting of a published dataset (the segment thresholds of
@@ -292,7 +365,15 @@ class Workspace:
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
     def delete(self, token: str) -> None:
-        """Remove a dataset's file from disk (its rows are gone, not only hidden)."""
+        """Remove a dataset's file from disk (its rows are gone, not only hidden), with every
+        snapshot; ``TOKEN@DAY`` removes that snapshot alone (the latest: the one before it
+        becomes the latest). A dataset's only snapshot goes with the dataset only."""
+        if is_snapshot_key(token):
+            self._delete_snapshot(*split_key(token))  # type: ignore[arg-type]
+            return
+        if is_token(token):
+            for snap in self.snapshots(token)[:-1]:
+                self._unlink(snap.key)
         path = self.path(token)
         with self._lock:
             con = self._cons.pop(token, None)
@@ -303,6 +384,41 @@ class Workspace:
             raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
         path.unlink()
         _remove_leftovers(self.dir, f"{token}{SUFFIX}.")
+
+    def _forget(self, key: str) -> None:
+        """Close this process's connection to a file that was replaced or removed."""
+        con = self._cons.pop(key, None)
+        self._info.pop(key, None)
+        self._inode.pop(key, None)
+        if con is not None:
+            con.close()
+
+    def _unlink(self, key: str) -> None:
+        with self._lock:
+            self._forget(key)
+        self.path(key).unlink(missing_ok=True)
+        for extra in self.dir.glob(f"{key}{SUFFIX}.*"):
+            extra.unlink(missing_ok=True)
+
+    def _delete_snapshot(self, token: str, day: str) -> None:
+        snaps = self.snapshots(token)
+        snap = next((s for s in snaps if s.as_of == day), None)
+        if snap is None:
+            raise DatasetNotFound(f"This dataset has no snapshot as of {day}.")
+        if len(snaps) < 2:
+            raise WorkbenchError(
+                "This is the dataset's only snapshot: delete the dataset instead.",
+                "Only snapshot",
+            )
+        if not snap.latest:
+            self._unlink(snap.key)
+            return
+        before = snaps[-2]
+        with self._write_lock, self._lock:
+            os.replace(self.path(before.key), self.path(token))  # the one before is the latest
+            self._forget(token)
+            self._forget(before.key)
+            _fsync_dir(self.dir)
 
     def purge_older_than(
         self, days: float, now: float | None = None, keep: Iterable[str] = ()
@@ -345,20 +461,65 @@ class Workspace:
         return out
 
     def exists(self, token: str) -> bool:
-        return is_token(token) and self.path(token).exists()
+        return (is_token(token) or is_snapshot_key(token)) and self.path(token).exists()
+
+    def snapshots(self, token: str) -> list[Snapshot]:
+        """The dataset's snapshots, oldest first: every earlier export kept under its as-of
+        date, then the latest (the token's own file, as of its data's date). Empty when the
+        dataset does not exist."""
+        if not is_token(token) or not self.exists(token):
+            return []
+        latest = Snapshot(token, self.as_of(token), True)
+        earlier = []
+        for p in self.dir.glob(f"{token}{SNAPSHOT_SEP}*{SUFFIX}"):
+            key = p.name[: -len(SUFFIX)]
+            day = split_key(key)[1]
+            if is_snapshot_key(key) and split_key(key)[0] == token and day != latest.as_of:
+                earlier.append(Snapshot(key, str(day), False))
+        return [*sorted(earlier, key=lambda s: s.as_of), latest]
+
+    def snapshot(self, token: str, day: str | None) -> Snapshot:
+        """The snapshot of ``token`` as of ``day`` (an ISO date), or the latest for None.
+        ``day`` is checked against the dataset's list before any file is named by it."""
+        snaps = self.snapshots(token)
+        if not snaps:
+            raise DatasetNotFound(f"No dataset with token {token[:6]}... exists.")
+        if day is None:
+            return snaps[-1]
+        for snap in snaps:
+            if snap.as_of == day:
+                return snap
+        raise DatasetNotFound(
+            f"This dataset has no snapshot as of {day[:10]!r}; it has "
+            + ", ".join(s.as_of for s in snaps)
+            + "."
+        )
+
+    def as_of(self, key: str) -> str:
+        """The day a dataset or snapshot describes (``data_as_of`` in its ``_meta``)."""
+        with self._info_cursor(key) as cur:
+            meta = dict(
+                cur.execute(
+                    "SELECT key, value FROM _meta WHERE key IN ('data_as_of', 'as_of')"
+                ).fetchall()
+            )
+        return str(meta.get("data_as_of") or meta.get("as_of") or "")
 
     def connection(self, token: str) -> duckdb.DuckDBPyConnection:
         """The shared read-only connection of a dataset; take ``.cursor()`` per query."""
         path = self.path(token)
         with self._lock:
             con = self._cons.get(token)
-            if con is not None and path.exists():
+            try:
+                inode = path.stat().st_ino
+            except FileNotFoundError:
+                inode = None
+            if con is not None and inode is not None and inode == self._inode.get(token):
                 return con
             if con is not None:
-                # Deleted by another process (CLI delete or purge): stop serving it.
-                self._cons.pop(token, None)
-                self._info.pop(token, None)
-                con.close()
+                # Deleted by another process (CLI delete or purge), or replaced by a newer
+                # snapshot: stop serving the old file.
+                self._forget(token)
             if not path.exists():
                 raise DatasetNotFound(
                     "This dataset does not exist: it may have been deleted or the link is "
@@ -371,6 +532,8 @@ class Workspace:
             except duckdb.Error as exc:
                 raise DatasetNotFound(f"The dataset could not be opened: {exc}") from exc
             self._cons[token] = con
+            if inode is not None:
+                self._inode[token] = inode
             return con
 
     @contextmanager
@@ -406,7 +569,7 @@ class Workspace:
 
     def info(self, token: str) -> DatasetInfo:
         cached = self._info.get(token)
-        if cached is not None:
+        if cached is not None and self._info_inode.get(token) == _inode(self.path(token)):
             return cached
         with self._info_cursor(token) as cur:
             meta = dict(cur.execute("SELECT key, value FROM _meta").fetchall())
@@ -428,6 +591,7 @@ class Workspace:
         )
         with self._lock:
             self._info[token] = info
+            self._info_inode[token] = _inode(self.path(token))
         return info
 
     def list(self, owner: str | None = None) -> list[DatasetInfo]:
@@ -482,6 +646,13 @@ class Workspace:
             for con in self._cons.values():
                 con.close()
             self._cons.clear()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except FileNotFoundError:
+        return None
 
 
 def _fsync(path: Path) -> None:
