@@ -205,22 +205,34 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    from engine.analyses.report import run_report
-
+def _on_source(args: argparse.Namespace, out: TextIO, run: Any) -> int:
+    """Run ``run(cursor, args, out)`` on a dataset token, or on files loaded into a throw-away
+    workspace."""
     sources: list[str] = args.source
     if len(sources) == 1 and is_token(sources[0]) and not Path(sources[0]).exists():
         ws = Workspace(args.workspace)
         with ws.cursor(sources[0]) as cur:
-            return run_report(cur, args, out)
+            return int(run(cur, args, out))
     with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp:
         ws = Workspace(tmp)
         info, _ = pipeline.load_files(ws, _read_files(sources), name="report")
         try:
             with ws.cursor(info.token) as cur:
-                return run_report(cur, args, out)
+                return int(run(cur, args, out))
         finally:
             ws.close()
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from engine.analyses.report import run_report
+
+    return _on_source(args, out, run_report)
+
+
+def cmd_indicators(args: argparse.Namespace, out: TextIO) -> int:
+    from engine.analyses.indicators import run_cli
+
+    return _on_source(args, out, run_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,6 +276,16 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # pragma: no cover - metrics package missing
         pass
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "indicators",
+        help="test which leading indicators predict which outcomes (rep x period panel)",
+    )
+    p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
+    from engine.analyses.indicators import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_indicators)
     return parser
 
 
