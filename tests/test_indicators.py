@@ -275,3 +275,35 @@ def test_without_activities_the_indicators_say_what_is_missing(tmp_path: Path) -
         "n_obs",
         "verdict",
     }
+
+
+@pytest.fixture(scope="module")
+def sample_test(sample_panel) -> ind.IndicatorTest:
+    return ind.run_tests(sample_panel, tested_on=dt.date(2026, 12, 1))
+
+
+def test_the_sample_plant_is_found(sample_test) -> None:
+    r = sample_test.results.set_index(["indicator", "outcome", "lag"])
+    # sample_data/generate.py, IndicatorPlant: discovery drives conversion, pipeline created
+    # drives next quarter's won revenue, activity volume drives no conversion
+    assert r.loc[("discovery_score", "win_rate", 0), "verdict"] == ind.PREDICTIVE
+    assert r.loc[("pipeline_created", "won_revenue", 1), "verdict"] == ind.PREDICTIVE
+    for lag in (0, 1):
+        assert r.loc[("activity_count", "win_rate", lag), "verdict"] == ind.NO_EVIDENCE
+    # 9 indicators x 6 outcomes x 2 lags, every one with enough data on the sample
+    assert len(r) == 108 and r["q_value"].notna().all()
+    assert sample_test.retest_by == dt.date(2027, 6, 1)  # 2026-12-01 + 6 months
+
+
+def test_coaching_names_the_predictive_categories(sample_test) -> None:
+    from engine.analyses.coaching import predictive_categories
+
+    found = predictive_categories(sample_test)
+    assert found["discovery"].startswith("predictive: ")
+    assert "same quarter's win rate (rho 0.6" in found["discovery"]
+    assert found["forecast"] == "not a leading indicator of the test"
+    r = sample_test.results
+    act = r[(r["indicator"] == "activity_count") & (r["verdict"] == ind.PREDICTIVE)]
+    # activity volume follows the deals: it may predict revenue or deal counts, never win rate
+    assert "win rate" not in found["activity"] or act.empty
+    assert set(act["outcome"]).isdisjoint({"win_rate"})

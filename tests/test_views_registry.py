@@ -54,6 +54,10 @@ EXAMPLES = {
     "w_activity": "10",
     "w_forecast": "30",
     "q": "win",
+    "pgrain": "month",
+    "outcome": "won_revenue",
+    "lag": "0",
+    "ind": "pipeline_created",
 }
 
 

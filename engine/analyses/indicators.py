@@ -144,7 +144,7 @@ def build_panel(
         values[mid] = s
         why = unmet_requirement(con, get_metric(mid))
         if why or s.notna().sum() == 0:
-            missing[mid] = why or f"no value: needs {NEEDS.get(mid, 'deals in the period')}"
+            missing[mid] = why or f"no value on this dataset: needs {NEEDS.get(mid, 'deals')}"
     # A rep-period exists where the rep created or closed a deal or logged an activity.
     exist = [values["opportunities_created"]] if "opportunities_created" in values else []
     for mid, col in (("won_deals", "value"), ("win_rate", "denominator")):
@@ -198,6 +198,8 @@ def pairs(
     calendar, so a rep absent in t+1 gives no pair)."""
     left = panel[["owner", "period", "segment", indicator]].rename(columns={indicator: "x"})
     right = panel[["owner", "period", outcome]].copy()
+    if panel.empty:
+        return pd.DataFrame(columns=["owner", "period", "segment", "x", "y"])
     if lag:
         # the outcome's row moves back to the period before it, by calendar
         right["period"] = [previous_bucket(p, grain, lag) for p in right["period"]]
