@@ -790,7 +790,7 @@ def indicator_intervals(frame: pd.DataFrame) -> alt.LayerChart:
     )
     return alt.layer(zero, bars, dots).properties(
         title="rho and its 95% interval (an interval that crosses 0 cannot rule chance out)",
-        height=max(120, 34 * len(order)),
+        height=max(220, 34 * len(order)),
     )
 
 

@@ -17,6 +17,7 @@ from views import format as fmt
 GRAINS = {"quarter": "Quarter", "month": "Month"}
 LAGS = {"0": "Same period", "1": "Next period"}
 ALL = "all"
+SHOW_FOUND = 6  # strongest findings listed at the top (by q); the rest are in the tables
 BADGES = {
     ind.PREDICTIVE: ":green-badge[predictive]",
     ind.NO_EVIDENCE: ":gray-badge[no evidence]",
@@ -137,7 +138,8 @@ with common.error_boundary():
             )
         else:
             lines = []
-            for h in hits.sort_values("q_value").to_dict("records"):
+            top = hits.sort_values("q_value")
+            for h in top.head(SHOW_FOUND).to_dict("records"):
                 period = f"next {grain}'s" if h["lag"] else f"the same {grain}'s"
                 lines.append(
                     "- "
@@ -146,6 +148,10 @@ with common.error_boundary():
                         f"{name(h['outcome']).lower()}: rho {rho_text(h['rho'])}, 95% "
                         f"{rho_text(h['ci_low'])} to {rho_text(h['ci_high'])}, {h['n_reps']} reps."
                     )
+                )
+            if len(top) > SHOW_FOUND:
+                lines.append(
+                    f"- and {len(top) - SHOW_FOUND} more: choose an outcome and a period below."
                 )
             st.markdown("\n".join(lines))
             st.caption(

@@ -333,9 +333,11 @@ def verdict(row: dict[str, Any]) -> str:
 
 def why_not_enough(row: dict[str, Any], missing: dict[str, str]) -> str:
     """What is missing for a ``not enough data`` test, in words."""
-    for mid in (row["indicator"], row["outcome"]):
-        if mid in missing:
-            return f"{get_metric(mid).name}: {missing[mid]}"
+    if row["indicator"] in missing:  # said beside the indicator's name
+        return missing[row["indicator"]]
+    if row["outcome"] in missing:
+        name, why = get_metric(row["outcome"]).name, missing[row["outcome"]]
+        return why if why.startswith(name) else f"{name}: {why}"
     if row["n_reps"] < MIN_REPS or row["n_obs"] < MIN_OBS:
         return (
             f"{row['n_reps']} reps and {row['n_obs']} rep-periods with both values; the test "
