@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--activities", type=int, default=5_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
-        "--only", choices=["ingest", "backends", "metrics", "loadtest", "all"], default="all"
+        "--only",
+        choices=["ingest", "backends", "metrics", "indicators", "loadtest", "all"],
+        default="all",
     )
     args = ap.parse_args(argv)
     command = (
@@ -137,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             run_metrics = None
         if run_metrics is not None:
             sections.append(run_metrics(args.opportunities, args.repeat))
+
+    if args.only in ("indicators", "all"):
+        from benchmarks.indicators import run as run_indicators
+
+        sections.append(run_indicators(args.opportunities, args.activities, args.repeat))
 
     if args.only == "all":
         from benchmarks.loadtest import run as run_loadtest
