@@ -60,7 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument(
         "--only",
-        choices=["ingest", "backends", "metrics", "backtest", "changes", "loadtest", "all"],
+        choices=[
+            "ingest",
+            "backends",
+            "metrics",
+            "backtest",
+            "changes",
+            "indicators",
+            "loadtest",
+            "all",
+        ],
         default="all",
     )
     args = ap.parse_args(argv)
@@ -148,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.changes import run as run_changes
 
         sections.append(run_changes(args.opportunities, args.repeat))
+    if args.only in ("indicators", "all"):
+        from benchmarks.indicators import run as run_indicators
+
+        sections.append(run_indicators(args.opportunities, args.activities, args.repeat))
 
     if args.only == "all":
         from benchmarks.loadtest import run as run_loadtest

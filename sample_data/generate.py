@@ -16,6 +16,10 @@ Two reps are planted for the coaching view (``docs/metrics.md``, Coaching scorec
 * ``QUIET_REP`` logs bottom-quartile activity with the best conversion and high discovery
   scores.
 
+The leading-indicator test (``docs/metrics.md``, Leading indicators) finds planted structure
+(:class:`IndicatorPlant`): discovery quality drives conversion, activity volume does not, and the
+pipeline a rep creates in a quarter drives their won revenue in the next.
+
 ``write_dirty`` derives ``dirty/``: a smaller copy with injected data-quality problems, each
 listed in ``dirty/PROBLEMS.md`` and counted per rule in ``dirty/expected.json``.
 
@@ -449,8 +453,8 @@ def _rep_arrays(rng: np.random.Generator) -> dict[str, np.ndarray]:
     )
     names = [r.owner for r in REPS]
     busy, quiet = names.index(BUSY_REP), names.index(QUIET_REP)
-    pp[busy], pw[busy], act[busy], disc[busy] = 0.38, 0.2, 2.9, 1.5
-    pp[quiet], pw[quiet], act[quiet], disc[quiet] = 0.88, 0.46, 0.45, 4.3
+    pp[busy], pw[busy], act[busy], disc[busy] = 0.38, 0.2, 3.3, 1.5
+    pp[quiet], pw[quiet], act[quiet], disc[quiet] = 0.88, 0.5, 0.45, 4.3
     return {"segment": seg, "hire": hire, "pp": pp, "pw": pw, "act": act, "disc": disc}
 
 
@@ -529,6 +533,57 @@ def _assign_owner(
     return owner
 
 
+@dataclass(frozen=True)
+class IndicatorPlant:
+    """Rep x calendar-quarter structure planted for the leading-indicator test
+    (docs/metrics.md, Leading indicators): ``form`` (standard normal, persistent from one quarter
+    to the next) lifts both the discovery scores of a deal's activities and the deal's chances to
+    reach proposal and to win, by the quarter the deal was created in; ``push`` (log-normal,
+    independent of form, persistent) scales how many deals a rep creates in a quarter and, as
+    push ** SIZE, how big they are, so the pipeline created in a quarter shows up as won revenue
+    in the next one. Both are centred per rep: a rep's own totals, rates and deal sizes stay
+    where they were. Activity volume gets neither: it follows the deals, never the conversion."""
+
+    q0: int  # quarter index (months since 1970 // 3) of column 0
+    form: np.ndarray  # (reps, quarters)
+    push: np.ndarray  # (reps, quarters)
+
+    FORM_PP = 0.08  # added to the rep's opportunity -> proposal probability per unit of form
+    FORM_PW = 0.18  # added to the rep's proposal -> won probability per unit of form
+    FORM_DISC = 1.2  # added to the mean discovery score per unit of form
+    SIZE = 0.5  # deal size ~ push ** SIZE
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """First and last-plus-one day of each quarter column."""
+        months = np.arange(self.form.shape[1] + 1) * 3 + 3 * self.q0
+        days = months.astype("datetime64[M]").astype("datetime64[D]").astype("int64")
+        return days[:-1].astype(float), days[1:].astype(float)
+
+    def column(self, days: np.ndarray) -> np.ndarray:
+        months = np.floor(days).astype("int64").astype("datetime64[D]").astype("datetime64[M]")
+        q = months.astype("int64") // 3 - self.q0
+        return np.clip(q, 0, self.form.shape[1] - 1)
+
+
+def _indicator_plant(seed: int, n_reps: int, start: int, cutoff: int) -> IndicatorPlant:
+    """Its own generator (seed + 1), so the plant is the same whatever else is drawn."""
+    rng = np.random.Generator(np.random.PCG64(seed + 1))
+    first = np.array([start], dtype="int64").astype("datetime64[D]").astype("datetime64[M]")
+    last = np.array([cutoff], dtype="int64").astype("datetime64[D]").astype("datetime64[M]")
+    q0 = int(first.astype("int64")[0] // 3)
+    n_q = int(last.astype("int64")[0] // 3) - q0 + 1
+    form = np.zeros((n_reps, n_q))
+    form[:, 0] = rng.normal(0, 1, n_reps)
+    for q in range(1, n_q):  # AR(1), 0.5 carried over, unit variance
+        form[:, q] = 0.5 * form[:, q - 1] + math.sqrt(0.75) * rng.normal(0, 1, n_reps)
+    z = np.zeros((n_reps, n_q))
+    z[:, 0] = rng.normal(0, 1, n_reps)
+    for q in range(1, n_q):  # AR(1), 0.8 carried over: a push lasts a few quarters
+        z[:, q] = 0.8 * z[:, q - 1] + 0.6 * rng.normal(0, 1, n_reps)
+    push = np.exp(2.0 * z)
+    return IndicatorPlant(q0, form, push)
+
+
 def generate(
     seed: int = DEFAULT_SEED,
     scale: float = 1.0,
@@ -549,6 +604,7 @@ def generate(
     n_leads = n_leads if n_leads is not None else round(DEFAULT_LEADS * scale)
 
     reps = _rep_arrays(rng)
+    plant = _indicator_plant(seed, len(REPS), start, cutoff)
     n_accounts = 400 * max(
         1, math.ceil(math.sqrt(max(scale, n_opps_target / DEFAULT_OPPORTUNITIES)))
     )
@@ -560,9 +616,19 @@ def generate(
     n_other = max(n_opps_target - len(lead_conv), 0)
     prof = [SEGMENT_PROFILES[s] for s in SEGMENTS]
     rep_start = np.maximum(start, reps["hire"] + 14)
-    rep_weight = np.array([prof[s].opp_rate for s in reps["segment"]]) * (cutoff - rep_start)
-    other_rep = _choice_index(rng, rep_weight, n_other)
-    other_t = rep_start[other_rep] + rng.random(n_other) * (cutoff - rep_start[other_rep])
+    # each deal falls in a rep x quarter cell weighted by the rep's rate, the days the rep was
+    # active in that quarter and the rep's push there; then uniformly inside the cell
+    q_lo, q_hi = plant.bounds()
+    lo = np.maximum(q_lo[None, :], rep_start[:, None])
+    hi = np.minimum(q_hi[None, :], float(cutoff))
+    span = np.clip(hi - lo, 0, None)
+    rate = np.array([prof[s].opp_rate for s in reps["segment"]])
+    # push moves a rep's deals between quarters, never between reps: its span-weighted mean is 1
+    push = plant.push / ((plant.push * span).sum(1) / np.maximum(span.sum(1), 1))[:, None]
+    cell_w = (rate[:, None] * span * push).ravel()
+    cell = _choice_index(rng, cell_w, n_other)
+    other_rep = cell // len(q_lo)
+    other_t = lo.ravel()[cell] + rng.random(n_other) * span.ravel()[cell]
     rep_idx = np.concatenate([leads["owner"][lead_conv], other_rep])
     t0 = np.concatenate([leads["conv"][lead_conv], other_t])
     source = np.concatenate(
@@ -590,8 +656,14 @@ def generate(
     median = np.array([p.amount_median for p in prof])[seg] * PRODUCT_AMOUNT_FACTOR[product]
     sigma = np.array([p.amount_sigma for p in prof])[seg]
     step = np.array([p.amount_round for p in prof])[seg]
+    # a pushing rep also opens bigger deals: the deal's size follows the push of its quarter
+    size = np.exp(plant.SIZE * np.log(plant.push[rep_idx, plant.column(t0)]))
+    for r in range(len(REPS)):  # the rep's mean deal size stays where it was
+        mine = rep_idx == r
+        if mine.any():
+            size[mine] /= size[mine].mean()
     final_amount = (
-        np.maximum(np.round(median * np.exp(rng.normal(0, 1, n) * sigma) / step), 1) * step
+        np.maximum(np.round(size * median * np.exp(rng.normal(0, 1, n) * sigma) / step), 1) * step
     )
     est_amount = (
         np.maximum(np.round(final_amount * np.exp(rng.normal(0, 0.12, n)) / step), 1) * step
@@ -599,8 +671,13 @@ def generate(
 
     # --- stage path, dwell times and the cut at as_of ------------------------------------------
     entry = np.where(rng.random(n) < 0.2, 1, 0)
-    reach = rng.random(n) < reps["pp"][rep_idx]
-    won = reach & (rng.random(n) < reps["pw"][rep_idx])
+    form = plant.form[rep_idx, plant.column(t0)]
+    for r in range(len(REPS)):  # centred per rep: each rep's own rates stay where they were
+        mine = rep_idx == r
+        if mine.any():
+            form[mine] -= form[mine].mean()
+    reach = rng.random(n) < np.clip(reps["pp"][rep_idx] + plant.FORM_PP * form, 0.05, 0.97)
+    won = reach & (rng.random(n) < np.clip(reps["pw"][rep_idx] + plant.FORM_PW * form, 0.03, 0.9))
     lost_early = entry + np.floor(rng.random(n) ** 1.4 * (FIRST_PROPOSAL - entry)).astype(np.int64)
     final = np.where(
         won,
@@ -746,7 +823,7 @@ def generate(
     type_cum = np.cumsum(type_p, axis=1)
     a_type = np.minimum((rng.random(m)[:, None] > type_cum[a_rep]).sum(1), len(ACTIVITY_TYPES) - 1)
     outcome_bonus = np.where(closed & won, 0.3, np.where(closed, -0.1, 0.0))[a_opp]
-    disc_mean = reps["disc"][a_rep] + outcome_bonus
+    disc_mean = reps["disc"][a_rep] + outcome_bonus + plant.FORM_DISC * form[a_opp]
 
     lr = leads["owner"][lead_touch]
     l_type = np.where(rng.random(len(lead_touch)) < 0.5, 0, 1)
@@ -1236,7 +1313,11 @@ def write_dirty(
         warn(
             i, "open_without_close_date", "close_date", "", "open deal without expected close date"
         )
-    for i, days in zip(take(open_future, 2), (20, 45), strict=True):
+    # a deal created after its new past close date would also fire close_before_created
+    made_early = (as_of - timedelta(days=45)).isoformat()
+    old_open = [i for i in open_future if opps[i]["created_date"] < made_early][:2]
+    open_future[:] = [i for i in open_future if i not in old_open]
+    for i, days in zip(old_open, (20, 45), strict=True):
         warn(
             i,
             "slipped",

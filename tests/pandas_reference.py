@@ -288,6 +288,17 @@ def reference_from_frames(
         n_act = float(_in(a["activity_date"], start, end).sum()) if len(a) else 0.0
         r["activities_per_opportunity"] = _div(n_act, float(len(created)))
 
+    if want("opportunities_created"):
+        # 'all' has no period bound, so a deal with an empty created_date counts there too
+        every = start is None and end is None
+        r["opportunities_created"] = float(len(o) if every else len(created))
+    if want("activity_count"):
+        # null without an activities file; 0 when it has none in the period
+        r["activity_count"] = float(_in(a["activity_date"], start, end).sum()) if len(a) else None
+    if want("discovery_score"):
+        scored = a[a["discovery_score"].notna() & _in(a["activity_date"], start, end)]
+        r["discovery_score"] = _none(scored["discovery_score"].mean()) if len(scored) else None
+
     if want("lead_response_hours"):
         # first_response_at, else the first activity on the lead (midnight, floored at 0)
         ld = f["leads"]

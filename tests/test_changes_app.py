@@ -40,8 +40,13 @@ def test_changes_page_on_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert cards[f"End ({NEW})"] == f"${want.total.end.amount / 1e6:.1f}M".replace(".0M", "M")
     assert cards["Identity"] == "balances"
     identity = at.success[0].value.replace("\\", "")
-    assert identity.startswith("Start $8.6M + new $283.7K + pulled in $496.1K")
-    assert identity.endswith("- amount decreased $27.4K = End $8M: balances")
+    # Sample (regenerated with the planted indicator structure): 9,584,000 + 194,200 + 265,000
+    # + 50,100 + 31,200 + 22,000 - 512,700 - 259,600 - 48,700 - 677,400 - 253,000 - 50,100
+    # = 8,345,000; deals 234 + 10 + 6 + 4 + 2 - 14 - 10 - 3 - 8 - 1 = 220
+    assert identity.startswith("Start $9.6M + new $194.2K + pulled in $265K")
+    assert identity.endswith("- amount decreased $50.1K = End $8.3M: balances")
+    assert (want.total.start.amount, want.total.end.amount) == (9_584_000.0, 8_345_000.0)
+    assert (want.total.start.deals, want.total.end.deals) == (234, 220)
     # Every bucket of the engine is in the bucket table, zeros included.
     table = next(d.value for d in at.dataframe if "bucket" in d.value.columns)
     assert table.set_index("bucket")["amount"].to_dict() == pytest.approx(

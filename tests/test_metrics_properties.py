@@ -78,10 +78,13 @@ def test_empty_period_gives_nulls(deals):
     # no deal is created or closed in 2030
     res = compute(con, make_request([], period="2030", as_of="2026-12-31"))
     for mid, r in res.parts.items():
-        if mid in ("won_deals", "pipeline_aging", "stale_deals"):
+        if mid in ("won_deals", "opportunities_created", "pipeline_aging", "stale_deals"):
             continue  # a count is 0; aging and stale are snapshots, not periods
         assert r.value is None, mid
     assert res.parts["won_deals"].value == 0.0
+    assert res.parts["opportunities_created"].value == 0.0
+    # activity_count is a count too, but this dataset has no activities: null, never 0
+    assert res.parts["activity_count"].value is None
 
 
 @SETTINGS

@@ -169,6 +169,26 @@ def test_activities_per_opportunity_by_owner(con):
     assert list(r.frame["value"]) == [1.0, 1.0]
 
 
+def test_opportunities_created(con):
+    # created in Q3: o2, o3, o5, o6, o7 = 5 (the rows of pipeline_created, o8 is Q1)
+    assert q3(con, "opportunities_created").value == 5.0
+
+
+def test_activity_count(con):
+    # Q3: a1 a2 a3 (A) + a4 a6 (B) = 5; a5 is June
+    assert q3(con, "activity_count").value == 5.0
+    r = q3(con, "activity_count", by=["owner"])
+    assert dict(zip(r.frame["owner"], r.frame["value"], strict=True)) == {"A": 3.0, "B": 2.0}
+
+
+def test_discovery_score(con):
+    # scored in Q3: a1 4 and a4 2 -> (4 + 2) / 2 = 3; unscored a2 a3 a6 left out, not 0
+    r = q3(con, "discovery_score")
+    assert r.value == 3.0 and r.extras["n"] == 2
+    by = q3(con, "discovery_score", by=["owner"]).frame
+    assert dict(zip(by["owner"], by["value"], strict=True)) == {"A": 4.0, "B": 2.0}
+
+
 def test_lead_response_hours(con):
     r = q3(con, "lead_response_hours")
     # L1 2 h (first_response_at), L2 15 h (first activity 07-03 00:00 - 07-02 09:00), L3 none
@@ -209,6 +229,10 @@ def test_empty_dataset_gives_nulls():
 
     r = compute(new_con(), make_request(metric_ids(), period="2026-Q3", as_of=TINY_AS_OF))
     vals = r.values()
-    # counts are 0, everything else undefined
-    assert {k for k, v in vals.items() if v is not None} == {"won_deals", "stale_deals"}
-    assert vals["won_deals"] == 0.0
+    # counts are 0 (activity_count needs an activities file: null), everything else undefined
+    assert {k for k, v in vals.items() if v is not None} == {
+        "won_deals",
+        "opportunities_created",
+        "stale_deals",
+    }
+    assert vals["won_deals"] == 0.0 and vals["opportunities_created"] == 0.0

@@ -63,6 +63,10 @@ EXAMPLES = {
     "p": "2026-Q4",
     "split": "team",
     "bucket": "won",
+    "pgrain": "month",
+    "outcome": "won_revenue",
+    "lag": "0",
+    "ind": "pipeline_created",
 }
 
 

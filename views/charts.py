@@ -872,3 +872,86 @@ def waterfall(frame: pd.DataFrame) -> alt.LayerChart:
         x=x, y="high:Q", text=alt.Text("amount:Q", format="$,.3~s"), tooltip=tips
     )
     return alt.layer(bars, text).properties(title="From Start to End", height=320)
+
+
+VERDICT_COLORS = {"predictive": GOOD, "no evidence": NEUTRAL, "not enough data": "#b0bec5"}
+
+
+def indicator_intervals(frame: pd.DataFrame) -> alt.LayerChart:
+    """Leading indicators: each indicator's rho (point) and 95% bootstrap interval (bar)
+    against zero (the rule), coloured by verdict, in the frame's order."""
+    data = _safe(frame[frame["rho"].notna()])
+    order = data["label"].tolist()
+    y = alt.Y("label:N", sort=order, title=None)
+    color = alt.Color(
+        "verdict:N",
+        scale=alt.Scale(domain=list(VERDICT_COLORS), range=list(VERDICT_COLORS.values())),
+        title="Verdict",
+    )
+    tips = [
+        alt.Tooltip("label:N", title="Indicator"),
+        alt.Tooltip("rho:Q", title="rho", format=".2f"),
+        alt.Tooltip("ci_low:Q", title="95% low", format=".2f"),
+        alt.Tooltip("ci_high:Q", title="95% high", format=".2f"),
+        alt.Tooltip("q_value:Q", title="q (BH)", format=".3f"),
+        alt.Tooltip("n_reps:Q", title="Reps"),
+        alt.Tooltip("n_obs:Q", title="Rep-periods"),
+        alt.Tooltip("verdict:N", title="Verdict"),
+    ]
+    base = alt.Chart(data)
+    scale = alt.Scale(domain=[-1, 1])
+    bars = base.mark_rule(strokeWidth=6, opacity=0.55).encode(
+        x=alt.X("ci_low:Q", scale=scale, title="Spearman's rho with its 95% interval"),
+        x2="ci_high:Q",
+        y=y,
+        color=color,
+        tooltip=tips,
+    )
+    dots = base.mark_point(filled=True, size=90).encode(
+        x=alt.X("rho:Q", scale=scale), y=y, color=color, tooltip=tips
+    )
+    zero = (
+        alt.Chart(pd.DataFrame({"zero": [0.0]}))
+        .mark_rule(color="#37474f")
+        .encode(x="zero:Q", tooltip=[alt.Tooltip("zero:Q", title="No correlation")])
+    )
+    return alt.layer(zero, bars, dots).properties(
+        title="rho and its 95% interval (an interval that crosses 0 cannot rule chance out)",
+        height=max(220, 34 * len(order)),
+    )
+
+
+def indicator_scatter(
+    pairs: pd.DataFrame, means: pd.DataFrame, x_title: str, y_title: str
+) -> alt.LayerChart:
+    """The rep-periods behind one test (small points, coloured by rep) and each rep's mean
+    (large diamonds: the between-rep view); hover shows rep, period and both values."""
+    tips = [
+        alt.Tooltip("owner:N", title="Rep"),
+        alt.Tooltip("period:N", title="Period"),
+        alt.Tooltip("x:Q", title=x_title, format=",.2f"),
+        alt.Tooltip("y:Q", title=y_title, format=",.2f"),
+    ]
+    x = alt.X("x:Q", title=x_title)
+    y = alt.Y("y:Q", title=y_title)
+    color = alt.Color("owner:N", title="Rep", legend=alt.Legend(columns=2, symbolLimit=60))
+    points = (
+        alt.Chart(_safe(pairs))
+        .mark_circle(size=60, opacity=0.75)
+        .encode(x=x, y=y, color=color, tooltip=tips)
+    )
+    mean_tips = [
+        alt.Tooltip("owner:N", title="Rep"),
+        alt.Tooltip("periods:Q", title="Periods"),
+        alt.Tooltip("x:Q", title=f"Mean {x_title}", format=",.2f"),
+        alt.Tooltip("y:Q", title=f"Mean {y_title}", format=",.2f"),
+    ]
+    diamonds = (
+        alt.Chart(_safe(means))
+        .mark_point(shape="diamond", size=180, filled=True, stroke="#263238", strokeWidth=1)
+        .encode(x=x, y=y, color=color, tooltip=mean_tips)
+    )
+    return alt.layer(points, diamonds).properties(
+        title="Each point a rep-period; diamonds: each rep's mean (the between-rep view)",
+        height=420,
+    )

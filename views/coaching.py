@@ -203,6 +203,12 @@ with common.error_boundary(), common.cursor() as con:
             "Each category 1-5; a missing category is shown as missing and the others are "
             f"re-weighted; the total needs at least {coaching.MIN_SCORED} scored categories."
         )
+        found = coaching.predictive_categories(common.indicator_test(view, prof.as_of, "quarter"))
+        st.markdown(
+            "**What the leading-indicator test found on this dataset** (quarterly panel):\n"
+            + "\n".join(f"- {CATEGORIES[c]}: {common.escape(found[c])}" for c in CATEGORIES)
+        )
+        common.page_link("indicators", "See the test", icon=":material/query_stats:")
         shown, _ = fmt.drop_empty(card.frame, keep=("owner", "total", "missing", "why_no_total"))
         fmt.table(shown, "scorecard", "card", **dict.fromkeys(shown.columns[1:10], "decimal"))
     with tabs[3]:

@@ -21,6 +21,7 @@ import polars as pl
 import streamlit as st
 import vl_convert as vlc
 
+from engine.analyses import indicators
 from engine.analyses.backtest import Backtest
 from engine.analyses.backtest import backtest as run_backtest
 from engine.analyses.quality import Profile, dataset_profile
@@ -114,6 +115,30 @@ def backtest(request: Request) -> Backtest:
     """The forecast backtest of the current dataset for ``request`` (cached: datasets never
     change, and on a large dataset it takes seconds)."""
     return _backtest(str(default_root().resolve()), state.current().dataset or "", request)
+
+
+@st.cache_data(show_spinner="Testing the leading indicators...", max_entries=16)
+def _indicator_test(
+    root: str,
+    token: str,
+    period: str,
+    grain: str,
+    filters: tuple[tuple[str, tuple[str, ...]], ...],
+    as_of: Any,
+) -> indicators.IndicatorTest:
+    from engine.semantic import make_request
+
+    req = make_request("won_revenue", period=period, filters=dict(filters), as_of=as_of)
+    with _workspace(root).cursor(token) as cur:
+        return indicators.test_indicators(cur, req, grain=grain)
+
+
+def indicator_test(view: links.ViewState, as_of: Any, grain: str) -> indicators.IndicatorTest:
+    """The leading-indicator test of the current dataset, period and filters (cached: the
+    Leading indicators and Coaching pages share one run, so they agree)."""
+    filters = tuple(sorted((k, tuple(v)) for k, v in view.filters.items() if v))
+    root = str(default_root().resolve())
+    return _indicator_test(root, view.dataset or "", view.period, grain, filters, as_of)
 
 
 def dataset_info() -> DatasetInfo | None:

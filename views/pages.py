@@ -49,6 +49,13 @@ REGISTRY: tuple[Page, ...] = (
         "Analysis",
         ("old", "new", "p", "split", "bucket"),
     ),
+    Page(
+        "indicators",
+        "Leading indicators",
+        ":material/query_stats:",
+        "Analysis",
+        ("pgrain", "outcome", "lag", "seg", "ind"),
+    ),
     Page("glossary", "Metric glossary", ":material/menu_book:", "Reference", ("q",)),
 )
 BY_SLUG: dict[str, Page] = {p.slug: p for p in REGISTRY}

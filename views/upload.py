@@ -337,7 +337,9 @@ if target is not None:
         "Load the files as",
         ["dataset", "snapshot"],
         format_func=lambda m: (
-            "A new dataset" if m == "dataset" else f"Add a newer export to {common.escape(target[1][:60])}"
+            "A new dataset"
+            if m == "dataset"
+            else f"Add a newer export to {common.escape(target[1][:60])}"
         ),
         key="load_mode",
         horizontal=True,

@@ -27,6 +27,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from engine.analyses import indicators
 from engine.analyses.coverage import coverage
 from engine.semantic.catalog import get_metric
 from engine.semantic.compute import Result, clean, compute, run_built
@@ -46,6 +47,13 @@ CATEGORY_NEEDS = {
     "conversion": "deals created in the period",
     "activity": "activities (activities.csv)",
     "forecast": "stage history and a won amount in the graded period",
+}
+# The leading-indicator metric behind each category (docs/metrics.md, Leading indicators);
+# forecast accuracy is not an indicator of the test.
+CATEGORY_INDICATOR = {
+    "discovery": "discovery_score",
+    "conversion": "stage_conversion",
+    "activity": "activity_count",
 }
 REP_METRICS = (
     "pipeline_created",
@@ -292,3 +300,28 @@ def rep_against_peers(con: duckdb.DuckDBPyConnection, request: Request, owner: s
     stage = "ramping" if bool(row["ramping"]) else "ramped"
     note = f"Peers: {len(others)} {stage} reps in segment {row['segment'] or '(none)'}."
     return Result(frame, tier.sql, tier.params, notes=[note, *tier.notes])
+
+
+def predictive_categories(test: indicators.IndicatorTest) -> dict[str, str]:
+    """Per scorecard category, what the leading-indicator test found on this dataset, in words:
+    the outcomes its indicator predicts (rho and the period), or that it predicts none, or why
+    it could not be tested (docs/metrics.md, Leading indicators)."""
+    grain = test.panel.grain
+    out: dict[str, str] = {}
+    for cat, mid in CATEGORY_INDICATOR.items():
+        r = test.results[test.results["indicator"] == mid]
+        hits = r[r["verdict"] == indicators.PREDICTIVE]
+        if len(hits):
+            parts = [
+                f"{'next' if h['lag'] else 'same'} {grain}'s "
+                f"{get_metric(h['outcome']).name.lower()} (rho {h['rho']:.2f})"
+                for h in hits.to_dict("records")
+            ]
+            out[cat] = "predictive: " + ", ".join(parts)
+        elif len(r) and (r["verdict"] == indicators.NO_EVIDENCE).any():
+            out[cat] = "no evidence that it predicts any outcome on this dataset"
+        else:
+            why = next((w for w in r["why"] if w), "") if len(r) else ""
+            out[cat] = "not tested: " + (why or "not enough data")
+    out["forecast"] = "not a leading indicator of the test"
+    return out

@@ -400,6 +400,12 @@ def cmd_backtest(args: argparse.Namespace, out: TextIO) -> int:
     return _with_dataset(args, out, run_backtest)
 
 
+def cmd_indicators(args: argparse.Namespace, out: TextIO) -> int:
+    from engine.analyses.indicators import run_cli
+
+    return _with_dataset(args, out, run_cli)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     parser.add_argument(
@@ -471,6 +477,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", dest="as_of", help="as-of date YYYY-MM-DD (default: latest event)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser(
+        "indicators",
+        help="test which leading indicators predict which outcomes (rep x period panel)",
+    )
+    p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
+    from engine.analyses.indicators import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_indicators)
     return parser
 
 
