@@ -44,14 +44,14 @@ REGISTRY: tuple[Page, ...] = (
     ),
     Page(
         "changes",
-        "Pipeline changes",
+        "Changes",
         ":material/waterfall_chart:",
         "Analysis",
         ("old", "new", "p", "split", "bucket"),
     ),
     Page(
         "indicators",
-        "Leading indicators",
+        "Indicators",
         ":material/query_stats:",
         "Analysis",
         ("pgrain", "outcome", "lag", "seg", "ind"),

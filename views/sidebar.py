@@ -124,12 +124,14 @@ def _filters(view: links.ViewState, prof: Profile) -> None:
 
 
 def navigation(view: links.ViewState) -> None:
-    """The pages by section, two to a row (keeps the controls below within one screen)."""
+    """The pages by section, two or three to a row (keeps the controls below within one
+    screen at 1440x900)."""
     for section, slugs in pages.SECTIONS.items():
         st.caption(section)
-        for i in range(0, len(slugs), 2):
-            cols = st.columns(2, gap="small")
-            for col, page in zip(cols, slugs[i : i + 2], strict=False):
+        per_row = 3 if len(slugs) > 4 else 2
+        for i in range(0, len(slugs), per_row):
+            cols = st.columns(per_row, gap="xxsmall" if per_row == 3 else "small")
+            for col, page in zip(cols, slugs[i : i + per_row], strict=False):
                 with col:
                     common.page_link(page)
 

@@ -237,8 +237,8 @@ def _rep_statistic(codes: np.ndarray, n_reps: int, x: np.ndarray, y: np.ndarray)
     """Spearman's rho of the rows of resampled reps, for a batch of resamples at once.
 
     Each rep's rows are laid out in a block of the same width (padded with NaN), so a resample
-    of reps is one fancy index. Ranks are ``scipy.stats.rankdata`` with average ties, ignoring
-    the padding; padding is then set to the row's mean rank, which adds nothing to the sums of
+    of reps is one fancy index. Ranks are ``scipy.stats.rankdata`` with average ties, the
+    padding ranked last; padding is then set to the row's mean rank, which adds nothing to the sums of
     ``scipy.stats.pearsonr``: Pearson's r of the ranks of the real rows, i.e. Spearman's rho
     (the test checks it against ``spearmanr`` resample by resample)."""
     order = np.argsort(codes, kind="stable")
@@ -254,9 +254,11 @@ def _rep_statistic(codes: np.ndarray, n_reps: int, x: np.ndarray, y: np.ndarray)
         idx = np.asarray(rep_idx, dtype=int)
         gx = bx[idx].reshape(*idx.shape[:-1], -1)
         gy = by[idx].reshape(*idx.shape[:-1], -1)
-        rx = stats.rankdata(gx, axis=-1, nan_policy="omit")
-        ry = stats.rankdata(gy, axis=-1, nan_policy="omit")
         pad = np.isnan(gx)
+        # Padding ranked as +inf sorts after every real value, so the real values get exactly
+        # the ranks nan_policy="omit" would give them, at half its cost (no NaN handling).
+        rx = stats.rankdata(np.where(pad, np.inf, gx), axis=-1)
+        ry = stats.rankdata(np.where(pad, np.inf, gy), axis=-1)
         mean = (np.sum(~pad, axis=-1, keepdims=True) + 1) / 2
         rx = np.where(pad, mean, rx)
         ry = np.where(pad, mean, ry)

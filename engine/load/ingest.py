@@ -89,7 +89,7 @@ class Limits:
     default 1), ``WORKBENCH_MAX_COLUMNS`` (default 2000), ``WORKBENCH_MAX_ROWS`` (records of
     one file, default 2,000,000: at that many one-character rows, every one quarantined, a
     load peaks under 1 GB) and ``WORKBENCH_MAX_FILES`` (files per load, default 20). Each is
-    checked before the work it bounds: a CSV's lines are counted before any is parsed; an
+    checked before the work it bounds: a CSV's records are counted before any is typed; an
     XLSX's cells are measured one by one as they are read, and a Parquet file's columns by
     the text they decode to, before decoding; neither may hold more text than a CSV of the
     upload limit could.
@@ -179,13 +179,14 @@ def read_file(
             "environment variable."
         )
     head = _head_bytes(data, _SNIFF_CHARS + len(codecs.BOM_UTF8))
-    if _detect_format(head, filename) == "csv":
-        _check_lines(data, limits)
+    is_csv = _detect_format(head, filename) == "csv"
+    if is_csv:
+        _refuse_many_lines(data, limits)
     if stream and size >= LARGE_CSV_BYTES:
-        if _detect_format(head, filename) == "csv":
+        if is_csv:
             streamed = _open_stream(data, head, limits, filename)
             if streamed is not None:
-                return streamed
+                return _check_records(streamed, limits)
     if isinstance(data, Path):
         data = data.read_bytes()
     if not data:
@@ -199,7 +200,7 @@ def read_file(
         return _read_spreadsheet(data, limits, "xls")
     if kind == "parquet":
         return _read_parquet(data, limits)
-    return _read_csv(data, limits, filename)
+    return _check_records(_read_csv(data, limits, filename), limits)
 
 
 # --------------------------------------------------------------------------- format detection
@@ -263,23 +264,31 @@ def _unique_headers(raw: Sequence[object]) -> list[str]:
     return out
 
 
-def _check_lines(data: bytes | Path, limits: Limits) -> None:
-    """Refuse a CSV with more lines than ``limits.max_rows`` records before parsing any: the
-    work and memory of a load grow with its records, not its bytes (ten million one-character
-    lines fit in 20 MB). A record with a quoted line break counts its lines, so the count errs
-    on the side of refusing."""
+def _refuse_many_lines(data: bytes | Path, limits: Limits) -> None:
+    """Before any parsing: a text file with more lines than ``limits.max_rows`` records and no
+    quote character at all (so no record can span lines) has too many records. With quotes, a
+    line break may sit inside a field; the readers then count records as they split them."""
     limit = limits.max_rows + 1  # the header line
+    lines, quoted = 0, False
     if isinstance(data, bytes):
-        lines = data.count(b"\n")
+        lines, quoted = data.count(b"\n"), b'"' in data
     else:
-        lines = 0
         with data.open("rb") as fh:
             while block := fh.read(BLOCK_BYTES):
                 lines += block.count(b"\n")
-                if lines > limit:
-                    break
-    if lines > limit:
+                quoted = quoted or b'"' in block
+    if lines > limit and not quoted:
         raise _rows_limit_error(limits)
+
+
+def _check_records(raw: RawTable, limits: Limits) -> RawTable:
+    """Refuse a CSV with more than ``limits.max_rows`` records once they are split and before
+    any is typed or validated: the work and memory of a load grow with its records, not its
+    bytes (ten million one-character lines fit in 20 MB). A streamed file's records are its
+    counted lines, known before any is parsed."""
+    if raw.records > limits.max_rows:
+        raise _rows_limit_error(limits)
+    return raw
 
 
 def _rows_limit_error(limits: Limits) -> LimitExceeded:
@@ -758,6 +767,8 @@ def _careful_csv(
                     continue
             rows.append(rec)
             lines.append(line)
+            if len(lines) + len(bad) > limits.max_rows:  # stop before holding more
+                raise _rows_limit_error(limits)
     except csv.Error as e:
         raise InputError(
             f"The file could not be read as CSV near line {first_line + prev}: {e}. Export it "
