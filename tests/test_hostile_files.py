@@ -135,3 +135,20 @@ def test_a_hostile_file_stays_bounded_or_is_refused_with_a_message(
         "csv-ten-million-one-character-lines": "records",
     }[name]
     assert expected in result["err"], result["err"]
+
+
+@pytest.mark.parametrize("block", [64, 1000, 16 * 1024 * 1024])
+def test_shared_strings_are_added_up_across_the_sheets_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    from engine.core.errors import LimitExceeded
+    from engine.load import ingest
+
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", block)  # cells split across reads
+    data = _xlsx_one_shared_string(tmp_path / "d.xlsx", cells=2_000, size=1_000).read_bytes()
+    # 2,000 cells x 1,000 bytes = 2,000,000 bytes of text (+ the 9-byte header cell)
+    over = ingest.Limits(max_upload_mb=1.9)  # 1,992,294 bytes: just under the text
+    with pytest.raises(LimitExceeded, match="MB of text"):
+        ingest.read_file(data, "d.xlsx", over)
+    under = ingest.Limits(max_upload_mb=2.0)  # 2,097,152 bytes: just over it
+    assert ingest.read_file(data, "d.xlsx", under).table.num_rows == 2_000

@@ -27,6 +27,7 @@ import codecs
 import csv
 import io
 import os
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Collection, Sequence
@@ -36,6 +37,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import polars as pl
@@ -1404,7 +1406,57 @@ def _check_members(data: bytes, limits: Limits) -> None:
 
 def _read_xlsx(data: bytes, limits: Limits) -> RawTable:
     _check_zip(data, limits)
+    _check_shared_text(data, limits)
     return _read_spreadsheet(data, limits, "xlsx")
+
+
+_SHARED_CELL = re.compile(rb'<c\b[^>]*?\bt="s"[^>]*>\s*<v>(\d+)</v>')
+_SCAN_TAIL = 512  # bytes kept between blocks, so a cell split across two is still seen
+
+
+def _check_shared_text(data: bytes, limits: Limits) -> None:
+    """Refuse a workbook whose cells expand to more text than the upload limit, before the
+    reader expands them: a cell of type "s" names a shared string by index, so a 100 KB
+    workbook can repeat one 20 KB string in 30,000 cells (600 MB once read). The shared
+    strings' lengths are read first, then every shared-string cell of every sheet is added
+    up as the sheet's XML streams past, stopping as soon as the budget is spent."""
+    budget = limits.max_upload_bytes
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            shared = next((n for n in names if n.lower() == "xl/sharedstrings.xml"), None)
+            if shared is None:
+                return
+            lengths = []
+            with zf.open(shared) as fh:
+                for _, elem in ElementTree.iterparse(fh):
+                    if elem.tag.endswith("}si") or elem.tag == "si":
+                        lengths.append(len("".join(elem.itertext()).encode()))
+                        elem.clear()
+            if not lengths:
+                return
+            longest = max(lengths)
+            for name in names:
+                if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                    continue
+                tail = b""
+                with zf.open(name) as fh:
+                    while block := fh.read(BLOCK_BYTES):
+                        text = tail + block
+                        cut = len(text) - _SCAN_TAIL if len(block) == BLOCK_BYTES else len(text)
+                        for m in _SHARED_CELL.finditer(text, 0, max(cut, 0)):
+                            i = int(m.group(1))
+                            budget -= lengths[i] if i < len(lengths) else longest
+                        if budget < 0:
+                            raise _text_limit_error(limits, "XLSX")
+                        tail = text[max(cut, 0) :]
+                    for m in _SHARED_CELL.finditer(tail):
+                        i = int(m.group(1))
+                        budget -= lengths[i] if i < len(lengths) else longest
+                    if budget < 0:
+                        raise _text_limit_error(limits, "XLSX")
+    except (zipfile.BadZipFile, OSError, ValueError, ElementTree.ParseError):
+        return  # damaged: the reader says so in its own words
 
 
 # Rows of a sheet held as Python values at a time before they become Arrow columns.
