@@ -146,6 +146,9 @@ def test_shared_strings_are_added_up_across_the_sheets_blocks(
 
     monkeypatch.setattr(ingest, "BLOCK_BYTES", block)  # cells split across reads
     data = _xlsx_one_shared_string(tmp_path / "d.xlsx", cells=2_000, size=1_000).read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open("xl/worksheets/sheet1.xml") as fh:
+        found = list(ingest._shared_cells(fh))
+    assert found == [1] + [0] * 2_000  # every cell once, whichever read it straddles
     # 2,000 cells x 1,000 bytes = 2,000,000 bytes of text (+ the 9-byte header cell)
     over = ingest.Limits(max_upload_mb=1.9)  # 1,992,294 bytes: just under the text
     with pytest.raises(LimitExceeded, match="MB of text"):

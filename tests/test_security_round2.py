@@ -95,14 +95,12 @@ def test_4_charts_carry_no_raw_email_in_data_labels_or_tooltips(tmp_path, monkey
 
 
 def test_4_the_chart_spec_masker_covers_data_and_text() -> None:
-    from views.common import _masked_spec
-
     spec = {
         "title": f"{EMAIL} against peers",
         "datasets": {"d1": [{"owner": EMAIL, "phone": "+1 (555) 123-4567", "n": 3}]},
         "encoding": {"tooltip": [{"field": "owner"}]},
     }
-    got = _masked_spec(spec)
+    got = privacy.mask_structure(spec)
     assert got["title"] == "a***@corp.com against peers"
     assert got["datasets"]["d1"] == [{"owner": "a***@corp.com", "phone": "***-***-4567", "n": 3}]
     assert got["encoding"] == spec["encoding"]

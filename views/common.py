@@ -50,12 +50,6 @@ def shown(value: Any) -> Any:
     return value if state.reveal_personal() else privacy.mask_if_personal(value)
 
 
-def _masked_spec(spec: Any) -> Any:
-    """A chart's Vega-Lite spec with personal values masked: every whole value in its data
-    that is an email or a phone number, and every email inside any text (titles, labels)."""
-    return privacy.mask_structure(spec)
-
-
 @st.cache_resource(show_spinner=False, on_release=Workspace.close)
 def _workspace(root: str) -> Workspace:
     ws = Workspace(root)
@@ -271,7 +265,7 @@ def chart(chart: alt.TopLevelMixin, name: str, key: str) -> None:
     and downloaded is the masked spec (personal values in data, tooltips and labels)."""
     masked = chart.to_dict()
     if not state.reveal_personal():
-        masked = _masked_spec(masked)
+        masked = privacy.mask_structure(masked)
     st.vega_lite_chart(None, masked, width="stretch", key=f"chart_{key}")
     spec = json.dumps(masked)
     left, right = st.columns(2)

@@ -30,13 +30,13 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.etree import ElementTree
 
 import numpy as np
@@ -182,13 +182,12 @@ def read_file(
         )
     head = _head_bytes(data, _SNIFF_CHARS + len(codecs.BOM_UTF8))
     is_csv = _detect_format(head, filename) == "csv"
+    if is_csv and stream and size >= LARGE_CSV_BYTES:
+        streamed = _open_stream(data, head, limits, filename)
+        if streamed is not None:  # its lines are counted already: no second pass
+            return _check_records(streamed, limits)
     if is_csv:
         _refuse_many_lines(data, limits)
-    if stream and size >= LARGE_CSV_BYTES:
-        if is_csv:
-            streamed = _open_stream(data, head, limits, filename)
-            if streamed is not None:
-                return _check_records(streamed, limits)
     if isinstance(data, Path):
         data = data.read_bytes()
     if not data:
@@ -1414,6 +1413,24 @@ _SHARED_CELL = re.compile(rb'<c\b[^>]*?\bt="s"[^>]*>\s*<v>(\d+)</v>')
 _SCAN_TAIL = 512  # bytes kept between blocks, so a cell split across two is still seen
 
 
+def _shared_cells(fh: IO[bytes]) -> Iterator[int]:
+    """The shared-string index of every cell of type "s" in a sheet's XML, read a block at a
+    time: a match starting in the last ``_SCAN_TAIL`` bytes of what is read so far waits for
+    the next block, so a cell split across two reads is found whole, once."""
+    tail = b""
+    while True:
+        block = fh.read(BLOCK_BYTES)
+        text = tail + block
+        cut = len(text) - _SCAN_TAIL if block else len(text)
+        for m in _SHARED_CELL.finditer(text):
+            if m.start() >= cut:
+                break
+            yield int(m.group(1))
+        if not block:
+            return
+        tail = text[max(cut, 0) :]
+
+
 def _check_shared_text(data: bytes, limits: Limits) -> None:
     """Refuse a workbook whose cells expand to more text than the upload limit, before the
     reader expands them: a cell of type "s" names a shared string by index, so a 100 KB
@@ -1439,22 +1456,11 @@ def _check_shared_text(data: bytes, limits: Limits) -> None:
             for name in names:
                 if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
                     continue
-                tail = b""
                 with zf.open(name) as fh:
-                    while block := fh.read(BLOCK_BYTES):
-                        text = tail + block
-                        cut = len(text) - _SCAN_TAIL if len(block) == BLOCK_BYTES else len(text)
-                        for m in _SHARED_CELL.finditer(text, 0, max(cut, 0)):
-                            i = int(m.group(1))
-                            budget -= lengths[i] if i < len(lengths) else longest
+                    for i in _shared_cells(fh):
+                        budget -= lengths[i] if i < len(lengths) else longest
                         if budget < 0:
                             raise _text_limit_error(limits, "XLSX")
-                        tail = text[max(cut, 0) :]
-                    for m in _SHARED_CELL.finditer(tail):
-                        i = int(m.group(1))
-                        budget -= lengths[i] if i < len(lengths) else longest
-                    if budget < 0:
-                        raise _text_limit_error(limits, "XLSX")
     except (zipfile.BadZipFile, OSError, ValueError, ElementTree.ParseError):
         return  # damaged: the reader says so in its own words
 

@@ -69,11 +69,6 @@ class Measure:
         """How many rows the aggregate is over (a sum of amounts counts the known amounts)."""
         return f"count({self.expr})"
 
-    def filtered(self, alias: str) -> str:
-        """``<aggregate> FILTER (WHERE <its rows>) AS alias``, for reading several measures of
-        one relation in one scan."""
-        return f"{self.sql()} FILTER (WHERE {self.where}) AS {alias}"
-
 
 @dataclass(frozen=True)
 class Model:
