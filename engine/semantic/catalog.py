@@ -9,14 +9,13 @@ of kinds. The glossary, the command line and the tests read :data:`CATALOG`;
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.core.canonical import TABLES
 from engine.core.errors import UnknownName, WorkbenchError
-from engine.semantic.model import MEASURES, RELATIONS, Measure
+from engine.semantic.model import MEASURES, RELATIONS, Measure, by_id, read_toml
 
 CATALOG_PATH = Path(__file__).with_name("catalog.toml")
 
@@ -298,16 +297,8 @@ def parse_metric(raw: dict[str, Any]) -> Metric:
 def load_catalog(path: Path = CATALOG_PATH) -> dict[str, Metric]:
     """Load and validate a catalog file; ids must be unique. That docs/metrics.md lists every
     metric is a test of the docs, so a new metric is one entry here."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise CatalogError(f"Cannot read the metric catalog {path}: {e}") from e
-    metrics: dict[str, Metric] = {}
-    for entry in raw.get("metric", []):
-        m = parse_metric(entry)
-        if m.id in metrics:
-            raise CatalogError(f"Metric {m.id!r} is declared twice.")
-        metrics[m.id] = m
+    raw = read_toml(path, CatalogError, "metric catalog")
+    metrics = by_id(raw.get("metric", []), parse_metric, CatalogError, "Metric")
     for m in metrics.values():
         if m.numerator_metric and m.numerator_metric not in metrics:
             raise CatalogError(f"Metric {m.id!r}: unknown numerator_metric {m.numerator_metric!r}.")

@@ -11,14 +11,23 @@ measures instead of writing SQL, and a ratio names the two it divides
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from engine.core.canonical import TABLES
 from engine.core.errors import WorkbenchError
 
 MODEL_PATH = Path(__file__).with_name("model.toml")
+
+
+class _Declared(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_Declared)
 AGGS = ("sum", "count", "values")
 
 
@@ -121,26 +130,42 @@ def _measure(raw: dict[str, Any], relations: dict[str, Relation]) -> Measure:
     return Measure(mid, rel.id, time, str(raw.get("where", "TRUE")), agg, expr, description)
 
 
-def load_model(path: Path = MODEL_PATH) -> Model:
+def read_toml(path: Path, error: type[WorkbenchError], what: str) -> dict[str, Any]:
+    """A declaration file of the semantic layer, or ``error`` saying why it cannot be read."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ModelError(f"Cannot read the semantic model {path}: {e}") from e
+        raise error(f"Cannot read the {what} {path}: {e}") from e
+
+
+def by_id(
+    entries: Iterable[dict[str, Any]],
+    parse: Callable[[dict[str, Any]], _T],
+    error: type[WorkbenchError],
+    kind: str,
+) -> dict[str, _T]:
+    """Each entry parsed, keyed by its id; an id declared twice raises ``error``."""
+    out: dict[str, _T] = {}
+    for entry in entries:
+        item = parse(entry)
+        key = item.id
+        if key in out:
+            raise error(f"{kind} {key!r} is declared twice.")
+        out[key] = item
+    return out
+
+
+def load_model(path: Path = MODEL_PATH) -> Model:
+    raw = read_toml(path, ModelError, "semantic model")
     dimensions = tuple(str(d) for d in raw.get("dimensions", ()))
     if not dimensions or len(set(dimensions)) != len(dimensions):
         raise ModelError("The model lists its dimensions once each.")
-    relations: dict[str, Relation] = {}
-    for entry in raw.get("relation", []):
-        r = _relation(entry, dimensions)
-        if r.id in relations:
-            raise ModelError(f"Relation {r.id!r} is declared twice.")
-        relations[r.id] = r
-    measures: dict[str, Measure] = {}
-    for entry in raw.get("measure", []):
-        m = _measure(entry, relations)
-        if m.id in measures:
-            raise ModelError(f"Measure {m.id!r} is declared twice.")
-        measures[m.id] = m
+    relations = by_id(
+        raw.get("relation", []), lambda e: _relation(e, dimensions), ModelError, "Relation"
+    )
+    measures = by_id(
+        raw.get("measure", []), lambda e: _measure(e, relations), ModelError, "Measure"
+    )
     return Model(dimensions, relations, measures)
 
 
