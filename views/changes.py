@@ -70,8 +70,8 @@ st.caption(
     "(docs/metrics.md, Pipeline changes)."
 )
 
-with common.error_boundary(), changes.attach_pair(ws.path(old_key), ws.path(new_key)) as con:
-    result = changes.compare(con, period, group)
+with common.error_boundary():
+    result = common.compared(changes.compare, old_key, new_key, period, group)
     total = result.total
     cols = st.columns(4)
     cols[0].metric(
@@ -143,7 +143,7 @@ with common.error_boundary(), changes.attach_pair(ws.path(old_key), ws.path(new_
                 key="w_bucket",
                 on_change=state.on_change_param("bucket", "w_bucket"),
             )
-            deals = changes.deals(con, period, bucket, group)
+            deals = common.compared(changes.deals, old_key, new_key, period, bucket, group)
             part = total.buckets[bucket] if not group else None
             if part is not None:
                 st.markdown(
@@ -161,7 +161,7 @@ with common.error_boundary(), changes.attach_pair(ws.path(old_key), ws.path(new_
                 new_close="date:New close date",
             )
     with tabs[2]:
-        moves = changes.stage_moves(con, period)
+        moves = common.compared(changes.stage_moves, old_key, new_key, period)
         if moves.empty:
             st.info("No deal in this period's pipeline changed stage.", icon=":material/info:")
         else:

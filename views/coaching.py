@@ -55,8 +55,8 @@ if missing:
         f"Upload {', '.join(missing)} to see every part of this page.", icon=":material/upload:"
     )
 
-with common.error_boundary(), common.cursor() as con:
-    team = coaching.team_tier(con, req)
+with common.error_boundary():
+    team = common.computed(coaching.team_tier, req)
     summ = team.attainment_summary
     graded = fmt.period_text(team.notes[0].removeprefix("Graded period: "))
     no_quota = f"n/a: no quota covers the graded period ({graded})."
@@ -91,7 +91,7 @@ with common.error_boundary(), common.cursor() as con:
         why_na=fc_na,
     )
     wr = team.win_rate
-    no_win_rate = unmet_requirement(con, get_metric("win_rate"))
+    no_win_rate = common.computed(unmet_requirement, get_metric("win_rate"))
     wr_n = int((wr.extras.get("denominator") or 0) if wr else 0)
     fmt.metric(
         cols[3],
@@ -111,7 +111,7 @@ with common.error_boundary(), common.cursor() as con:
             f"{METHOD_LABELS[coaching.FORECAST_METHOD]} ({coaching.FORECAST_METHOD}); the "
             "Forecast page compares it with the other methods."
         )
-    busy = busy_not_converting(con, req)
+    busy = common.computed(busy_not_converting, req)
     if busy:
         names = ", ".join(f.subject.removeprefix("owner: ") for f in busy)
         st.warning(
@@ -158,7 +158,7 @@ with common.error_boundary(), common.cursor() as con:
             fmt.table(team.attainment.frame, "attainment per rep", "att", **ATT_KINDS)
             common.how_computed(team.attainment.sql, team.attainment.params)
     with tabs[1]:
-        reps = coaching.rep_tier(con, req)
+        reps = common.computed(coaching.rep_tier, req)
         shown, empty_cols = fmt.drop_empty(reps.frame, keep=("owner", "ramping"))
         if "ramp_adjusted_attainment" in shown.columns:
             st.caption(
@@ -188,7 +188,7 @@ with common.error_boundary(), common.cursor() as con:
                 ),
             )
         weights = {c: weight(c) / 100 for c in CATEGORIES}
-        card = coaching.scorecard(con, req, weights=weights)
+        card = common.computed(coaching.scorecard, req, weights=weights)
         build = lambda f: charts.score_grid(f, list(CATEGORIES))  # noqa: E731
         scored = [c for c in CATEGORIES if fmt.has_data(card.frame, c)]
         unscored = [c for c in CATEGORIES if c not in scored]
@@ -212,7 +212,7 @@ with common.error_boundary(), common.cursor() as con:
         shown, _ = fmt.drop_empty(card.frame, keep=("owner", "total", "missing", "why_no_total"))
         fmt.table(shown, "scorecard", "card", **dict.fromkeys(shown.columns[1:10], "decimal"))
     with tabs[3]:
-        avc = coaching.activity_vs_conversion(con, req)
+        avc = common.computed(coaching.activity_vs_conversion, req)
         empty = "Upload activities.csv to see activity against conversion per rep."
         build = charts.activity_quadrants
         fmt.chart_or_empty(
@@ -233,7 +233,7 @@ with common.error_boundary(), common.cursor() as con:
             placeholder="Choose a rep",
         )
         if rep:
-            mine = coaching.rep_against_peers(con, req, rep)
+            mine = common.computed(coaching.rep_against_peers, req, rep)
             st.caption(common.escape(" ".join(mine.notes[:1])))
             f = mine.frame
             own = [f"{r['label']} {fmt.value(r['rep'], r['unit'])}" for r in f.to_dict("records")]

@@ -10,22 +10,21 @@ import html
 import json
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
-import duckdb
 import pandas as pd
 import polars as pl
 import streamlit as st
 import vl_convert as vlc
 
-from engine.analyses import indicators
+from engine.analyses import changes, facts, indicators
 from engine.analyses.backtest import Backtest
 from engine.analyses.backtest import backtest as run_backtest
 from engine.analyses.quality import Profile, dataset_profile
-from engine.core import export, privacy
+from engine.core import export, memo, privacy
 from engine.core.errors import DatasetNotFound, WorkbenchError
 from engine.load import samples
 from engine.semantic.request import Request
@@ -52,7 +51,7 @@ def shown(value: Any) -> Any:
 
 @st.cache_resource(show_spinner=False, on_release=Workspace.close)
 def _workspace(root: str) -> Workspace:
-    ws = Workspace(root)
+    ws = Workspace(root, finish=facts.store)  # each written dataset keeps its facts
     samples.apply_retention(ws)  # $WORKBENCH_RETENTION_DAYS; off when unset
     return ws
 
@@ -127,12 +126,39 @@ def _indicator_test(
         return indicators.test_indicators(cur, req, grain=grain)
 
 
+def _test_key(view: links.ViewState, as_of: Any, grain: str) -> tuple[Any, ...]:
+    filters = tuple(sorted((k, tuple(v)) for k, v in view.filters.items() if v))
+    root = str(default_root().resolve())
+    return (root, view.dataset or "", view.period, grain, filters, as_of)
+
+
 def indicator_test(view: links.ViewState, as_of: Any, grain: str) -> indicators.IndicatorTest:
     """The leading-indicator test of the current dataset, period and filters (cached: the
     Leading indicators and Coaching pages share one run, so they agree)."""
-    filters = tuple(sorted((k, tuple(v)) for k, v in view.filters.items() if v))
-    root = str(default_root().resolve())
-    return _indicator_test(root, view.dataset or "", view.period, grain, filters, as_of)
+    return _indicator_test(*_test_key(view, as_of, grain))
+
+
+@st.cache_data(show_spinner="Testing each segment...", max_entries=32)
+def _segment_test(
+    root: str,
+    token: str,
+    period: str,
+    grain: str,
+    filters: tuple[tuple[str, tuple[str, ...]], ...],
+    as_of: Any,
+    outcome: str,
+    lag: int,
+) -> pd.DataFrame:
+    test = _indicator_test(root, token, period, grain, filters, as_of)
+    return indicators.by_segment(test.panel, outcome, lag)
+
+
+def segment_test(
+    view: links.ViewState, as_of: Any, grain: str, outcome: str, lag: int
+) -> pd.DataFrame:
+    """The leading-indicator test within each segment, for one outcome and lag (cached with
+    the test it splits, so a rerun does not bootstrap again)."""
+    return _segment_test(*_test_key(view, as_of, grain), outcome, lag)
 
 
 def dataset_info() -> DatasetInfo | None:
@@ -147,12 +173,58 @@ def dataset_info() -> DatasetInfo | None:
         return None
 
 
-@contextmanager
-def cursor() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor on the current dataset's analysed snapshot (raises DatasetNotFound when there
-    is none)."""
-    with workspace().cursor(snapshot_key()) as cur:
-        yield cur
+T = TypeVar("T")
+# What the pages computed, per (dataset file, request): a rerun that changed nothing reads the
+# result back instead of scanning the tables again ($WORKBENCH_CACHE_MB bounds it).
+RESULTS = memo.ResultCache(memo.budget_from_env())
+
+
+def file_version(key: str) -> tuple[str, int, int, int]:
+    """What identifies a dataset file's content: its path, inode, size and change time (the
+    change time moves on every write, settings included, and cannot be set back)."""
+    path = workspace().path(key)
+    stat = path.stat()
+    return str(path), stat.st_ino, stat.st_size, stat.st_ctime_ns
+
+
+def computed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(cursor, *args, **kwargs)`` on the analysed snapshot, cached in :data:`RESULTS` by
+    the file's version, ``fn`` and the arguments. Every page's engine call goes through here,
+    so a rerun costs what reading the result back costs, whatever the dataset's size."""
+    key = snapshot_key()
+    try:
+        version: tuple[Any, ...] = file_version(key)
+    except (OSError, WorkbenchError):
+        version = (key,)
+    cache_key = (
+        version,
+        fn.__module__,
+        fn.__qualname__,
+        memo.request_key(len(args), *args, *sorted(kwargs.items())),
+    )
+
+    def run() -> T:
+        with workspace().cursor(key) as cur:
+            return fn(cur, *args, **kwargs)
+
+    return RESULTS.get(cache_key, run)
+
+
+def compared(fn: Callable[..., T], old_key: str, new_key: str, *args: Any) -> T:
+    """``fn(con, *args)`` on two snapshots attached side by side (the Changes page), cached in
+    :data:`RESULTS` like :func:`computed`, by both files' versions."""
+    ws = workspace()
+    try:
+        version: tuple[Any, ...] = (file_version(old_key), file_version(new_key))
+    except (OSError, WorkbenchError):
+        version = (old_key, new_key)
+    cache_key = (version, fn.__module__, fn.__qualname__, memo.request_key(*args))
+
+    def run() -> T:
+        with changes.attach_pair(ws.path(old_key), ws.path(new_key)) as con:
+            return fn(con, *args)
+
+    return RESULTS.get(cache_key, run)
 
 
 def show_error(exc: WorkbenchError) -> None:
@@ -227,6 +299,9 @@ def copy_link(view: links.ViewState) -> None:
     st.code(share_url(view), language=None, wrap_lines=True)
 
 
+SHOWN_ROWS = 2_000  # a longer table shows its first rows; its download has every row
+
+
 def table(
     frame: pd.DataFrame | pl.DataFrame,
     name: str,
@@ -234,21 +309,43 @@ def table(
     json_columns: tuple[str, ...] = (),
     **kwargs: Any,
 ) -> None:
-    """A table with personal data masked (unless revealed) and a formula-safe CSV download."""
+    """A table with personal data masked (unless revealed) and a formula-safe CSV download.
+
+    A table longer than :data:`SHOWN_ROWS` shows its first rows and says so, and its CSV is
+    masked and written only when the button is clicked, so a rerun never formats every row
+    of a large dataset's lists."""
     df = export.to_pandas(frame)
-    if not state.reveal_personal():
-        df, masked = privacy.mask_frame(df, json_columns)
+    reveal = state.reveal_personal()
+    total = len(df)
+    head = df.head(SHOWN_ROWS) if total > SHOWN_ROWS else df
+    shown_df = head
+    if not reveal:
+        shown_df, masked = privacy.mask_frame(head, json_columns)
         if masked:
             st.caption("Masked personal data: " + ", ".join(escape(c) for c in sorted(masked)))
-    st.dataframe(df, hide_index=True, **kwargs)
+    if total > SHOWN_ROWS:
+        st.caption(
+            f"Showing the first {SHOWN_ROWS:,} of {total:,} rows; the download has all of them."
+        )
+    st.dataframe(shown_df, hide_index=True, **kwargs)
+    if total > SHOWN_ROWS:
+        data: bytes | Callable[[], bytes] = lambda: _csv(df, reveal, json_columns)  # noqa: E731
+    else:
+        data = export.to_csv_bytes(shown_df)
     st.download_button(
         f"Download {escape(name)} (CSV)",  # a file name is text, never markdown
-        data=export.to_csv_bytes(df),
+        data=data,
         file_name=export.safe_file_name(name) + ".csv",
         mime="text/csv",
         key=f"dl_{key}",
         icon=":material/download:",
+        on_click="ignore",
     )
+
+
+def _csv(df: pd.DataFrame, reveal: bool, json_columns: tuple[str, ...]) -> bytes:
+    """Every row of a table as its download: masked unless revealed, formula-safe."""
+    return export.to_csv_bytes(df if reveal else privacy.mask_frame(df, json_columns)[0])
 
 
 def how_computed(sql: str, params: Any = None, what: str | None = None) -> None:

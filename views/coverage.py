@@ -35,16 +35,16 @@ nxt = coverage.coming_period(req)
 nxt_open = coverage.not_ended(nxt, req.as_of)
 has_quotas = bool(info.row_counts.get("quotas"))
 
-with common.error_boundary(), common.cursor() as con:
+with common.error_boundary():
     # which weighting (learned stage rates or the CRM's probabilities) the engine chose
     weighting = backtest.choose_weighting(common.backtest(backtest.weighting_request(req)))
-    fc = coverage.forecast_next_days(con, req, w=weighting).parts
-    aging = compute(con, req.with_(metrics=("pipeline_aging",)))
+    fc = common.computed(coverage.forecast_next_days, req, w=weighting).parts
+    aging = common.computed(compute, req.with_(metrics=("pipeline_aging",)))
     # Five cards in one row cut the longest value off below about 1,450 px: 3 + 2 rows.
     cols = iter([*st.columns(3), *st.columns(3)[:2]] if has_quotas else st.columns(3))
     if has_quotas:
-        now = compute(con, req.with_(period=cur))
-        ahead = compute(con, req.with_(period=nxt))
+        now = common.computed(compute, req.with_(period=cur))
+        ahead = common.computed(compute, req.with_(period=nxt))
         next(cols).metric(
             f"Coverage {cur.label}",
             fmt.value(now.value, "multiple"),
@@ -107,7 +107,7 @@ with common.error_boundary(), common.cursor() as con:
             f"Pipeline aging is {aging.value:.0%}: above the healthy {AGING_MAX:.0%}.",
             icon=":material/hourglass:",
         )
-    stale = coverage.stale_deals(con, req)
+    stale = common.computed(coverage.stale_deals, req)
     if len(stale.frame):
         st.warning(
             f"{len(stale.frame):,} open deals have been over {req.stale_days} days in their stage.",
@@ -122,7 +122,7 @@ with common.error_boundary(), common.cursor() as con:
             )
         else:
             lvl = state.url_choice("Per", "level", LEVELS, "team")
-            cov = coverage.coverage(con, req, level=lvl)
+            cov = common.computed(coverage.coverage, req, level=lvl)
             for which in ("current", "next"):
                 part = cov.frame[cov.frame["period"] == which]
                 ended = which == "next" and not nxt_open
@@ -135,7 +135,7 @@ with common.error_boundary(), common.cursor() as con:
             fmt.table(cov.frame, f"coverage per {lvl}", "cov", **COV_KINDS)
             common.how_computed(cov.sql, cov.params)
     with tabs[1]:
-        month = coverage.pipeline_by_close_month(con, req, weighting)
+        month = common.computed(coverage.pipeline_by_close_month, req, weighting)
         empty = "No open deal has an expected close date: nothing to place on the calendar."
         build = charts.pipeline_by_month
         fmt.chart_or_empty(month.frame, "open_pipeline", build, "pipeline by month", "month", empty)
@@ -148,7 +148,7 @@ with common.error_boundary(), common.cursor() as con:
             f"forecast, next {coverage.FORECAST_DAYS} days",
         )
     with tabs[2]:
-        by_stage = coverage.aging(con, req)
+        by_stage = common.computed(coverage.aging, req)
         title = f"Share of open deals past {req.aging_multiple:g}x their stage median"
         build = lambda f: charts.share_bars(f, "stage", AGING_MAX, title)  # noqa: E731
         fmt.chart_or_empty(by_stage.frame, "value", build, "aging", "aging")
@@ -162,7 +162,7 @@ with common.error_boundary(), common.cursor() as con:
         fmt.table(stale.frame, "stale deals", "stale")
         common.how_computed(stale.sql, stale.params)
     with tabs[4]:
-        slipped = coverage.slipped_deals(con, req)
+        slipped = common.computed(coverage.slipped_deals, req)
         st.caption(
             f"{len(slipped.frame):,} open deals with an expected close date before {req.as_of}."
         )

@@ -24,6 +24,7 @@ def _save(token: str, mid: float, ent: float) -> bool:
         common.show_error(exc)
         return False
     st.cache_data.clear()  # the filter values (segments present) may change
+    common.RESULTS.clear()  # and every result that attributes deals to segments
     st.toast(f"Segment thresholds saved: {new.describe()}.", icon=":material/save:")
     return True
 
@@ -41,9 +42,8 @@ def render() -> None:
         "accounts by account id, else by account name."
     )
     with common.error_boundary():
-        with common.cursor() as con:
-            sources = dimensions.dimension_sources(con)
-            thresholds = dimensions.segment_thresholds(con)
+        sources = common.computed(dimensions.dimension_sources)
+        thresholds = common.computed(dimensions.segment_thresholds)
         for line in dimensions.source_notes(sources):
             st.markdown("- " + common.escape(line))
         common.table(

@@ -48,7 +48,7 @@ def bias_words(label: str, bias: float | None, n: int) -> str:
     return f"{label} {way} by {abs(bias):.0%} on average ({n} forecasts)."
 
 
-with common.error_boundary(), common.cursor() as con:
+with common.error_boundary():
     bt = common.backtest(req)
     cur = bt.current
     summary = bt.summary.set_index("method")
@@ -182,7 +182,7 @@ with common.error_boundary(), common.cursor() as con:
             on_change=state.on_change_param("method", "w_method"),
         )
         qs, cp = c_opts[c_pick]
-        deals, terms = bt_engine.cell_math(con, req, bt, qs, cp, m_pick)
+        deals, terms = common.computed(bt_engine.cell_math, req, bt, qs, cp, m_pick)
         day = (cp - dt.timedelta(days=1)).isoformat()
         st.markdown(
             f"**{labels[m_pick]}** for {q_pick}, pipeline as it stood at the end of {day} "

@@ -64,10 +64,12 @@ if not info.row_counts.get("leads"):
         icon=":material/upload:",
     )
 
-with common.error_boundary(), common.cursor() as con:
-    path = funnel.funnel_path(con)
-    conv = funnel.conversion(con, req.with_(by=("segment",)) if per_segment else req, path=path)
-    total = funnel.conversion(con, req, path=path)
+with common.error_boundary():
+    path = common.computed(funnel.funnel_path)
+    conv = common.computed(
+        funnel.conversion, req.with_(by=("segment",)) if per_segment else req, path=path
+    )
+    total = common.computed(funnel.conversion, req, path=path)
     rates = total.frame.set_index("transition")
     lead_steps = [t for t in path.transitions if t.src == "lead"]
     deal_steps = [t for t in path.transitions if t.src == "opp"]
@@ -98,7 +100,7 @@ with common.error_boundary(), common.cursor() as con:
         )
     st.caption(path_caption(path))
     if info.row_counts.get("leads"):
-        lr = compute(con, req.with_(metrics=("lead_response_hours",), grain=None))
+        lr = common.computed(compute, req.with_(metrics=("lead_response_hours",), grain=None))
         x = lr.extras
         about = get_metric("lead_response_hours").definition
         c = st.columns(4)
@@ -137,9 +139,9 @@ with common.error_boundary(), common.cursor() as con:
                 icon=":material/upload:",
             )
         else:
-            tis = funnel.time_in_stage(con, req)
+            tis = common.computed(funnel.time_in_stage, req)
             build = charts.time_in_stage_vs_band
-            left_out, with_history = funnel.history_left_out(con)
+            left_out, with_history = common.computed(funnel.history_left_out)
             empty = "No completed stage visit in this period (a visit ends at the next stage)."
             if left_out:
                 empty += (
@@ -161,7 +163,7 @@ with common.error_boundary(), common.cursor() as con:
                 )
             common.how_computed(tis.sql, tis.params)
     with tabs[2]:
-        leak = funnel.leakage(con, req)
+        leak = common.computed(funnel.leakage, req)
         st.caption(
             f"Lost: the deal's furthest stage before it was lost. Stalled: open and over {req.stale_days} days in stage."
         )
@@ -170,13 +172,13 @@ with common.error_boundary(), common.cursor() as con:
         common.how_computed(leak.sql, leak.params)
     with tabs[3]:
         dim = state.url_choice("Break down by", "by", BREAKDOWNS, "segment")
-        by = funnel.conversion(con, req.with_(by=(dim,)), path=path)
+        by = common.computed(funnel.conversion, req.with_(by=(dim,)), path=path)
         build = lambda f: charts.conversion_heatmap(f, dim)  # noqa: E731
         fmt.chart_or_empty(by.frame, "rate", build, f"conversion by {dim}", "by", dim=dim)
         fmt.table(by.frame, f"conversion by {dim}", "by")
         common.how_computed(by.sql, by.params)
     with tabs[4]:
-        trend = funnel.conversion_trend(con, req)
+        trend = common.computed(funnel.conversion_trend, req)
         fields = {t.id: transition_label(t.frm, t.to) for t in deal_steps}
         if len(deal_steps) > 1 and deal_steps[-1].to == "closed_won":
             fields["value"] = "Opportunity → won"

@@ -91,7 +91,7 @@ with common.error_boundary():
             (result.results["outcome"] == outcome) & (result.results["lag"] == lag)
         ].copy()
     else:
-        rows = ind.by_segment(panel, outcome, lag)
+        rows = common.segment_test(view, prof.as_of, grain, outcome, lag)
         rows = rows[rows["segment"] == seg].copy()
 
     m = st.columns(4)
@@ -272,7 +272,7 @@ with common.error_boundary():
 
     if seg == ALL:
         st.subheader("By segment")
-        segs = ind.by_segment(panel, outcome, lag)
+        segs = common.segment_test(view, prof.as_of, grain, outcome, lag)
         if segs.empty:
             st.info(
                 f"No segment has {ind.MIN_REPS} or more reps in the panel (or the reps file has "

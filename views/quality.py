@@ -24,15 +24,15 @@ st.toggle(
     "never part of a shared link.",
 )
 
-with common.error_boundary(), common.cursor() as con:
+with common.error_boundary():
     st.subheader("Reconciliation", divider="gray")
-    recon = quality.reconciliation(con)
+    recon = common.computed(quality.reconciliation)
     for row in recon.to_dict("records"):
         (st.text if row["balanced"] else st.error)(quality.reconciliation_line(row))
 
     st.subheader("Quality score per table", divider="gray")
     st.caption(quality.SCORE_RULE)
-    scores = quality.quality_scores(con)
+    scores = common.computed(quality.quality_scores)
     common.table(
         scores,
         "quality scores",
@@ -43,7 +43,7 @@ with common.error_boundary(), common.cursor() as con:
     )
 
     st.subheader("Rules that fired", divider="gray")
-    fired = quality.rules_fired(con)
+    fired = common.computed(quality.rules_fired)
     if fired.empty:
         st.success("No rule fired: every row loaded clean.")
     else:
@@ -68,11 +68,13 @@ with common.error_boundary(), common.cursor() as con:
 
     st.subheader("Quarantined rows", divider="gray")
     st.caption("Rows that did not load, with every reason; fix them in the source and reload.")
-    common.table(quality.quarantined_rows(con), "quarantined rows", "quar", ("original",))
+    common.table(
+        common.computed(quality.quarantined_rows), "quarantined rows", "quar", ("original",)
+    )
 
     st.subheader("Flagged rows", divider="gray")
     st.caption("Rows that loaded with a warning.")
-    common.table(quality.flagged_rows(con), "flagged rows", "flagged", ("values",))
+    common.table(common.computed(quality.flagged_rows), "flagged rows", "flagged", ("values",))
 
     st.subheader("What the flagged rows change", divider="gray")
     st.caption(
@@ -80,7 +82,7 @@ with common.error_boundary(), common.cursor() as con:
         "loaded rows and again without the flagged ones."
     )
     as_of = common.profile(info.token).as_of
-    impact = quality.headline_impact(con, view.period, view.filters, as_of=as_of)
+    impact = common.computed(quality.headline_impact, view.period, view.filters, as_of=as_of)
     records = impact.frame.to_dict("records")
     for start in range(0, len(records), 4):
         cards = st.columns(4)

@@ -34,15 +34,15 @@ req = make_request(
     "sales_velocity", period=view.period, grain=view.grain, filters=view.filters, as_of=prof.as_of
 )
 
-with common.error_boundary(), common.cursor() as con:
-    headline = compute(con, req.with_(grain=None))
-    trend = velocity.velocity_trend(con, req)
+with common.error_boundary():
+    headline = common.computed(compute, req.with_(grain=None))
+    trend = common.computed(velocity.velocity_trend, req)
     moves = velocity.lever_moves(
         velocity.complete_periods(trend.frame, req.as_of, req.grain or "month")
     )
     cols = [*st.columns(3), *st.columns(3)]
     why_na = dict(WHY_NA)
-    no_win_rate = unmet_requirement(con, get_metric("win_rate"))
+    no_win_rate = common.computed(unmet_requirement, get_metric("win_rate"))
     if no_win_rate:
         why_na["win_rate"] = no_win_rate
     why = {lever: why_na[lever] for lever in UNITS if fmt.missing(headline.extras.get(lever))}
@@ -83,7 +83,7 @@ with common.error_boundary(), common.cursor() as con:
                 f"{'raising' if top['effect'] > 0 else 'lowering'} it.",
                 icon=":material/trending_up:" if top["effect"] > 0 else ":material/trending_down:",
             )
-    findings = behind(con, req)
+    findings = common.computed(behind, req)
     if findings:
         st.warning(
             f"{len(findings):,} open deals are {velocity.BEHIND_DAYS}+ days behind their "
@@ -122,7 +122,7 @@ with common.error_boundary(), common.cursor() as con:
                 "outliers", "exclude" if state.widget_value("w_outliers") else None
             ),
         )
-        hist = velocity.cycle_histogram(con, req, exclude_outliers=exclude)
+        hist = common.computed(velocity.cycle_histogram, req, exclude_outliers=exclude)
         c = st.columns(4)
         c[0].metric("Mean cycle", fmt.value(hist.extras["mean"], "days"))
         c[1].metric("Median cycle", fmt.value(hist.extras["median"], "days"))
@@ -145,7 +145,7 @@ with common.error_boundary(), common.cursor() as con:
         st.caption(get_metric("sales_cycle_days").definition)
         common.how_computed(hist.sql, hist.params)
     with tabs[2]:
-        seg = velocity.cycle_by_segment_band(con, req)
+        seg = common.computed(velocity.cycle_by_segment_band, req)
         # without segments and with one size band the chart would be a single bar
         one_band = seg.frame["size_band"].nunique(dropna=False) <= 1
         dim = "segment" if one_band else None
@@ -179,13 +179,13 @@ with common.error_boundary(), common.cursor() as con:
             )
             or default
         )
-        coh = velocity.cohorts(con, req, after_days=days)
+        coh = common.computed(velocity.cohorts, req, after_days=days)
         build = lambda f: charts.cohort_heatmap(f, days)  # noqa: E731
         fmt.chart_or_empty(coh.frame, "deals", build, "cohorts", "coh")
         fmt.table(coh.frame, "cohorts", "coh")
         common.how_computed(coh.sql, coh.params)
     with tabs[4]:
-        late = velocity.behind_cycle(con, req)
+        late = common.computed(velocity.behind_cycle, req)
         st.caption(
             "Open deals whose age exceeds their segment's median won cycle by "
             f"{velocity.BEHIND_DAYS} days or more."

@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from engine.core.canonical import TABLES
-from engine.core.layout import flagged_per_file
+from engine.core.layout import flagged_per_file, read_fact
 from engine.semantic import dimensions
 from schemas.rules import RULES
 
@@ -33,6 +33,7 @@ SCORE_RULE = (
     "Score = 100 x (rows in - quarantined - 0.5 x flagged) / rows in: a quarantined row costs a "
     "full point of the share, a row loaded with a warning half a point."
 )
+PROFILE_FACT = "profile"
 HEADLINE = (
     "won_revenue",
     "won_deals",
@@ -313,7 +314,23 @@ class Profile:
 
 
 def dataset_profile(con: duckdb.DuckDBPyConnection) -> Profile:
-    """Filter values (segment, team, owner) present in the dataset and period labels."""
+    """Filter values (segment, team, owner) present in the dataset and period labels: the
+    ones stored when the file was written (``engine/analyses/facts.py``), else read live."""
+    stored = read_fact(con, PROFILE_FACT)
+    if stored is not None:
+        data = json.loads(stored)
+        return Profile(data["options"], data["periods"], data["as_of"])
+    return live_profile(con)
+
+
+def profile_json(profile: Profile) -> str:
+    return json.dumps(
+        {"options": profile.options, "periods": profile.periods, "as_of": profile.as_of}
+    )
+
+
+def live_profile(con: duckdb.DuckDBPyConnection) -> Profile:
+    """:func:`dataset_profile` computed from the tables."""
     queries = {
         "segment": "SELECT segment FROM opportunities UNION SELECT segment FROM reps",
         "team": "SELECT team FROM reps",

@@ -32,6 +32,13 @@ from engine.store.workspace import (
 EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
+def _workspace(root: Path | str | None) -> Workspace:
+    """A workspace that stores each written dataset's facts (``engine/analyses/facts.py``)."""
+    from engine.analyses import facts
+
+    return Workspace(root, finish=facts.store)
+
+
 def _read_files(paths: Sequence[str]) -> list[tuple[str, Path]]:
     """The files to load, checked to exist; each is read when its turn comes."""
     out = []
@@ -124,7 +131,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     plans = [pipeline.inspect_file(path.read_bytes(), name) for name, path in files]
     # A load into a throw-away workspace: the same batched path, memory bounded, nothing kept.
     with tempfile.TemporaryDirectory(prefix="workbench-validate-") as tmp:
-        scratch = Workspace(tmp)
+        scratch = _workspace(tmp)
         info, prepared = pipeline.load_plans(scratch, plans, "validate")
         flagged = scratch.flagged_rows(info.token)
         scratch.close()
@@ -162,7 +169,7 @@ def _date_arg(text: str | None, what: str) -> dt.date | None:
 
 
 def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
-    ws = Workspace(args.workspace)
+    ws = _workspace(args.workspace)
     as_of = _date_arg(args.as_of, "--as-of")
     if args.into is not None:
         if not is_token(args.into) or not ws.exists(args.into):
@@ -197,7 +204,7 @@ def cmd_load(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_snapshots(args: argparse.Namespace, out: TextIO) -> int:
-    ws = Workspace(args.workspace)
+    ws = _workspace(args.workspace)
     snaps = ws.snapshots(args.token) if is_token(args.token) else []
     if not snaps:
         raise DatasetNotFound(f"No dataset with token {args.token[:40]!r} exists.")
@@ -233,13 +240,13 @@ def cmd_changes(args: argparse.Namespace, out: TextIO) -> int:
     from engine.analyses import changes
     from engine.semantic.request import parse_period
 
-    ws = Workspace(args.workspace)
+    ws = _workspace(args.workspace)
     with tempfile.TemporaryDirectory(prefix="workbench-changes-") as tmp:
         scratch: list[Workspace] = []
 
         def make() -> Workspace:
             if not scratch:
-                scratch.append(Workspace(tmp))
+                scratch.append(_workspace(tmp))
             return scratch[0]
 
         old, _old_day = _snapshot_file(ws, args.old, make)
@@ -274,7 +281,7 @@ def cmd_changes(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
-    infos = Workspace(args.workspace).list()
+    infos = _workspace(args.workspace).list()
     if args.json:
         out.write(json.dumps([i.to_dict() for i in infos], indent=2) + "\n")
         return EXIT_OK
@@ -287,7 +294,7 @@ def cmd_datasets(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
-    ws = Workspace(args.workspace)
+    ws = _workspace(args.workspace)
     if SNAPSHOT_SEP in args.token:
         token, _, day = args.token.partition(SNAPSHOT_SEP)
         if not is_token(token):
@@ -304,7 +311,7 @@ def cmd_delete(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     from engine.load.samples import apply_retention
 
-    ws = Workspace(args.workspace)
+    ws = _workspace(args.workspace)
     if args.days is not None:
         if args.days <= 0:
             raise WorkbenchError("--days must be a positive number of days.", "Bad retention")
@@ -337,11 +344,11 @@ def _with_dataset(args: argparse.Namespace, out: TextIO, run: Any) -> int:
         token, _, day = sources[0].partition(SNAPSHOT_SEP)
         if is_token(token):
             # A dataset is reported on its latest snapshot, or the TOKEN@DATE one named.
-            ws = Workspace(args.workspace)
+            ws = _workspace(args.workspace)
             with ws.cursor(ws.snapshot(token, day or None).key) as cur:
                 return int(run(cur, args, out))
     with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp:
-        ws = Workspace(tmp)
+        ws = _workspace(tmp)
         info, _ = pipeline.load_files(ws, _read_files(sources), name="report")
         try:
             with ws.cursor(info.token) as cur:

@@ -19,6 +19,9 @@ and the bookkeeping tables below. The metric engine reads only this layout.
 - ``_load_report``: one row per file.
 - ``_quarantine``: rejected rows with their original values, every reason and its rule id.
 - ``_warnings``: one row per (row, rule) for rows that loaded with a warning.
+- ``_facts``: name/value (JSON) of what the pages ask of every dataset (filter values, period
+  labels, where dimensions come from), computed when the file is written
+  (``engine/analyses/facts.py``); absent in files written without it, which are read live.
 """
 
 from __future__ import annotations
@@ -82,3 +85,21 @@ def flagged_per_file(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     )
     rows = con.execute(f"SELECT f, count(*) FROM ({union}) GROUP BY f").fetchall()
     return {str(f): int(n) for f, n in rows}
+
+
+FACTS = "_facts"
+
+
+def write_fact(con: duckdb.DuckDBPyConnection, name: str, value: str) -> None:
+    """Store one fact (JSON text) in the dataset being written."""
+    con.execute(f"CREATE TABLE IF NOT EXISTS {FACTS} (name VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(f"INSERT OR REPLACE INTO {FACTS} VALUES (?, ?)", [name, value])
+
+
+def read_fact(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """A stored fact, or None when the file has none (written without facts)."""
+    try:
+        row = con.execute(f"SELECT value FROM {FACTS} WHERE name = ?", [name]).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return str(row[0]) if row else None

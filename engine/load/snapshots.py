@@ -72,7 +72,7 @@ class _Into(Workspace):
     dataset (``Workspace.create(publish_as=...)``)."""
 
     def __init__(self, ws: Workspace, token: str, as_of: dt.date | None) -> None:
-        super().__init__(ws.root)
+        super().__init__(ws.root, finish=ws.finish)
         self._token = token
         self._as_of = as_of
         self._prev = ws.snapshot(token, None)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from engine.core.canonical import DEFAULT_SEGMENT_THRESHOLDS, SEGMENT_THRESHOLDS_KEY
 from engine.core.errors import WorkbenchError
+from engine.core.layout import read_fact
 from engine.semantic.request import make_request
 from engine.semantic.sql import Sql
 from engine.store.workspace import Workspace
@@ -118,7 +120,24 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return out
 
 
+SOURCES_FACT = "dimension_sources"
+
+
 def dimension_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """:func:`live_dimension_sources` as stored when the file was written
+    (``engine/analyses/facts.py``), else computed now."""
+    stored = read_fact(con, SOURCES_FACT)
+    if stored is None:
+        return live_dimension_sources(con)
+    return sources_frame(json.loads(stored))
+
+
+def sources_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=["dimension", "source", "deals", "share"])
+    return frame.astype({"deals": "int64", "share": "float64"})
+
+
+def live_dimension_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per dimension and source: the deals that took the dimension from it.
 
     Columns ``dimension``, ``source`` (``deal``, ``account``, ``account_employees``, ``rep``,

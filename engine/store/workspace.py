@@ -200,14 +200,23 @@ def _remove_leftovers(folder: Path, prefix: str) -> None:
 class Workspace:
     """A folder of datasets. Safe to share between threads of one process."""
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        finish: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    ) -> None:
+        """``finish(con)``, when given, runs on every file this workspace writes, after its
+        rows and before it is published, and again after a setting changes: it stores what
+        the file implies (``engine/analyses/facts.py``)."""
         self.root = Path(root) if root is not None else default_root()
+        self.finish = finish
         self.dir = self.root / "datasets"
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._cons: dict[str, duckdb.DuckDBPyConnection] = {}
         self._info: dict[str, DatasetInfo] = {}
+        self._days: dict[str, tuple[tuple[int, int], str]] = {}
         # Inode of each open file: a token's file is replaced when a newer snapshot is added
         # (by this process or another), and its connection then opens the new file.
         self._inode: dict[str, int] = {}
@@ -301,6 +310,8 @@ class Workspace:
                             )
                         final = self.path(into)
                         keep = self.path(f"{into}{SNAPSHOT_SEP}{known[-1]}")
+                    if self.finish is not None:
+                        self.finish(con)
                     kill_point("built")
                     con.execute("COMMIT")
                     kill_point("committed")
@@ -353,6 +364,8 @@ class Workspace:
                 writer = duckdb.connect(str(path))
                 try:
                     writer.execute("INSERT OR REPLACE INTO _meta VALUES (?, ?)", [key, value])
+                    if self.finish is not None:
+                        self.finish(writer)  # what the file implies may follow the setting
                     writer.execute("CHECKPOINT")
                 finally:
                     writer.close()
@@ -496,14 +509,26 @@ class Workspace:
         )
 
     def as_of(self, key: str) -> str:
-        """The day a dataset or snapshot describes (``data_as_of`` in its ``_meta``)."""
+        """The day a dataset or snapshot describes (``data_as_of`` in its ``_meta``), read once
+        per version of its file (every page run asks for it)."""
+        try:
+            stat = self.path(key).stat()
+            version: tuple[int, int] | None = (stat.st_ino, stat.st_ctime_ns)
+        except OSError:
+            version = None
+        known = self._days.get(key)
+        if version is not None and known is not None and known[0] == version:
+            return known[1]
         with self._info_cursor(key) as cur:
             meta = dict(
                 cur.execute(
                     "SELECT key, value FROM _meta WHERE key IN ('data_as_of', 'as_of')"
                 ).fetchall()
             )
-        return str(meta.get("data_as_of") or meta.get("as_of") or "")
+        day = str(meta.get("data_as_of") or meta.get("as_of") or "")
+        if version is not None:
+            self._days[key] = (version, day)
+        return day
 
     def connection(self, token: str) -> duckdb.DuckDBPyConnection:
         """The shared read-only connection of a dataset; take ``.cursor()`` per query."""

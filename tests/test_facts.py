@@ -1,0 +1,97 @@
+"""Facts stored with a dataset when it is written (engine/analyses/facts.py): the sidebar's
+filter values and periods, and where dimensions come from, equal what the tables give live,
+for a dataset, each of its snapshots, and after the segment thresholds change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from engine.analyses import facts, quality
+from engine.core.layout import FACTS, read_fact, write_fact
+from engine.load.samples import ensure_sample_dataset
+from engine.semantic import dimensions
+from engine.store.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path_factory.mktemp("facts") / "ws", finish=facts.store)
+    token = ensure_sample_dataset(ws)
+    yield ws, token
+    ws.close()
+
+
+def test_every_snapshot_is_written_with_its_facts(stored) -> None:  # type: ignore[no-untyped-def]
+    ws, token = stored
+    snaps = ws.snapshots(token)
+    assert len(snaps) >= 2  # the sample has an earlier export
+    for snap in snaps:
+        with ws.cursor(snap.key) as cur:
+            assert read_fact(cur, quality.PROFILE_FACT) is not None
+            assert read_fact(cur, dimensions.SOURCES_FACT) is not None
+            # the stored values are what the tables give now
+            assert quality.dataset_profile(cur) == quality.live_profile(cur)
+            pd.testing.assert_frame_equal(
+                dimensions.dimension_sources(cur), dimensions.live_dimension_sources(cur)
+            )
+
+
+def test_the_stored_profile_is_read_not_recomputed(stored) -> None:  # type: ignore[no-untyped-def]
+    ws, token = stored
+    with ws.cursor(token) as cur:
+        data = json.loads(read_fact(cur, quality.PROFILE_FACT) or "{}")
+        live = quality.live_profile(cur)
+    assert data["options"] == live.options and data["periods"] == live.periods
+    assert data["as_of"] == live.as_of == "2026-11-20"  # the bundled export's day
+    assert "2026-Q4" in data["periods"] and data["periods"][0] == "all"
+
+
+def test_a_file_written_without_facts_is_read_live(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")  # no finish hook: no facts table at all
+    try:
+        token = ensure_sample_dataset(ws)
+        with ws.cursor(token) as cur:
+            tables = {
+                r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
+            assert FACTS not in tables
+            assert read_fact(cur, quality.PROFILE_FACT) is None
+            profile = quality.dataset_profile(cur)
+            assert profile == quality.live_profile(cur)
+            assert profile.options["owner"]  # the sample's reps
+    finally:
+        ws.close()
+
+
+def test_readers_use_the_stored_facts_and_a_saved_setting_refreshes_them(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    ws = Workspace(root, finish=facts.store)
+    token = ensure_sample_dataset(ws)
+    path = ws.path(token)
+    ws.close()
+    stale = quality.Profile({"owner": ["Nobody"]}, ["all", "1999"], "1999-12-31")
+    writer = duckdb.connect(str(path))
+    try:
+        write_fact(writer, quality.PROFILE_FACT, quality.profile_json(stale))
+    finally:
+        writer.close()
+    ws = Workspace(root, finish=facts.store)
+    try:
+        with ws.cursor(token) as cur:
+            assert quality.dataset_profile(cur) == stale  # the stored value, not recomputed
+        dimensions.save_segment_thresholds(ws, token, dimensions.Thresholds(0.5, 1))
+        with ws.cursor(token) as cur:
+            assert dimensions.segment_thresholds(cur) == dimensions.Thresholds(0.5, 1)
+            fresh = quality.dataset_profile(cur)
+            assert fresh == quality.live_profile(cur) and fresh != stale
+            assert fresh.as_of == "2026-11-20"
+            pd.testing.assert_frame_equal(
+                dimensions.dimension_sources(cur), dimensions.live_dimension_sources(cur)
+            )
+    finally:
+        ws.close()
