@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "backtest",
             "changes",
             "indicators",
+            "pages",
             "loadtest",
             "all",
         ],
@@ -161,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.indicators import run as run_indicators
 
         sections.append(run_indicators(args.opportunities, args.activities, args.repeat))
+    if args.only in ("pages", "all"):
+        from benchmarks.pages import run as run_pages
+
+        sections.append(run_pages(args.opportunities, args.activities, args.repeat))
 
     if args.only == "all":
         from benchmarks.loadtest import run as run_loadtest
