@@ -219,3 +219,26 @@ def test_request_keys_do_not_depend_on_values_shared_between_parts() -> None:
     assert memo.request_key(day, {"as_of": day}) == memo.request_key(
         [2026, 6, 30], {"as_of": [2026, 6, 30]}
     )
+
+
+def test_the_rows_a_table_shows_are_masked_once_per_content(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from engine.core import privacy
+    from views import common
+
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "ws"))
+    common.RESULTS.clear()
+    masked: list[int] = []
+    real = privacy.mask_frame
+
+    def counting(frame: pd.DataFrame, json_columns: Any = ()) -> Any:
+        masked.append(len(frame))
+        return real(frame, json_columns)
+
+    monkeypatch.setattr(privacy, "mask_frame", counting)
+    at = AppTest.from_function(_long_table_script).run()
+    at.run()  # a rerun: same rows shown, masked from the cache
+    assert problems(at) == []
+    assert masked == [common.SHOWN_ROWS]
+    assert "user0@corp.io" not in at.dataframe[0].value["email"].tolist()

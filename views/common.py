@@ -6,6 +6,7 @@ personal data by default), free text to ``st.text``/``st.code`` or through :func
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -320,7 +321,7 @@ def table(
     head = df.head(SHOWN_ROWS) if total > SHOWN_ROWS else df
     shown_df = head
     if not reveal:
-        shown_df, masked = privacy.mask_frame(head, json_columns)
+        shown_df, masked = _masked(head, json_columns)
         if masked:
             st.caption("Masked personal data: " + ", ".join(escape(c) for c in sorted(masked)))
     if total > SHOWN_ROWS:
@@ -341,6 +342,18 @@ def table(
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def _masked(frame: pd.DataFrame, json_columns: tuple[str, ...]) -> tuple[pd.DataFrame, Any]:
+    """``privacy.mask_frame`` of the rows a table shows, cached by their content (masking
+    free text row by row is what a rerun would otherwise spend its time on)."""
+    try:
+        rows = pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
+    except TypeError:  # a cell pandas cannot hash (a list): masked every time
+        return privacy.mask_frame(frame, json_columns)
+    content = hashlib.sha256(rows + repr((list(frame.columns), list(frame.dtypes))).encode())
+    key = ("masked", json_columns, content.hexdigest())
+    return RESULTS.get(key, lambda: privacy.mask_frame(frame, json_columns))
 
 
 def _csv(df: pd.DataFrame, reveal: bool, json_columns: tuple[str, ...]) -> bytes:

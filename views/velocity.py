@@ -7,7 +7,6 @@ from __future__ import annotations
 import streamlit as st
 
 from engine.analyses import velocity
-from engine.analyses.alerts import behind
 from engine.semantic import compute, get_metric, make_request
 from engine.semantic.compile import unmet_requirement
 from views import charts, common, links, state
@@ -83,10 +82,10 @@ with common.error_boundary():
                 f"{'raising' if top['effect'] > 0 else 'lowering'} it.",
                 icon=":material/trending_up:" if top["effect"] > 0 else ":material/trending_down:",
             )
-    findings = common.computed(behind, req)
-    if findings:
+    late = common.computed(velocity.behind_cycle, req)  # the Behind tab's deals
+    if len(late.frame):
         st.warning(
-            f"{len(findings):,} open deals are {velocity.BEHIND_DAYS}+ days behind their "
+            f"{len(late.frame):,} open deals are {velocity.BEHIND_DAYS}+ days behind their "
             "segment's median cycle "
             "(see the Behind tab).",
             icon=":material/schedule:",
@@ -185,7 +184,6 @@ with common.error_boundary():
         fmt.table(coh.frame, "cohorts", "coh")
         common.how_computed(coh.sql, coh.params)
     with tabs[4]:
-        late = common.computed(velocity.behind_cycle, req)
         st.caption(
             "Open deals whose age exceeds their segment's median won cycle by "
             f"{velocity.BEHIND_DAYS} days or more."
