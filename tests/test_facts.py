@@ -1,4 +1,4 @@
-"""Facts stored with a dataset when it is written (engine/analyses/facts.py): the sidebar's
+"""Facts stored with a dataset when it is written (engine/semantic/facts.py): the sidebar's
 filter values and periods, and where dimensions come from, equal what the tables give live,
 for a dataset, each of its snapshots, and after the segment thresholds change."""
 
@@ -11,10 +11,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from engine.analyses import facts, quality
+from engine.analyses import quality
 from engine.core.layout import FACTS, read_fact, write_fact
 from engine.load.samples import ensure_sample_dataset
-from engine.semantic import dimensions
+from engine.semantic import dimensions, facts, profile
 from engine.store.workspace import Workspace
 
 
@@ -32,10 +32,10 @@ def test_every_snapshot_is_written_with_its_facts(stored) -> None:  # type: igno
     assert len(snaps) >= 2  # the sample has an earlier export
     for snap in snaps:
         with ws.cursor(snap.key) as cur:
-            assert read_fact(cur, quality.PROFILE_FACT) is not None
+            assert read_fact(cur, profile.PROFILE_FACT) is not None
             assert read_fact(cur, dimensions.SOURCES_FACT) is not None
             # the stored values are what the tables give now
-            assert quality.dataset_profile(cur) == quality.live_profile(cur)
+            assert quality.dataset_profile(cur) == profile.live_profile(cur)
             pd.testing.assert_frame_equal(
                 dimensions.dimension_sources(cur), dimensions.live_dimension_sources(cur)
             )
@@ -44,8 +44,8 @@ def test_every_snapshot_is_written_with_its_facts(stored) -> None:  # type: igno
 def test_the_stored_profile_is_read_not_recomputed(stored) -> None:  # type: ignore[no-untyped-def]
     ws, token = stored
     with ws.cursor(token) as cur:
-        data = json.loads(read_fact(cur, quality.PROFILE_FACT) or "{}")
-        live = quality.live_profile(cur)
+        data = json.loads(read_fact(cur, profile.PROFILE_FACT) or "{}")
+        live = profile.live_profile(cur)
     assert data["options"] == live.options and data["periods"] == live.periods
     assert data["as_of"] == live.as_of == "2026-11-20"  # the bundled export's day
     assert "2026-Q4" in data["periods"] and data["periods"][0] == "all"
@@ -60,10 +60,10 @@ def test_a_file_written_without_facts_is_read_live(tmp_path: Path) -> None:
                 r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables()").fetchall()
             }
             assert FACTS not in tables
-            assert read_fact(cur, quality.PROFILE_FACT) is None
-            profile = quality.dataset_profile(cur)
-            assert profile == quality.live_profile(cur)
-            assert profile.options["owner"]  # the sample's reps
+            assert read_fact(cur, profile.PROFILE_FACT) is None
+            found = quality.dataset_profile(cur)
+            assert found == profile.live_profile(cur)
+            assert found.options["owner"]  # the sample's reps
     finally:
         ws.close()
 
@@ -74,10 +74,10 @@ def test_readers_use_the_stored_facts_and_a_saved_setting_refreshes_them(tmp_pat
     token = ensure_sample_dataset(ws)
     path = ws.path(token)
     ws.close()
-    stale = quality.Profile({"owner": ["Nobody"]}, ["all", "1999"], "1999-12-31")
+    stale = profile.Profile({"owner": ["Nobody"]}, ["all", "1999"], "1999-12-31")
     writer = duckdb.connect(str(path))
     try:
-        write_fact(writer, quality.PROFILE_FACT, quality.profile_json(stale))
+        write_fact(writer, profile.PROFILE_FACT, profile.profile_json(stale))
     finally:
         writer.close()
     ws = Workspace(root, finish=facts.store)
@@ -88,7 +88,7 @@ def test_readers_use_the_stored_facts_and_a_saved_setting_refreshes_them(tmp_pat
         with ws.cursor(token) as cur:
             assert dimensions.segment_thresholds(cur) == dimensions.Thresholds(0.5, 1)
             fresh = quality.dataset_profile(cur)
-            assert fresh == quality.live_profile(cur) and fresh != stale
+            assert fresh == profile.live_profile(cur) and fresh != stale
             assert fresh.as_of == "2026-11-20"
             pd.testing.assert_frame_equal(
                 dimensions.dimension_sources(cur), dimensions.live_dimension_sources(cur)

@@ -250,8 +250,8 @@ def test_forecast_accuracy_shows_forecast_and_actual_beside_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine.analyses import coaching as coaching_engine
-    from engine.analyses.quality import dataset_profile
     from engine.semantic import make_request
+    from engine.semantic.profile import dataset_profile
 
     at = app(tmp_path, monkeypatch).run().switch_page("views/coaching.py").run()
     assert problems(at) == []

@@ -12,11 +12,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.analyses import coaching, coverage, funnel, velocity
-from engine.analyses.quality import dataset_profile
 from engine.core.units import format_value
 from engine.load.pipeline import load_files
 from engine.load.samples import sample_files
 from engine.semantic import compute, make_request
+from engine.semantic.profile import dataset_profile
 from engine.store.workspace import Workspace
 from tests.test_app_helpers import app, chart_frames, encoded_fields, problems
 

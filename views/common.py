@@ -21,13 +21,14 @@ import polars as pl
 import streamlit as st
 import vl_convert as vlc
 
-from engine.analyses import changes, facts, indicators
+from engine.analyses import changes, indicators
 from engine.analyses.backtest import Backtest
 from engine.analyses.backtest import backtest as run_backtest
-from engine.analyses.quality import Profile, dataset_profile
 from engine.core import export, memo, privacy
 from engine.core.errors import DatasetNotFound, WorkbenchError
 from engine.load import samples
+from engine.semantic import facts
+from engine.semantic.profile import Profile, dataset_profile
 from engine.semantic.request import Request
 from engine.store.workspace import DatasetInfo, Snapshot, Workspace, default_root
 from views import auth, links, pages, state

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.analyses.quality import Profile
+from engine.semantic.profile import Profile
 from engine.semantic.request import GRAINS
 from engine.store.workspace import DatasetInfo, Snapshot
 from views import auth, common, links, manage, pages, state

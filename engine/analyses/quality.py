@@ -10,7 +10,8 @@ column of the canonical tables:
 - :func:`reconciliation`: rows in = loaded + quarantined, per file.
 - :func:`quality_scores`: a 0-100 score per table (see :data:`SCORE_RULE`).
 - :func:`headline_impact`: headline metrics with and without flagged rows.
-- :func:`dataset_profile`: filter values and period labels present in the dataset.
+- :func:`dataset_profile`: filter values and period labels present in the dataset (defined in
+  ``engine/semantic/profile.py``, read here too).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ import duckdb
 import pandas as pd
 
 from engine.core.canonical import TABLES
-from engine.core.layout import flagged_per_file, read_fact
-from engine.semantic import dimensions
+from engine.core.layout import flagged_per_file
+from engine.semantic.profile import Profile, dataset_profile, period_labels
 from schemas.rules import RULES
+
+__all__ = ["Profile", "dataset_profile", "period_labels"]  # re-exported: the report's own
 
 SCORE_RULE = (
     "Score = 100 x (rows in - quarantined - 0.5 x flagged) / rows in: a quarantined row costs a "
     "full point of the share, a row loaded with a warning half a point."
 )
-PROFILE_FACT = "profile"
 HEADLINE = (
     "won_revenue",
     "won_deals",
@@ -300,71 +302,3 @@ def _scalar(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if number != number else number
-
-
-# --- what the dataset holds ----------------------------------------------------------------
-@dataclass(frozen=True)
-class Profile:
-    """Values the shared filters may take, and period labels that cover the data."""
-
-    options: dict[str, list[str]]
-    periods: list[str]
-    # The day the pages analyse as of: the data's latest event, capped at the load date.
-    as_of: str | None = None
-
-
-def dataset_profile(con: duckdb.DuckDBPyConnection) -> Profile:
-    """Filter values (segment, team, owner) present in the dataset and period labels: the
-    ones stored when the file was written (``engine/analyses/facts.py``), else read live."""
-    stored = read_fact(con, PROFILE_FACT)
-    if stored is not None:
-        data = json.loads(stored)
-        return Profile(data["options"], data["periods"], data["as_of"])
-    return live_profile(con)
-
-
-def profile_json(profile: Profile) -> str:
-    return json.dumps(
-        {"options": profile.options, "periods": profile.periods, "as_of": profile.as_of}
-    )
-
-
-def live_profile(con: duckdb.DuckDBPyConnection) -> Profile:
-    """:func:`dataset_profile` computed from the tables."""
-    queries = {
-        "segment": "SELECT segment FROM opportunities UNION SELECT segment FROM reps",
-        "team": "SELECT team FROM reps",
-        "owner": (
-            "SELECT owner FROM opportunities UNION SELECT owner FROM reps "
-            "UNION SELECT owner FROM activities UNION SELECT owner FROM quotas"
-        ),
-    }
-    options = {}
-    for dim, query in queries.items():
-        rows = con.execute(
-            f"SELECT DISTINCT v FROM ({query}) AS q(v) WHERE v IS NOT NULL AND trim(v) <> '' "
-            "ORDER BY v"
-        ).fetchall()
-        options[dim] = [str(r[0]) for r in rows]
-    options.update(dimensions.filter_options(con))  # segments derived from accounts, industry
-    span = con.execute(
-        "SELECT min(d), max(d) FROM (SELECT created_date AS d FROM opportunities "
-        "UNION ALL SELECT close_date FROM opportunities)"
-    ).fetchone()
-    periods = ["all"]
-    if span and span[0] is not None and span[1] is not None:
-        periods += period_labels(span[0], span[1])
-    meta = dict(con.execute("SELECT key, value FROM _meta").fetchall())
-    return Profile(options, periods, meta.get("data_as_of") or meta.get("as_of"))
-
-
-def period_labels(first: dt.date, last: dt.date) -> list[str]:
-    """Years, then quarters, most recent first, covering ``first``..``last``."""
-    years = list(range(last.year, first.year - 1, -1))
-    quarters = [
-        f"{y}-Q{q}"
-        for y in years
-        for q in range(4, 0, -1)
-        if dt.date(y, 3 * (q - 1) + 1, 1) <= last and dt.date(y, 3 * q, 28) >= first
-    ]
-    return [str(y) for y in years] + quarters

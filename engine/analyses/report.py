@@ -238,7 +238,7 @@ def run_report(con: duckdb.DuckDBPyConnection, args: argparse.Namespace, out: Te
     :class:`engine.core.errors.WorkbenchError` propagates for the command line to show."""
     if not getattr(args, "as_of", None):
         # like the app: the dataset is analysed as of its latest event, not today
-        from engine.analyses.quality import dataset_profile
+        from engine.semantic.profile import dataset_profile
 
         args = argparse.Namespace(**{**vars(args), "as_of": dataset_profile(con).as_of})
     report = build_report(con, request_from_args(args))

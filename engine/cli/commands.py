@@ -33,8 +33,8 @@ EXIT_OK, EXIT_QUARANTINED, EXIT_UNUSABLE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 def _workspace(root: Path | str | None) -> Workspace:
-    """A workspace that stores each written dataset's facts (``engine/analyses/facts.py``)."""
-    from engine.analyses import facts
+    """A workspace that stores each written dataset's facts (``engine/semantic/facts.py``)."""
+    from engine.semantic import facts
 
     return Workspace(root, finish=facts.store)
 
@@ -360,7 +360,7 @@ def _with_dataset(args: argparse.Namespace, out: TextIO, run: Any) -> int:
 def run_backtest(cur: Any, args: argparse.Namespace, out: TextIO) -> int:
     """The forecast backtest (docs/metrics.md, "Forecast backtest") as JSON or a table."""
     from engine.analyses.backtest import METHOD_LABELS, as_json, backtest
-    from engine.analyses.quality import dataset_profile
+    from engine.semantic.profile import dataset_profile
     from engine.semantic.request import make_request
 
     as_of = args.as_of or dataset_profile(cur).as_of

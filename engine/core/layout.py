@@ -21,7 +21,7 @@ and the bookkeeping tables below. The metric engine reads only this layout.
 - ``_warnings``: one row per (row, rule) for rows that loaded with a warning.
 - ``_facts``: name/value (JSON) of what the pages ask of every dataset (filter values, period
   labels, where dimensions come from), computed when the file is written
-  (``engine/analyses/facts.py``); absent in files written without it, which are read live.
+  (``engine/semantic/facts.py``); absent in files written without it, which are read live.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ SOURCES_FACT = "dimension_sources"
 
 def dimension_sources(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """:func:`live_dimension_sources` as stored when the file was written
-    (``engine/analyses/facts.py``), else computed now."""
+    (``engine/semantic/facts.py``), else computed now."""
     stored = read_fact(con, SOURCES_FACT)
     if stored is None:
         return live_dimension_sources(con)

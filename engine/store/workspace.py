@@ -207,7 +207,7 @@ class Workspace:
     ) -> None:
         """``finish(con)``, when given, runs on every file this workspace writes, after its
         rows and before it is published, and again after a setting changes: it stores what
-        the file implies (``engine/analyses/facts.py``)."""
+        the file implies (``engine/semantic/facts.py``)."""
         self.root = Path(root) if root is not None else default_root()
         self.finish = finish
         self.dir = self.root / "datasets"

@@ -1,5 +1,5 @@
 """What a dataset implies that the pages ask for on every first view, stored in the file when
-it is written: the filter values and period labels of the sidebar (``quality.dataset_profile``)
+it is written: the filter values and period labels of the sidebar (``profile.dataset_profile``)
 and where each deal's dimensions come from (``dimensions.dimension_sources``).
 
 :func:`store` is the workspace's ``finish`` hook (the app's and the command line's workspaces
@@ -16,9 +16,9 @@ import math
 
 import duckdb
 
-from engine.analyses.quality import PROFILE_FACT, live_profile, profile_json
 from engine.core.layout import write_fact
 from engine.semantic.dimensions import SOURCES_FACT, live_dimension_sources
+from engine.semantic.profile import PROFILE_FACT, live_profile, profile_json
 
 
 def store(con: duckdb.DuckDBPyConnection) -> None:
