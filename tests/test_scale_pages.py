@@ -150,9 +150,8 @@ def _long_table_script() -> None:
     common.table(frame, "long list", "long")
 
 
-def test_a_long_table_shows_its_first_rows_and_downloads_every_row_masked(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def _downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
+    """What each download button of the next AppTest run is given (bytes or a callable)."""
     from views import common
 
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "ws"))
@@ -164,6 +163,15 @@ def test_a_long_table_shows_its_first_rows_and_downloads_every_row_masked(
         return real(label, data, *args, **kwargs)
 
     monkeypatch.setattr(common.st, "download_button", spy)
+    return captured
+
+
+def test_a_long_table_shows_its_first_rows_and_downloads_every_row_masked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from views import common
+
+    captured = _downloads(monkeypatch, tmp_path)
     at = AppTest.from_function(_long_table_script).run()
     assert problems(at) == []
     shown = at.dataframe[0].value
@@ -186,15 +194,7 @@ def test_a_long_table_shows_its_first_rows_and_downloads_every_row_masked(
 def test_a_short_table_keeps_its_eager_download(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from views import common
-
-    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "ws"))
-    captured: list[Any] = []
-    real = common.st.download_button
-
-    def spy(label: str, data: Any = None, *args: Any, **kwargs: Any) -> Any:
-        captured.append(data)
-        return real(label, data, *args, **kwargs)
+    captured = _downloads(monkeypatch, tmp_path)
 
     def script() -> None:
         import pandas as pd
@@ -203,7 +203,6 @@ def test_a_short_table_keeps_its_eager_download(
 
         common.table(pd.DataFrame({"email": ["ann@corp.io"]}), "short", "short")
 
-    monkeypatch.setattr(common.st, "download_button", spy)
     at = AppTest.from_function(script).run()
     assert problems(at) == []
     (data,) = captured
