@@ -93,7 +93,9 @@ def time_pages(root: Path, token: str, slugs: list[str], repeat: int) -> dict[st
             t0 = time.perf_counter()
             at.run()
             reruns.append(time.perf_counter() - t0)
-        bad = [e.value for e in at.exception] + [e.value for e in at.error]
+        # an exception's message and where it was raised, so a failure can be traced
+        bad = [f"{e.message} at {(e.stack_trace or ['?'])[-1].strip()}" for e in at.exception]
+        bad += [e.value for e in at.error]
         out[slug] = (first, statistics.median(reruns), max(reruns) - min(reruns), bad)
         print(f"  {slug}: first {first:.2f} s, rerun {statistics.median(reruns):.2f} s", flush=True)
     st.cache_resource.clear()
