@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -256,7 +258,9 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 PAD16 = int(np.iinfo(np.int16).max)
 # Resamples are ranked and correlated a slice at a time: about CHUNK_CELLS rank cells per variable
 # set (8 MB of float64), few enough calls per test that scipy's own overhead stays small.
-CHUNK_CELLS = 1 << 20
+CHUNK_CELLS = 1 << 19
+# Threads that rank and correlate slices of resamples at once.
+WORKERS = min(4, os.cpu_count() or 1)
 
 
 def rank_codes(values: np.ndarray) -> tuple[np.ndarray, float]:
@@ -349,19 +353,32 @@ class RepBootstrap:
         cells = bx.shape[1] * bx.shape[2]
         step = max(1, CHUNK_CELLS // (cells * max(len(xkeys), len(ykeys))))
         rho = np.empty((len(xkeys), len(ykeys), len(flat)))
-        for start in range(0, len(flat), step):
+
+        def run(start: int) -> None:
             part = flat[start : start + step]
-            rx = stats.rankdata(bx[:, part].reshape(len(xkeys), len(part), -1), axis=-1)
-            ry = stats.rankdata(by[:, part].reshape(len(ykeys), len(part), -1), axis=-1)
-            if padded:
-                pad = ~real[part].reshape(len(part), -1)
-                mean = (np.sum(~pad, axis=-1, keepdims=True) + 1) / 2
-                rx = np.where(pad, mean, rx)
-                ry = np.where(pad, mean, ry)
-            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", stats.ConstantInputWarning)
-                r = stats.pearsonr(rx[:, None], ry[None, :], axis=-1).statistic
-            rho[:, :, start : start + step] = r
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rx = stats.rankdata(bx[:, part].reshape(len(xkeys), len(part), -1), axis=-1)
+                ry = stats.rankdata(by[:, part].reshape(len(ykeys), len(part), -1), axis=-1)
+                if padded:
+                    pad = ~real[part].reshape(len(part), -1)
+                    mean = (np.sum(~pad, axis=-1, keepdims=True) + 1) / 2
+                    rx = np.where(pad, mean, rx)
+                    ry = np.where(pad, mean, ry)
+                rho[:, :, start : start + step] = stats.pearsonr(
+                    rx[:, None], ry[None, :], axis=-1
+                ).statistic
+
+        starts = range(0, len(flat), step)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", stats.ConstantInputWarning)
+            if WORKERS > 1 and len(starts) > 1:
+                # numpy and scipy release the GIL while they sort and add: the slices are
+                # independent and each writes its own columns of rho
+                with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                    list(pool.map(run, starts))
+            else:
+                for start in starts:
+                    run(start)
         shape = idx.shape[:-1]
         return {(xk, yk): rho[xkeys.index(xk), ykeys.index(yk)].reshape(shape) for xk, yk in wanted}
 
