@@ -83,6 +83,137 @@ def test_rho_and_interval_equal_scipy_computed_independently() -> None:
     assert (again["ci_low"], again["ci_high"]) == (got["ci_low"], got["ci_high"])
 
 
+# --- the shared bootstrap: the same numbers as the plain way ----------------------------------
+
+
+def test_rank_codes_rank_like_the_values() -> None:
+    # values 2.5 1.0 2.5 7.0 -> dense ranks 2 1 2 3 (ties share one), int16, padding 32767
+    values = np.array([2.5, 1.0, 2.5, 7.0])
+    codes, pad = ind.rank_codes(values)
+    assert codes.dtype == np.int16 and codes.tolist() == [2, 1, 2, 3] and pad == 32767
+    # any selection (repeats included) with padding after it ranks as the values themselves:
+    # [7.0, 2.5, 2.5, 2.5, pad] -> 4, 2, 2, 2, 5 (the three 2.5s share (1 + 2 + 3) / 3 = 2)
+    sel = np.array([3, 0, 2, 0])
+    got = stats.rankdata(np.append(codes[sel], pad))
+    assert got.tolist() == [4.0, 2.0, 2.0, 2.0, 5.0]
+    assert got.tolist() == stats.rankdata(np.append(values[sel], np.inf)).tolist()
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=500), 1)  # many ties
+    codes, pad = ind.rank_codes(x)
+    picks = rng.integers(0, len(x), size=(50, 600))
+    padded = np.full((50, 40), pad, dtype=codes.dtype)
+    want = stats.rankdata(np.hstack([x[picks], np.full((50, 40), np.inf)]), axis=-1)
+    assert np.array_equal(stats.rankdata(np.hstack([codes[picks], padded]), axis=-1), want)
+    # 32,767 distinct values or more do not fit int16: float codes, +inf padding, same ranks
+    many = rng.permutation(40_000).astype(float) / 7
+    codes, pad = ind.rank_codes(many)
+    assert codes.dtype == np.float64 and pad == np.inf
+    sel = rng.integers(0, len(many), size=(3, 50_000))
+    assert np.array_equal(stats.rankdata(codes[sel], axis=-1), stats.rankdata(many[sel], axis=-1))
+
+
+def _uneven_panel() -> ind.Panel:
+    """11 reps with 2 to 5 quarters each (padded blocks), one indicator missing in some rows
+    (a second set of rows), ties in a count column."""
+    rng = np.random.default_rng(11)
+    starts = [dt.date(2025, m, 1) for m in (1, 4, 7, 10)] + [dt.date(2026, 1, 1)]
+    rows = []
+    for r in range(11):
+        skill = rng.normal()
+        for p in range(2 + r % 4):
+            x = skill + rng.normal()
+            rows.append(
+                {
+                    "owner": f"rep{r:02d}",
+                    "period": starts[p],
+                    "segment": "SMB",
+                    "ramping": False,
+                    "discovery_score": x,
+                    "activity_count": float(rng.integers(0, 6)),  # ties
+                    "lead_response_hours": np.nan if (r + p) % 3 == 0 else rng.exponential(),
+                    "win_rate": 0.5 * x + rng.normal(),
+                    "won_deals": float(rng.integers(0, 4)),
+                }
+            )
+    return _panel(pd.DataFrame(rows))
+
+
+def test_shared_intervals_equal_the_plain_bootstrap_per_test() -> None:
+    panel = _uneven_panel()
+    indicators = ["discovery_score", "activity_count", "lead_response_hours"]
+    outcomes = ["win_rate", "won_deals"]
+    res = ind.run_tests(panel, indicators, outcomes, [0, 1], seed=3, n_resamples=199).results
+    assert len(res) == 12  # 3 indicators x 2 outcomes x 2 lags
+    checked = 0
+    for row in res.to_dict("records"):
+        df = ind.pairs(panel.frame, row["indicator"], row["outcome"], row["lag"], "quarter")
+        # each test alone (its own RepBootstrap) gives the same numbers, bit for bit
+        alone = ind.correlate(df, seed=3, n_resamples=199)
+        for k in ("rho", "ci_low", "ci_high", "p_value", "between_rho", "within_rho"):
+            assert row[k] == alone[k], (row["indicator"], row["outcome"], row["lag"], k)
+        # and the plain way: spearmanr of the drawn reps' rows, one resample at a time
+        assert row["rho"] == pytest.approx(stats.spearmanr(df["x"], df["y"]).statistic, abs=1e-12)
+        owners = list(pd.unique(df["owner"]))
+        groups = [df[df["owner"] == o] for o in owners]
+
+        def rho_of(rep_idx, groups=groups):
+            rows = pd.concat([groups[int(i)] for i in rep_idx])
+            return stats.spearmanr(rows["x"], rows["y"]).statistic
+
+        ref = stats.bootstrap(
+            (np.arange(len(owners)),),
+            rho_of,
+            n_resamples=199,
+            vectorized=False,
+            method="percentile",
+            rng=np.random.default_rng(3),
+        )
+        assert row["ci_low"] == pytest.approx(ref.confidence_interval.low, abs=1e-12)
+        assert row["ci_high"] == pytest.approx(ref.confidence_interval.high, abs=1e-12)
+        checked += 1
+    assert checked == 12
+    # the blocks are padded (11 reps with 2 3 4 5 2 3 4 5 2 3 4 quarters = 37 rows) and the
+    # rows differ between tests: lag 1 drops each rep's last quarter (37 - 11 = 26);
+    # lead_response_hours is missing where (rep + quarter) % 3 == 0, 12 rows (37 - 12 = 25),
+    # 17 of its rows with a value have a next quarter
+    assert len(panel.frame) == 37
+    assert sorted(res["n_obs"].unique()) == [17, 25, 26, 37]
+
+
+def test_slices_and_threads_give_the_same_rho(monkeypatch: pytest.MonkeyPatch) -> None:
+    panel = _uneven_panel()
+    args = (panel, ["discovery_score", "lead_response_hours"], ["win_rate"], [0, 1])
+    whole = ind.run_tests(*args, seed=3, n_resamples=99).results
+    # one resample per slice, two threads: the same numbers, bit for bit
+    monkeypatch.setattr(ind, "CHUNK_CELLS", 1)
+    monkeypatch.setattr(ind, "WORKERS", 2)
+    sliced = ind.run_tests(*args, seed=3, n_resamples=99).results
+    cols = ["rho", "ci_low", "ci_high", "p_value", "q_value"]
+    assert whole[cols[:4]].notna().all().all()  # (17 rep-periods at lag 1: no q)
+    assert whole[cols].astype(float).equals(sliced[cols].astype(float))
+
+
+def test_shared_bootstrap_other_resamples_computed_anew() -> None:
+    # 3 reps: a (1, 2), b (3,), c (4, 5, 6); x rises, y = x except b's (0)
+    codes = np.array([0, 0, 1, 2, 2, 2])
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    y = np.array([1.0, 2.0, 0.0, 4.0, 5.0, 6.0])
+    boot = ind.RepBootstrap(codes, 3)
+    boot.add("x", x, "y", y)
+    boot.add("x", x, "x2", x)
+    first = np.array([[0, 1, 2], [2, 2, 0]])
+    other = np.array([[0, 0, 2], [1, 2, 2]])
+    got = boot.statistic("x", "y")(first)
+    # resample [0, 1, 2] is every row: x ranks 1..6, y ranks 2 3 1 4 5 6: d = -1 -1 2 0 0 0,
+    # sum d^2 = 6, rho = 1 - 6 * 6 / (6 * 35) = 1 - 36/210 = 0.828571
+    assert got[0] == pytest.approx(1 - 36 / 210)
+    assert boot.statistic("x", "x2")(first) == pytest.approx([1.0, 1.0], abs=1e-12)
+    again = boot.statistic("x", "y")(other)
+    for k, rep_idx in enumerate(other):
+        sel = np.concatenate([np.flatnonzero(codes == i) for i in rep_idx])
+        assert again[k] == pytest.approx(stats.spearmanr(x[sel], y[sel]).statistic, abs=1e-12)
+
+
 def test_between_and_within_views() -> None:
     # two reps, 3 periods each; rep means: a (x 2, y 11), b (x 5, y 20)
     # between (2 reps) needs 3: None. within: x - mean = -1 0 1 | -2 0 2,

@@ -24,8 +24,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -190,20 +192,38 @@ def previous_bucket(period: dt.date, grain: str, n: int = 1) -> dt.date:
     return (pd.Timestamp(period) - pd.DateOffset(months=months)).date()
 
 
+def _joined(
+    panel: pd.DataFrame,
+    indicators: Sequence[str],
+    outcomes: Sequence[str],
+    lag: int,
+    grain: str,
+) -> pd.DataFrame:
+    """One row per rep-period t: owner, period, segment, each indicator in t (``x:<id>``) and
+    each outcome in t (lag 0) or in the rep's next period t+1 (lag 1; ``y:<id>``)."""
+    left = panel[["owner", "period", "segment", *indicators]]
+    left = left.set_axis(["owner", "period", "segment", *(f"x:{i}" for i in indicators)], axis=1)
+    right = panel[["owner", "period", *outcomes]]
+    right = right.set_axis(["owner", "period", *(f"y:{o}" for o in outcomes)], axis=1)
+    if lag:
+        # the outcome's row moves back to the period before it, by calendar (each distinct
+        # period is shifted once)
+        shifted = {p: previous_bucket(p, grain, lag) for p in right["period"].unique()}
+        right = right.assign(period=[shifted[p] for p in right["period"]])
+    return left.merge(right, on=["owner", "period"], how="inner")
+
+
 def pairs(
     panel: pd.DataFrame, indicator: str, outcome: str, lag: int, grain: str = "quarter"
 ) -> pd.DataFrame:
     """Rows (owner, period, segment, x, y) where both values exist: x the indicator in period t,
     y the outcome in t (lag 0) or in the rep's next period t+1 (lag 1; the next bucket by
     calendar, so a rep absent in t+1 gives no pair)."""
-    left = panel[["owner", "period", "segment", indicator]].rename(columns={indicator: "x"})
-    right = panel[["owner", "period", outcome]].copy()
     if panel.empty:
         return pd.DataFrame(columns=["owner", "period", "segment", "x", "y"])
-    if lag:
-        # the outcome's row moves back to the period before it, by calendar
-        right["period"] = [previous_bucket(p, grain, lag) for p in right["period"]]
-    out = left.merge(right.rename(columns={outcome: "y"}), on=["owner", "period"], how="inner")
+    joined = _joined(panel, [indicator], [outcome], lag, grain)
+    cols = ["owner", "period", "segment", f"x:{indicator}", f"y:{outcome}"]
+    out = joined[cols].set_axis(["owner", "period", "segment", "x", "y"], axis=1)
     return out.dropna(subset=["x", "y"]).reset_index(drop=True)
 
 
@@ -233,45 +253,147 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.spearmanr(x, y).statistic)
 
 
-def _rep_statistic(codes: np.ndarray, n_reps: int, x: np.ndarray, y: np.ndarray) -> Any:
-    """Spearman's rho of the rows of resampled reps, for a batch of resamples at once.
+# Codes below this sort as 16-bit integers (numpy's stable sort of int16 is a radix sort, several
+# times faster than sorting floats); the largest int16 is the padding, ranked after every code.
+PAD16 = int(np.iinfo(np.int16).max)
+# Resamples are ranked and correlated a slice at a time: about CHUNK_CELLS ranks (4 MB of float64)
+# for the indicators or the outcomes of a slice, with few enough slices that scipy's own
+# overhead per call stays small (measured flat from 2^17 to 2^20 on the benchmark panel).
+CHUNK_CELLS = 1 << 19
+# Threads that rank and correlate slices of resamples at once.
+WORKERS = min(4, os.cpu_count() or 1)
 
-    Each rep's rows are laid out in a block of the same width (padded with NaN), so a resample
-    of reps is one fancy index. Ranks are ``scipy.stats.rankdata`` with average ties, the
-    padding ranked last; padding is then set to the row's mean rank, which adds nothing to the sums of
-    ``scipy.stats.pearsonr``: Pearson's r of the ranks of the real rows, i.e. Spearman's rho
-    (the test checks it against ``spearmanr`` resample by resample)."""
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes, minlength=n_reps)
-    width = int(counts.max())
-    pos = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
-    bx = np.full((n_reps, width), np.nan)
-    by = np.full((n_reps, width), np.nan)
-    bx[codes[order], pos] = x[order]
-    by[codes[order], pos] = y[order]
 
-    def statistic(rep_idx: np.ndarray, axis: int = -1) -> np.ndarray:
-        idx = np.asarray(rep_idx, dtype=int)
-        gx = bx[idx].reshape(*idx.shape[:-1], -1)
-        gy = by[idx].reshape(*idx.shape[:-1], -1)
-        pad = np.isnan(gx)
-        # Padding ranked as +inf sorts after every real value, so the real values get exactly
-        # the ranks nan_policy="omit" would give them, at half its cost (no NaN handling).
-        rx = stats.rankdata(np.where(pad, np.inf, gx), axis=-1)
-        ry = stats.rankdata(np.where(pad, np.inf, gy), axis=-1)
-        mean = (np.sum(~pad, axis=-1, keepdims=True) + 1) / 2
-        rx = np.where(pad, mean, rx)
-        ry = np.where(pad, mean, ry)
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+def rank_codes(values: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each value replaced by its dense rank (``scipy.stats.rankdata(method="dense")``: 1 for the
+    smallest, tied values share one), as int16, and the padding value that sorts after all of
+    them; as float with +inf padding when there are 32,767 distinct values or more.
+
+    Any selection of the codes, repeated or not, ranks exactly as the same selection of the
+    values (order and ties are kept), so the resamples' average ranks are unchanged
+    (tests/test_indicators.py compares them)."""
+    dense = stats.rankdata(values, method="dense")
+    if len(dense) == 0 or int(dense.max()) < PAD16:
+        return dense.astype(np.int16), PAD16
+    return dense.astype(float), float("inf")
+
+
+class RepBootstrap:
+    """Spearman's rho of resampled reps for every indicator x outcome pair measured on the same
+    rep-period rows (one lag, the same rows with both values), for a batch of resamples at once.
+
+    Each rep's rows are laid out in a block of the same width, so a resample of reps is one
+    fancy index. The values are replaced by :func:`rank_codes` once; in each resample the codes
+    are ranked with ``scipy.stats.rankdata`` (average ties, the padding ranked last, then set
+    to the resample's mean rank, which adds nothing to the sums of ``scipy.stats.pearsonr``),
+    and ``scipy.stats.pearsonr`` of the ranks of the real rows is Spearman's rho (the tests
+    check it against ``spearmanr`` resample by resample).
+
+    The pairs share their work: each indicator and each outcome is ranked once per resample,
+    and one ``pearsonr`` call correlates every ranked indicator with every ranked outcome. The
+    first call of :meth:`statistic` by ``scipy.stats.bootstrap`` computes every registered
+    pair for the resamples it is given; the other pairs' calls, given the same resamples (the
+    same seed and number of reps), take their column; other resamples are computed anew."""
+
+    def __init__(self, codes: np.ndarray, n_reps: int) -> None:
+        self.codes, self.n_reps = codes, n_reps
+        self.x: dict[str, np.ndarray] = {}
+        self.y: dict[str, np.ndarray] = {}
+        self.pairs: list[tuple[str, str]] = []
+        self._resamples: np.ndarray | None = None
+        self._done: dict[tuple[str, str], np.ndarray] = {}
+
+    def add(self, xkey: str, x: np.ndarray, ykey: str, y: np.ndarray) -> None:
+        """Register one pair: x and y in the order of ``codes``."""
+        self.x.setdefault(xkey, x)
+        self.y.setdefault(ykey, y)
+        self.pairs.append((xkey, ykey))
+
+    def statistic(self, xkey: str, ykey: str) -> Any:
+        def statistic(rep_idx: np.ndarray, axis: int = -1) -> np.ndarray:
+            idx = np.asarray(rep_idx, dtype=int)
+            if self._resamples is not None and np.array_equal(idx, self._resamples):
+                return self._done[(xkey, ykey)]
+            if self._resamples is not None:  # other resamples: only this pair
+                return self._rho(idx, [(xkey, ykey)])[(xkey, ykey)]
+            self._done = self._rho(idx, self.pairs)
+            self._resamples = idx.copy()
+            return self._done[(xkey, ykey)]
+
+        return statistic
+
+    def _blocks(self, values: list[np.ndarray]) -> np.ndarray:
+        """(variables, reps, width): each variable's codes in its reps' blocks, padded."""
+        codes = self.codes
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes, minlength=self.n_reps)
+        width = int(counts.max())
+        pos = np.arange(len(codes)) - np.repeat(np.cumsum(counts) - counts, counts)
+        ranked = [rank_codes(v) for v in values]
+        if all(pad == PAD16 for _, pad in ranked):
+            dtype: Any = np.int16
+            pad: float = PAD16
+        else:
+            dtype, pad = float, float("inf")
+        out = np.full((len(values), self.n_reps, width), pad, dtype=dtype)
+        for k, (c, _) in enumerate(ranked):
+            out[k, codes[order], pos] = c[order]
+        return out
+
+    def _rho(
+        self, idx: np.ndarray, wanted: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], np.ndarray]:
+        xkeys = list(dict.fromkeys(k for k, _ in wanted))
+        ykeys = list(dict.fromkeys(k for _, k in wanted))
+        bx = self._blocks([self.x[k] for k in xkeys])
+        by = self._blocks([self.y[k] for k in ykeys])
+        counts = np.bincount(self.codes, minlength=self.n_reps)
+        real = np.arange(bx.shape[2]) < counts[:, None]  # (reps, width): a real row, not padding
+        padded = not real.all()
+        flat = idx.reshape(-1, idx.shape[-1])
+        cells = bx.shape[1] * bx.shape[2]
+        step = max(1, CHUNK_CELLS // (cells * max(len(xkeys), len(ykeys))))
+        rho = np.empty((len(xkeys), len(ykeys), len(flat)))
+
+        def run(start: int) -> None:
+            part = flat[start : start + step]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rx = stats.rankdata(bx[:, part].reshape(len(xkeys), len(part), -1), axis=-1)
+                ry = stats.rankdata(by[:, part].reshape(len(ykeys), len(part), -1), axis=-1)
+                if padded:
+                    pad = ~real[part].reshape(len(part), -1)
+                    mean = (np.sum(~pad, axis=-1, keepdims=True) + 1) / 2
+                    rx = np.where(pad, mean, rx)
+                    ry = np.where(pad, mean, ry)
+                rho[:, :, start : start + step] = stats.pearsonr(
+                    rx[:, None], ry[None, :], axis=-1
+                ).statistic
+
+        starts = range(0, len(flat), step)
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", stats.ConstantInputWarning)
-            return np.asarray(stats.pearsonr(rx, ry, axis=-1).statistic)
+            if WORKERS > 1 and len(starts) > 1:
+                # numpy and scipy release the GIL while they sort and add: the slices are
+                # independent and each writes its own columns of rho
+                with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+                    list(pool.map(run, starts))
+            else:
+                for start in starts:
+                    run(start)
+        shape = idx.shape[:-1]
+        return {(xk, yk): rho[xkeys.index(xk), ykeys.index(yk)].reshape(shape) for xk, yk in wanted}
 
-    return statistic
 
-
-def correlate(df: pd.DataFrame, seed: int = SEED, n_resamples: int = N_RESAMPLES) -> dict[str, Any]:
+def correlate(
+    df: pd.DataFrame,
+    seed: int = SEED,
+    n_resamples: int = N_RESAMPLES,
+    statistic: Any = None,
+) -> dict[str, Any]:
     """rho, the rep-bootstrap interval, p, n_reps, n_obs and the between/within views of the
-    pairs ``df`` (columns owner, x, y)."""
+    pairs ``df`` (columns owner, x, y). ``statistic``: the bootstrap statistic of these pairs
+    from a :class:`RepBootstrap` shared with other pairs on the same rows (by default one of
+    their own)."""
     n_obs = len(df)
     owners = df["owner"].to_numpy()
     codes, uniq = pd.factorize(owners)
@@ -304,12 +426,16 @@ def correlate(df: pd.DataFrame, seed: int = SEED, n_resamples: int = N_RESAMPLES
     out["within_rho"] = w if np.isfinite(w) else None
     if n_reps < 3:
         return out
+    if statistic is None:
+        own = RepBootstrap(codes, n_reps)
+        own.add("x", x, "y", y)
+        statistic = own.statistic("x", "y")
     with warnings.catch_warnings():
         # a resample of one rep's rows has no rho: the interval is then missing, said as such
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         boot = stats.bootstrap(
             (np.arange(n_reps),),
-            _rep_statistic(codes, n_reps, x, y),
+            statistic,
             n_resamples=n_resamples,
             vectorized=True,
             confidence_level=CONFIDENCE,
@@ -379,15 +505,49 @@ def _tests(
     n_resamples: int,
     rows_filter: pd.Series | None = None,
 ) -> list[dict[str, Any]]:
+    """One row per outcome x lag x indicator (in that order). The pairs of one lag that keep
+    the same rows share one :class:`RepBootstrap`, so each variable is ranked once per
+    resample however many tests it is in; every test still gets its own seeded
+    ``scipy.stats.bootstrap`` call and the interval it would get alone."""
     frame = panel.frame if rows_filter is None else panel.frame[rows_filter]
-    rows = []
-    for outcome in outcomes:
-        for lag in lags:
-            for ind in indicators:
-                df = pairs(frame, ind, outcome, lag, panel.grain)
-                base = {"indicator": ind, "outcome": outcome, "lag": lag}
-                rows.append(base | correlate(df, seed, n_resamples))
-    return rows
+    done: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for lag in lags:
+        if frame.empty:
+            for outcome in outcomes:
+                for ind in indicators:
+                    df = pairs(frame, ind, outcome, lag, panel.grain)
+                    done[(outcome, lag, ind)] = correlate(df, seed, n_resamples)
+            continue
+        inds, outs = list(dict.fromkeys(indicators)), list(dict.fromkeys(outcomes))
+        joined = _joined(frame, inds, outs, lag, panel.grain)
+        xs = {i: joined[f"x:{i}"].to_numpy(float) for i in inds}
+        ys = {o: joined[f"y:{o}"].to_numpy(float) for o in outs}
+        shared: dict[bytes, RepBootstrap] = {}
+        todo = []
+        for outcome in outs:
+            for ind in inds:
+                # the rows of pairs(): both values exist (only the columns correlate reads)
+                rows = np.flatnonzero(~np.isnan(xs[ind]) & ~np.isnan(ys[outcome]))
+                owner = joined["owner"].iloc[rows].reset_index(drop=True)
+                df = pd.DataFrame({"owner": owner, "x": xs[ind][rows], "y": ys[outcome][rows]})
+                boot = None
+                if len(df) >= 3:
+                    key = rows.tobytes()
+                    if key not in shared:
+                        codes, uniq = pd.factorize(df["owner"].to_numpy())
+                        shared[key] = RepBootstrap(codes, len(uniq))
+                    boot = shared[key]
+                    boot.add(ind, xs[ind][rows], outcome, ys[outcome][rows])
+                todo.append((outcome, ind, df, boot))
+        for outcome, ind, df, boot in todo:
+            statistic = boot.statistic(ind, outcome) if boot is not None else None
+            done[(outcome, lag, ind)] = correlate(df, seed, n_resamples, statistic)
+    return [
+        {"indicator": ind, "outcome": outcome, "lag": lag} | done[(outcome, lag, ind)]
+        for outcome in outcomes
+        for lag in lags
+        for ind in indicators
+    ]
 
 
 def test_indicators(
