@@ -838,6 +838,28 @@ def _typed_rows(
         con.execute("RESET produce_arrow_string_view")
 
 
+def _slices(reader: pa.RecordBatchReader) -> Iterator[pl.DataFrame]:
+    """The reader's rows as frames of ``VALIDATE_ROWS`` rows (the last one fewer). DuckDB
+    hands a filtered query over in smaller batches; each call of the model costs a fixed
+    amount besides its rows, so batches are gathered up to a full slice first."""
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        held.append(batch)
+        rows += batch.num_rows
+        if rows >= VALIDATE_ROWS:
+            yield _frame(held)
+            held, rows = [], 0
+    if held:
+        yield _frame(held)
+
+
+def _frame(batches: list[pa.RecordBatch]) -> pl.DataFrame:
+    frame = pl.from_arrow(pa.Table.from_batches(batches))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def _validate_all(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -855,9 +877,7 @@ def _validate_all(
     with _typed_rows(con, source.table, where) as reader:
         seen = 0
         lo, hi = share
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
+        for frame in _slices(reader):
             if not frame.height:
                 continue
             # The lookups' joins may hand rows over out of file order; the duplicate-id rule
