@@ -24,6 +24,7 @@ STAGE_KNOWN = "_stage_known"  # bool: the stage is in the stage map
 OPP_KNOWN = "_opp_known"  # bool|null: the row's opportunity_id exists in opportunities
 AS_OF = "_as_of"  # date: the day of the load, for "already in the past"
 SEEN_BEFORE = "_seen_before"  # bool: the id appeared in an earlier batch of the same file
+ID_REPEATS = "_id_repeats"  # bool: the id occurs on more than one row of the file
 
 
 def _s(col: str) -> pl.Expr:

@@ -134,3 +134,44 @@ def test_a_load_of_no_file_at_all_creates_nothing(tmp_path: Path) -> None:
         load_plans(ws, [], "nothing")
     ws.close()
     assert _datasets(tmp_path / "ws") == []
+
+
+def test_load_imports_only_what_it_uses(tmp_path: Path) -> None:
+    """The command line's load path never imports the statistics (scipy, for the indicators),
+    the chart stack or the app: a fresh process loads a file and lists what it imported."""
+    import subprocess
+    import sys
+
+    deals = tmp_path / "deals.csv"
+    deals.write_text(
+        "Opportunity ID,Opportunity Owner,Stage,Amount,Created Date,Close Date\n"
+        "D1,Ann,Closed Won,100,2026-01-05,2026-02-01\n"
+    )
+    code = (
+        "import sys\n"
+        "from engine.cli.commands import main\n"
+        f"rc = main(['--workspace', {str(tmp_path / 'ws')!r}, 'load', {str(deals)!r}])\n"
+        "import json; print(rc, json.dumps(sorted(sys.modules)))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    rc, _, listing = out.stdout.strip().splitlines()[-1].partition(" ")
+    assert rc == "0"
+    modules = json.loads(listing)
+    for heavy in ("scipy", "altair", "vl_convert", "streamlit", "engine.analyses"):
+        assert not [m for m in modules if m == heavy or m.startswith(heavy + ".")], heavy
+    assert "duckdb" in modules and "engine.load.typed" in modules  # the listing is real
+
+
+def test_analysis_commands_keep_their_options() -> None:
+    """The options of report and indicators are there when the command is given (and in the
+    full parser), after --workspace too."""
+    assert cli._command_in(["--workspace", "report", "indicators", "T"]) == "indicators"
+    assert cli._command_in(["report", "T", "--json"]) == "report"
+    assert cli._command_in(["load", "f.csv"]) is None
+    args = cli.build_parser("indicators").parse_args(["indicators", "T", "--grain", "month"])
+    assert args.grain == "month"
+    args = cli.build_parser().parse_args(["report", "T", "--json"])
+    assert args.json is True

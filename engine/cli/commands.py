@@ -413,7 +413,25 @@ def cmd_indicators(args: argparse.Namespace, out: TextIO) -> int:
     return _with_dataset(args, out, run_cli)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands whose options are defined by an analysis module: that module (and what it imports,
+# scipy for the indicators) is imported only when the command is the one given.
+_ANALYSIS_COMMANDS = ("report", "indicators")
+
+
+def _command_in(argv: Sequence[str] | None) -> str | None:
+    """The analysis command ``argv`` names, or None for every other (or no) command. Only the
+    first word that is not an option counts: ``--workspace``'s value never looks like one."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, word in enumerate(args):
+        if word.startswith("-") or (i and args[i - 1] == "--workspace"):
+            continue
+        return word if word in _ANALYSIS_COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = "*") -> argparse.ArgumentParser:
+    """The parser; the options of an analysis command (``_ANALYSIS_COMMANDS``) are added
+    only when ``command`` is that command, or ``"*"`` (every command's options)."""
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__)
     parser.add_argument(
         "--workspace",
@@ -469,12 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="metric report for a dataset token or files")
     p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
-    try:
-        from engine.analyses.report import add_report_arguments
+    if command in ("*", "report"):
+        try:
+            from engine.analyses.report import add_report_arguments
 
-        add_report_arguments(p)
-    except ImportError:  # pragma: no cover - metrics package missing
-        pass
+            add_report_arguments(p)
+        except ImportError:  # pragma: no cover - metrics package missing
+            pass
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("backtest", help="forecast methods backtested per quarter")
@@ -490,9 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="test which leading indicators predict which outcomes (rep x period panel)",
     )
     p.add_argument("source", nargs="+", metavar="TOKEN|FILE")
-    from engine.analyses.indicators import add_arguments
+    if command in ("*", "indicators"):
+        from engine.analyses.indicators import add_arguments
 
-    add_arguments(p)
+        add_arguments(p)
     p.set_defaults(func=cmd_indicators)
     return parser
 
@@ -502,7 +522,7 @@ def main(
 ) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_in(argv)).parse_args(argv)
     if not args.reveal_personal:  # one masking point for everything the command prints
         out = cast(TextIO, privacy.MaskedWriter(out))
         err = cast(TextIO, privacy.MaskedWriter(err))

@@ -13,10 +13,12 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import polars as pl
+
+if TYPE_CHECKING:  # pandas is imported where a frame is masked: the command line never needs it
+    import pandas as pd
 
 Kind = Literal["email", "phone"]
 
@@ -103,6 +105,8 @@ def mask_emails_in_text(text: str) -> str:
 
 def personal_columns(frame: pd.DataFrame | pl.DataFrame) -> dict[str, Kind]:
     """Column -> kind for every column that looks like email or phone, by name or content."""
+    import pandas as pd
+
     df = frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame
     found: dict[str, Kind] = {}
     for col in df.columns:
@@ -143,6 +147,8 @@ def mask_frame(
     Personal columns are masked whole; in every other text column, emails inside free text
     are masked too; ``json_columns`` hold JSON objects whose personal fields are masked.
     """
+    import pandas as pd
+
     df = (frame.to_pandas() if isinstance(frame, pl.DataFrame) else frame).copy()
     kinds = personal_columns(df.drop(columns=[c for c in json_columns if c in df.columns]))
     for col in df.columns:

@@ -13,9 +13,11 @@ connection:
    / is_won (a mapped flag, else the status values the preset declares, else the stage),
    the preset's null id, repeated ids (looked up only when the ids are not in order), known
    opportunities, activity kind and the "(unassigned)" owner.
-2. The pandera model validates the typed rows ``VALIDATE_ROWS`` at a time, in polars. Its
-   findings decide: quarantined rows keep their original values and every reason, warnings
-   their messages.
+2. The pandera model validates the typed rows ``VALIDATE_ROWS`` at a time, in polars: those
+   on which some rule may fire, chosen in the same query by each rule's SQL condition
+   (``schemas.models.MAY_FAIL``, never narrower than its check); every other row passes every
+   rule. Its findings decide: quarantined rows keep their original values and every reason,
+   warnings their messages.
 3. The rows that load are written with one ``INSERT ... SELECT`` (into the dataset being
    built), or, for :func:`engine.load.pipeline.prepare`, fetched as a polars frame from an
    in-memory connection.
@@ -78,7 +80,8 @@ from engine.load.plan import (
     rows_per_rule,
 )
 from engine.load.stagemap import StageMap, guess_canonical, stage_key
-from schemas.rules import AS_OF, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
+from schemas.models import may_fail_sql
+from schemas.rules import AS_OF, ID_REPEATS, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import ROW, unread_columns, validate
 
 # Typed rows validated at a time (a polars frame of this many rows is in memory at once).
@@ -452,14 +455,25 @@ def load_source(
     )
     con.execute("CREATE TEMP TABLE __errs (key BIGINT)")
     con.execute("CREATE TEMP TABLE __flags (key BIGINT)")
+    # The rows on which some rule may fire (``schemas.models.MAY_FAIL``); every other row
+    # passes every rule and loads unflagged without a pass through the model.
+    chosen = may_fail_sql(source.table)
     with _Findings(con, park=store) as found:
         # First on the bet that the ids are in order (no repeats to look up); if the stream
         # shows otherwise, what it found so far is dropped and it runs again with the lookup.
         # Rows that fit in one slice are not worth the bet: a lost bet would validate them
-        # twice, and looking their repeats up costs less than that.
+        # twice, and looking their repeats up costs less than that. Rows chosen by SQL need
+        # the bet settled first (every row of a repeated id is chosen): a lost bet costs a
+        # pass over the ids, not a validation.
         bet = raw.rows > VALIDATE_ROWS
         helpers.view(con, repeats=not bet)
-        if not bet:
+        if chosen is not None:
+            # The bet is checked on the ids alone, before any row is validated.
+            if bet and not helpers.ids_in_order(con):
+                helpers.view(con, repeats=True)
+            _validate_all(con, source, raw, found, progress, share, None, chosen)
+            result.rows_in += raw.rows - found.rows  # the rows no rule can fire on
+        elif not bet:
             _validate_all(con, source, raw, found, progress, share, None)
         elif not _validate_all(con, source, raw, found, progress, share, _Order()):
             found.clear()
@@ -571,20 +585,24 @@ def _create_typed(
     )
     selects.append(f"{parse_errors} AS {PARSE_ERRORS}")
 
-    # The id that must not repeat (repeats are looked up only if the stream of rows shows
-    # the ids are not in order; see ``_Order``).
+    # The id that must not repeat. A table whose rows are chosen for validation by SQL
+    # (``schemas.models.MAY_FAIL``) looks its repeats up in the id as validated (fallback
+    # columns and all), so that every row of a repeated id is chosen; accounts look them up
+    # only if the stream of rows shows the ids are not in order (see ``_Order``).
     key = spec.key_column(source.columns)
     raw_col = raw.col(source.columns.get(key)) if key else None
     id_raw = None
     if raw_col is not None and key == "account_name":  # names key case-insensitively
-        id_raw = f"lower({{t}}{raw_col})"
+        id_raw = f"lower(r.{raw_col})"
+    elif key is not None and may_fail_sql(table) is not None:
+        id_raw = _typed_expr(source, raw, key)
     elif raw_col is not None and key is not None:
         null_id = _null_id(source, key)
-        id_raw = f"{{t}}{raw_col}"
+        id_raw = f"r.{raw_col}"
         if null_id is not None:
             id_raw = f"nullif({id_raw}, {_literal(null_id)})"
     if id_raw is not None:
-        selects.append(f"{id_raw.format(t='r.')} AS {_DUPKEY}")
+        selects.append(f"{id_raw} AS {_DUPKEY}")
     else:
         selects.append(f"CAST(NULL AS VARCHAR) AS {_DUPKEY}")
     # A view takes no parameters: the day is a date object, written as an ISO literal.
@@ -658,28 +676,30 @@ class _Helpers:
 
     selects: list[str]
     joins: list[str]
-    # The id that must not repeat, if the table has one: an expression of the raw column with
-    # ``{t}`` where its table alias goes (``nullif({t}c0, ...)``, ``lower({t}c1)``).
+    # The id that must not repeat, if the table has one: an expression of ``__raw``'s columns
+    # under the alias ``r`` (``nullif(r.c0, ...)``, ``lower(r.c1)``).
     id_raw: str | None
     key: str  # the column of ``__raw`` that keys its rows
 
     def view(self, con: duckdb.DuckDBPyConnection, repeats: bool) -> None:
         """(Re)create ``__typed``. With ``repeats``, the ids that occur more than once are
-        looked up (a pass over every id) and a row whose id appeared on an earlier row is
-        marked; without, no row is marked and the id rides along for ``_Order`` to check."""
+        looked up (a pass over every id): every row of such an id is marked ``ID_REPEATS``,
+        and those after its first ``SEEN_BEFORE``; without, no row is marked and the id rides
+        along for ``_Order`` to check."""
         selects, joins = list(self.selects), list(self.joins)
         if self.id_raw is not None and repeats:
             con.execute(
                 f"""CREATE TEMP TABLE IF NOT EXISTS __lkdup AS
                 SELECT id, min(key) AS first FROM (
-                    SELECT {self.id_raw.format(t="")} AS id, {self.key} AS key
-                    FROM __raw)
+                    SELECT {self.id_raw} AS id, r.{self.key} AS key FROM __raw r)
                 WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1"""
             )
             selects.append(f"coalesce(t.{_KEY} > d.first, false) AS {SEEN_BEFORE}")
+            selects.append(f"d.id IS NOT NULL AS {ID_REPEATS}")
             joins.append(f"LEFT JOIN __lkdup d ON d.id = t.{_DUPKEY}")
         else:
             selects.append(f"false AS {SEEN_BEFORE}")
+            selects.append(f"false AS {ID_REPEATS}")
         keep_key = self.id_raw is not None and not repeats
         exclude = "" if keep_key else f"EXCLUDE ({_DUPKEY})"
         con.execute("DROP VIEW IF EXISTS __typed")
@@ -687,6 +707,26 @@ class _Helpers:
             f"""CREATE TEMP VIEW __typed AS SELECT t.* {exclude}, {", ".join(selects)}
             FROM __stored t {" ".join(joins)}"""
         )
+
+    def ids_in_order(self, con: duckdb.DuckDBPyConnection) -> bool:
+        """Whether ``_Order`` rules out every repeat of the id, over the ids alone (read from
+        ``__raw`` ``VALIDATE_ROWS`` at a time, in row order)."""
+        if self.id_raw is None:
+            return True
+        order = _Order()
+        sql = f"SELECT {self.id_raw} AS id, r.{self.key} AS key FROM __raw r"
+        reader = con.sql(sql).to_arrow_reader(VALIDATE_ROWS)
+        try:
+            for batch in reader:
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                if not frame["key"].is_sorted():
+                    frame = frame.sort("key")
+                if not order.extend(frame["id"], frame["key"].cast(pl.Int64)):
+                    return False
+        finally:
+            reader.close()
+        return True
 
 
 class _Order:
@@ -741,8 +781,10 @@ class _Findings:
         self._parts: list[tuple[int, int, pl.DataFrame | Path, pl.DataFrame | Path]] = []
         self._held = 0
         self._files: list[Path] = []
+        self.rows = 0  # rows validated
 
     def add(self, first: int, rows_in: int, reasons: pl.DataFrame, warnings: pl.DataFrame) -> None:
+        self.rows += rows_in
         self._held += reasons.height + warnings.height
         self._parts.append((first, rows_in, self._park(reasons), self._park(warnings)))
 
@@ -757,7 +799,7 @@ class _Findings:
     def clear(self) -> None:
         """Forget every finding (the stream starts again)."""
         self.__exit__()
-        self._parts, self._held, self._files = [], 0, []
+        self._parts, self._held, self._files, self.rows = [], 0, [], 0
 
     def __iter__(self) -> Iterator[tuple[int, pl.DataFrame, pl.DataFrame]]:
         for _first, rows_in, reasons, warnings in sorted(self._parts, key=lambda p: p[0]):
@@ -776,19 +818,46 @@ def _unpark(frame: pl.DataFrame | Path) -> pl.DataFrame:
 
 
 @contextmanager
-def _typed_rows(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pa.RecordBatchReader]:
-    """The typed rows of ``__typed``, ``VALIDATE_ROWS`` at a time, from one query (a query
-    per slice would scan the table once per slice), without the columns no rule reads, and
-    with text as Arrow string views, which polars takes without converting them."""
-    skip = ", ".join(f'"{c}"' for c in sorted(unread_columns(table)))
-    exclude = f"EXCLUDE ({skip})" if skip else ""
+def _typed_rows(
+    con: duckdb.DuckDBPyConnection, table: str, where: str | None
+) -> Iterator[pa.RecordBatchReader]:
+    """The typed rows of ``__typed`` (those ``where`` chooses, if given), ``VALIDATE_ROWS`` at
+    a time, from one query (a query per slice would scan the table once per slice), without
+    the columns no rule reads, and with text as Arrow string views, which polars takes
+    without converting them."""
+    skip = ", ".join(f'"{c}"' for c in sorted(unread_columns(table) | {ID_REPEATS}))
+    condition = f"WHERE {where}" if where else ""
     con.execute("SET produce_arrow_string_view = true")
-    reader = con.sql(f"SELECT * {exclude} FROM __typed").to_arrow_reader(VALIDATE_ROWS)
+    reader = con.sql(f"SELECT * EXCLUDE ({skip}) FROM __typed {condition}").to_arrow_reader(
+        VALIDATE_ROWS
+    )
     try:
         yield reader
     finally:
         reader.close()
         con.execute("RESET produce_arrow_string_view")
+
+
+def _slices(reader: pa.RecordBatchReader) -> Iterator[pl.DataFrame]:
+    """The reader's rows as frames of ``VALIDATE_ROWS`` rows (the last one fewer). DuckDB
+    hands a filtered query over in smaller batches; each call of the model costs a fixed
+    amount besides its rows, so batches are gathered up to a full slice first."""
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        held.append(batch)
+        rows += batch.num_rows
+        if rows >= VALIDATE_ROWS:
+            yield _frame(held)
+            held, rows = [], 0
+    if held:
+        yield _frame(held)
+
+
+def _frame(batches: list[pa.RecordBatch]) -> pl.DataFrame:
+    frame = pl.from_arrow(pa.Table.from_batches(batches))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def _validate_all(
@@ -799,22 +868,24 @@ def _validate_all(
     progress: Callable[[str, float], None] | None,
     share: tuple[float, float],
     order: _Order | None,
+    where: str | None = None,
 ) -> bool:
-    """Run the table's pandera model over every typed row, slice by slice. With ``order``,
-    ``__typed`` marks no repeated id and carries the ids instead: the stream stops, returning
-    False, at the first slice after which ``order`` cannot rule a repeat out."""
-    with _typed_rows(con, source.table) as reader:
+    """Run the table's pandera model over every typed row (those ``where`` chooses, if
+    given), slice by slice. With ``order``, ``__typed`` marks no repeated id and carries the
+    ids instead: the stream stops, returning False, at the first slice after which ``order``
+    cannot rule a repeat out."""
+    with _typed_rows(con, source.table, where) as reader:
         seen = 0
         lo, hi = share
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
+        for frame in _slices(reader):
             if not frame.height:
                 continue
             # The lookups' joins may hand rows over out of file order; the duplicate-id rule
             # needs each slice in row order, so the slice is sorted when it is not.
             if not frame[_KEY].is_sorted():
                 frame = frame.sort(_KEY)
+            if _DUPKEY in frame.columns and where is not None:
+                frame = frame.drop(_DUPKEY)  # the bet was settled on the ids alone
             if _DUPKEY in frame.columns:
                 if order is None or not order.extend(frame[_DUPKEY], frame[_KEY]):
                     return False
