@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             "backtest",
             "changes",
             "indicators",
+            "browser",
             "loadtest",
             "all",
         ],
@@ -161,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.indicators import run as run_indicators
 
         sections.append(run_indicators(args.opportunities, args.activities, args.repeat))
+
+    if args.only in ("browser", "all"):
+        from benchmarks.browser import run as run_browser
+
+        sections.append(run_browser(repeat=args.repeat, rows=args.opportunities))
 
     if args.only == "all":
         from benchmarks.loadtest import run as run_loadtest
