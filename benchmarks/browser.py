@@ -98,6 +98,12 @@ class Run:
 
 
 # --------------------------------------------------------------------------------- inputs
+# Eight base-36 digits: i * 2654435761 mod 36**8 is one-to-one (the factor is prime to 2 and 3),
+# so every id is distinct and they do not run in order, like a CRM's.
+_POWERS_36 = [36**k for k in range(7, -1, -1)]
+_DIGITS = list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def maven_csv(path: Path, rows: int) -> Path:
     """A deals CSV in the Maven sales_pipeline layout (opportunity_id, sales_agent, product,
     account, deal_stage, engage_date, close_date, close_value), written by DuckDB: stages
@@ -112,7 +118,7 @@ def maven_csv(path: Path, rows: int) -> Path:
     con = duckdb.connect()
     con.execute(
         f"""COPY (
-SELECT upper(substr(md5(CAST(i AS VARCHAR)), 1, 8)) AS opportunity_id,
+SELECT array_to_string(list_transform({_POWERS_36}, lambda p: {_DIGITS}[1 + CAST(i * 2654435761 % {36**8} // p % 36 AS INTEGER)]), '') AS opportunity_id,
        'Agent ' || lpad(CAST(i % 30 AS VARCHAR), 2, '0') AS sales_agent,
        ['GTX Basic', 'GTX Pro', 'MG Special', 'MG Advanced', 'GTX Plus Pro',
         'GTX Plus Basic', 'GTK 500'][1 + CAST(i % 7 AS INTEGER)] AS product,
