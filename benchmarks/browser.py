@@ -156,10 +156,20 @@ def wide_csv(rows: int) -> Path:
     return out / "opportunities.csv"
 
 
+GENERATED = ("wide", "maven")
+
+
 def inputs(rows: int, which: list[str]) -> list[tuple[str, Path]]:
+    """(name, path) of each input: ``wide`` and ``maven`` are generated with ``rows`` deals,
+    anything else is the path of a deals CSV (an export of your own)."""
     found = []
     for name in which:
-        path = wide_csv(rows) if name == "wide" else maven_csv(DATA / f"maven_o{rows}.csv", rows)
+        if name == "wide":
+            path = wide_csv(rows)
+        elif name == "maven":
+            path = maven_csv(DATA / f"maven_o{rows}.csv", rows)
+        else:
+            path = Path(name)
         found.append((name, path))
     return found
 
@@ -167,8 +177,8 @@ def inputs(rows: int, which: list[str]) -> list[tuple[str, Path]]:
 def describe(name: str, path: Path) -> str:
     with path.open("rb") as fh:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
-    layout = "wide generator" if name == "wide" else "Maven layout"
-    return f"{layout}, {lines - 1:,} deals, {path.stat().st_size / 1e6:.0f} MB"
+    layout = {"wide": "wide generator", "maven": "Maven layout"}.get(name, f"`{path.name}`")
+    return f"{layout}, {lines - 1:,} deals, {path.stat().st_size / 1e6:.1f} MB"
 
 
 # --------------------------------------------------------------------------------- servers
@@ -608,7 +618,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--files",
         default="wide,maven",
-        help="comma-separated: wide (the generator's opportunities.csv), maven (the Maven layout)",
+        help="comma-separated: wide (the generator's opportunities.csv), maven (the Maven "
+        "layout, generated), or the path of a deals CSV",
     )
     ap.add_argument("--port", type=int, default=None, help="port for the apps (default: any free)")
     ap.add_argument("--no-profile", action="store_true", help="skip the profiled extra run")
@@ -622,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve_profiled(argv[1], argv[2:])
     args = parser().parse_args(argv)
     files = tuple(f.strip() for f in args.files.split(",") if f.strip())
-    unknown = [f for f in files if f not in ("wide", "maven")]
+    unknown = [f for f in files if f not in GENERATED and not Path(f).is_file()]
     if unknown:
         parser().error(f"unknown file(s): {', '.join(unknown)}")
     section = run(args.repeat, args.rows, files, args.port, not args.no_profile)

@@ -16,8 +16,9 @@ import altair as alt
 import duckdb
 import streamlit as st
 
-# The stage column of the benchmark's files: the wide generator's and the Maven layout's.
-STAGE_COLUMNS = ("stage", "deal_stage")
+# The stage column of the benchmark's files: the wide generator's, the Maven layout's and a
+# Salesforce Opportunity export's.
+STAGE_COLUMNS = ("stage", "deal_stage", "StageName")
 
 
 def stage_column(columns: list[str]) -> str | None:

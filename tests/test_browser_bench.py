@@ -46,6 +46,7 @@ def test_the_minimal_app_charts_deals_per_stage() -> None:
 def test_the_minimal_app_counts_only_an_allowed_stage_column() -> None:
     assert minimal_app.stage_column(["opportunity_id", "deal_stage"]) == "deal_stage"
     assert minimal_app.stage_column(["stage", "deal_stage"]) == "stage"
+    assert minimal_app.stage_column(["Id", "StageName"]) == "StageName"
     assert minimal_app.stage_column(['x" FROM secrets --']) is None
 
 
@@ -83,13 +84,21 @@ def test_the_maven_layout_file_has_its_shape(tmp_path: Path) -> None:
     assert plan.table == "opportunities" and not plan.blocking_problems()
 
 
+def test_an_export_of_your_own_is_named_by_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "deals.csv"
+    path.write_bytes(DEALS)
+    assert browser.inputs(10, [str(path)]) == [(str(path), path)]
+    # 5 deals under a header; 143 bytes.
+    assert browser.describe(str(path), path) == "`deals.csv`, 5 deals, 0.0 MB"
+
+
 def test_the_command_line_parses() -> None:
     args = browser.parser().parse_args(["--repeat", "5", "--files", "maven", "--port", "8613"])
     assert (args.repeat, args.files, args.port, args.no_profile) == (5, "maven", 8613, False)
     defaults = browser.parser().parse_args([])
     assert (defaults.repeat, defaults.rows, defaults.files) == (3, 1_000_000, "wide,maven")
     with pytest.raises(SystemExit):
-        browser.main(["--files", "wide,other", "--no-write"])
+        browser.main(["--files", "wide,no/such/file.csv", "--no-write"])
 
 
 def _workbench_run(chart: float, uploaded: float = 1.0) -> browser.Run:
