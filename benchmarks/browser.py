@@ -159,6 +159,17 @@ def wide_csv(rows: int) -> Path:
 GENERATED = ("wide", "maven")
 
 
+def maven_file(rows: int) -> Path:
+    """The Maven-layout file: the ingest benchmark's (``datagen.maven_pipeline``) where
+    ``benchmarks/datagen.py`` has it, else this module's own (``maven_csv``)."""
+    from benchmarks import datagen
+
+    shared = getattr(datagen, "maven_pipeline", None)
+    if shared is not None:
+        return Path(shared(DATA / f"maven_o{rows}" / "sales_pipeline.csv", rows))
+    return maven_csv(DATA / f"maven_o{rows}.csv", rows)
+
+
 def inputs(rows: int, which: list[str]) -> list[tuple[str, Path]]:
     """(name, path) of each input: ``wide`` and ``maven`` are generated with ``rows`` deals,
     anything else is the path of a deals CSV (an export of your own)."""
@@ -167,7 +178,7 @@ def inputs(rows: int, which: list[str]) -> list[tuple[str, Path]]:
         if name == "wide":
             path = wide_csv(rows)
         elif name == "maven":
-            path = maven_csv(DATA / f"maven_o{rows}.csv", rows)
+            path = maven_file(rows)
         else:
             path = Path(name)
         found.append((name, path))
@@ -303,7 +314,7 @@ async def measure(
     run = Run(app, name)
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await ctx.new_page()
-    page.set_default_timeout(900_000)
+    page.set_default_timeout(300_000)
     uploads: list[float] = []
     page.on(
         "requestfinished",

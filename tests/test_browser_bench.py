@@ -84,6 +84,25 @@ def test_the_maven_layout_file_has_its_shape(tmp_path: Path) -> None:
     assert plan.table == "opportunities" and not plan.blocking_problems()
 
 
+def test_the_maven_file_comes_from_the_shared_generator_when_there_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import datagen
+
+    monkeypatch.setattr(browser, "DATA", tmp_path)
+    monkeypatch.delattr(datagen, "maven_pipeline", raising=False)
+    assert browser.maven_file(50) == tmp_path / "maven_o50.csv"
+    calls = []
+
+    def shared(path: Path, deals: int) -> Path:
+        calls.append((path, deals))
+        return path
+
+    monkeypatch.setattr(datagen, "maven_pipeline", shared, raising=False)
+    assert browser.maven_file(50) == tmp_path / "maven_o50" / "sales_pipeline.csv"
+    assert calls == [(tmp_path / "maven_o50" / "sales_pipeline.csv", 50)]
+
+
 def test_an_export_of_your_own_is_named_by_its_file(tmp_path: Path) -> None:
     path = tmp_path / "deals.csv"
     path.write_bytes(DEALS)
