@@ -19,8 +19,9 @@ clicked. After the timed runs, one more workbench run per file (not counted) rec
 load's progress messages as they appear and profiles the server's threads with cProfile
 (``--no-profile`` skips it). Nothing here fails on a slow machine: it measures and reports.
 
-``python -m benchmarks.browser`` prints the section; ``python -m benchmarks.run --only
-browser`` also writes it into ``benchmarks/RESULTS.md``.
+``python -m benchmarks.run --only browser`` (or ``python -m benchmarks.browser``) writes the
+section into ``benchmarks/RESULTS.md``; ``python -m benchmarks.browser --no-write`` only prints
+it. ``--files`` also takes the path of a deals CSV of your own.
 """
 
 from __future__ import annotations
