@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             "changes",
             "indicators",
             "pages",
+            "browser",
             "loadtest",
             "all",
         ],
@@ -219,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.pages import run as run_pages
 
         sections.append(run_pages(args.opportunities, args.activities, args.repeat))
+
+    if args.only in ("browser", "all"):
+        from benchmarks.browser import run as run_browser
+
+        sections.append(run_browser(repeat=args.repeat, rows=args.opportunities))
 
     if args.only == "all":
         from benchmarks.loadtest import run as run_loadtest
