@@ -31,12 +31,12 @@ SKIP = ("upload", "glossary")  # no dataset work: the upload form and the static
 def _ensure_second_snapshot(root: Path, token: str, csv: Path) -> None:
     """A newer snapshot of the large dataset, so the Changes page has two to compare, and
     every snapshot with the facts the app and the command line store when they write one
-    (``engine/analyses/facts.py``; the shared benchmark dataset is written without them)."""
+    (``engine/semantic/facts.py``; the shared benchmark dataset is written without them)."""
     import duckdb
 
-    from engine.analyses import facts
     from engine.core.layout import read_fact
     from engine.load.snapshots import load_snapshot
+    from engine.semantic import facts
     from engine.store.workspace import Workspace
 
     ws = Workspace(root, finish=facts.store)
