@@ -48,6 +48,7 @@ def _ensure_second_snapshot(root: Path, token: str, csv: Path) -> None:
     from engine.core.layout import read_fact
     from engine.load.snapshots import load_snapshot
     from engine.semantic import facts
+    from engine.semantic.compute import stored_tables
     from engine.store.workspace import Workspace
 
     ws = Workspace(root, finish=facts.store)
@@ -61,7 +62,7 @@ def _ensure_second_snapshot(root: Path, token: str, csv: Path) -> None:
     for path in paths:
         con = duckdb.connect(str(path))
         try:
-            if read_fact(con, "profile") is None:
+            if read_fact(con, "profile") is None or not stored_tables(con):
                 facts.store(con)
                 con.execute("CHECKPOINT")
         finally:

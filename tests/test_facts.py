@@ -95,3 +95,54 @@ def test_readers_use_the_stored_facts_and_a_saved_setting_refreshes_them(tmp_pat
             )
     finally:
         ws.close()
+
+
+# --------------------------------------------------------------------------- per-stage tables
+STAGE_REQUESTS = [
+    {"metrics": ["time_in_stage_days"], "period": "all"},
+    {"metrics": ["time_in_stage_days"], "period": "2026-Q3", "by": ["stage"]},
+    {"metrics": ["time_in_stage_days"], "period": "2026", "grain": "month"},
+    {
+        "metrics": ["time_in_stage_days"],
+        "period": "all",
+        "by": ["segment"],
+        "exclude_outliers": True,
+    },
+    {"metrics": ["pipeline_aging"], "period": "all"},
+    {"metrics": ["pipeline_aging"], "period": "2026-Q4", "by": ["owner"]},
+    {"metrics": ["stale_deals", "pipeline_aging"], "period": "all", "by": ["stage"]},
+]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    ws = Workspace(tmp_path_factory.mktemp("live") / "ws")  # written without facts
+    token = ensure_sample_dataset(ws)
+    yield ws, token
+    ws.close()
+
+
+@pytest.mark.parametrize("spec", STAGE_REQUESTS, ids=lambda s: "-".join(map(str, s.values())))
+def test_stored_stage_tables_give_the_live_numbers(stored, live, spec) -> None:  # type: ignore[no-untyped-def]
+    from engine.semantic import compute, make_request
+    from engine.semantic.compute import stored_tables
+    from engine.semantic.sql import STAGE_MEDIANS, STAGE_VISITS
+
+    req = make_request(**spec, as_of="2026-11-20")
+    (ws, token), (lws, ltoken) = stored, live
+    with ws.cursor(token) as cur, lws.cursor(ltoken) as lcur:
+        assert stored_tables(cur) == {STAGE_VISITS, STAGE_MEDIANS}
+        assert stored_tables(lcur) == frozenset()
+        fast, slow = compute(cur, req), compute(lcur, req)
+    assert ("_stage_" in fast.sql) and ("_stage_" not in slow.sql)
+    pd.testing.assert_frame_equal(fast.frame, slow.frame)
+    assert len(slow.frame) and slow.frame["value"].notna().any()  # numbers, not empty frames
+
+
+def test_a_request_without_flagged_rows_derives_its_own_stage_tables(stored) -> None:  # type: ignore[no-untyped-def]
+    from engine.semantic import compute, make_request
+
+    ws, token = stored
+    req = make_request("time_in_stage_days", period="all", exclude_flagged=True)
+    with ws.cursor(token) as cur:
+        assert "_stage_" not in compute(cur, req).sql

@@ -22,6 +22,8 @@ and the bookkeeping tables below. The metric engine reads only this layout.
 - ``_facts``: name/value (JSON) of what the pages ask of every dataset (filter values, period
   labels, where dimensions come from), computed when the file is written
   (``engine/semantic/facts.py``); absent in files written without it, which are read live.
+- ``_stage_visits``, ``_stage_medians``: per-stage tables derived from the stage history when
+  the file is written (``engine/semantic/facts.py``), read by the metrics when present.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from engine.semantic.sql import (
     OPPORTUNITY_RANK,
     REP_DIMS,
     SOURCE_DIMS,
+    STAGE_VISITS,
     Sql,
     iqr_outlier,
     qi,
@@ -461,6 +462,25 @@ def visits_cte(q: Sql) -> str:
     those deals' rows (each deal's partition is whole, so its visits are unchanged).
     """
     src = q.opp()
+    if q.uses_stored(STAGE_VISITS):
+        q.cte("hist_visits", f"SELECT * FROM {STAGE_VISITS}")
+    else:
+        stage_visits(q)
+    return q.cte(
+        "visits",
+        f"""SELECT o.* EXCLUDE (stage_canonical, stage_order, amount, probability, stage_probability),
+       v.stage_canonical, v.entered_at,
+       date_diff('second', v.entered_at, v.next_at) / 86400.0 AS days
+FROM hist_visits v
+JOIN {src} o ON o.opportunity_id = v.opportunity_id
+WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')
+  AND v.opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
+    )
+
+
+def stage_visits(q: Sql) -> str:
+    """Each deal's canonical stage visits (a run of rows in one canonical stage is one visit)
+    with the time the next one began: what :data:`STAGE_VISITS` stores."""
     q.hist()
     per = q.req.period
     narrowed = "hist"
@@ -478,21 +498,11 @@ WHERE opportunity_id IN (SELECT opportunity_id FROM hist WHERE {q.period("entere
 FROM {narrowed}
 WINDOW w AS (PARTITION BY opportunity_id ORDER BY entered_at, stage_order)""",
     )
-    q.cte(
+    return q.cte(
         "hist_visits",
         """SELECT *, lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
 FROM hist_runs
 WHERE prev_stage IS DISTINCT FROM stage_canonical""",
-    )
-    return q.cte(
-        "visits",
-        f"""SELECT o.* EXCLUDE (stage_canonical, stage_order, amount, probability, stage_probability),
-       v.stage_canonical, v.entered_at,
-       date_diff('second', v.entered_at, v.next_at) / 86400.0 AS days
-FROM hist_visits v
-JOIN {src} o ON o.opportunity_id = v.opportunity_id
-WHERE v.next_at IS NOT NULL AND v.stage_canonical NOT IN ('closed_won', 'closed_lost')
-  AND v.opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
     )
 
 
@@ -624,10 +634,11 @@ def metric_dims(m: Metric) -> tuple[str, ...]:
     return OPP_DIMS
 
 
-def compile_metric(metric_id: str, req: Request) -> Compiled:
-    """Compile ``metric_id`` for ``req`` into SQL, bound parameters and notes."""
+def compile_metric(metric_id: str, req: Request, stored: frozenset[str] = frozenset()) -> Compiled:
+    """Compile ``metric_id`` for ``req`` into SQL, bound parameters and notes; ``stored``
+    names the per-stage tables the dataset keeps (``Sql.stored``)."""
     m = get_metric(metric_id)
-    q = Sql(req)
+    q = Sql(req, stored=stored)
     allowed = metric_dims(m)
     bad = [d for d in req.by if d not in allowed]
     if bad:

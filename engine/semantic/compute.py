@@ -18,6 +18,7 @@ import pandas as pd
 from engine.core.errors import WorkbenchError
 from engine.semantic.compile import Compiled, compile_metric
 from engine.semantic.request import Request, make_request
+from engine.semantic.sql import STORED_TABLES
 
 
 @dataclass
@@ -96,7 +97,10 @@ def compute(
     """
     req = request if request is not None else make_request(**kwargs)
     single = not req.by and not req.grain
-    results = {mid: run_compiled(con, compile_metric(mid, req), single) for mid in req.metrics}
+    stored = stored_tables(con)
+    results = {
+        mid: run_compiled(con, compile_metric(mid, req, stored), single) for mid in req.metrics
+    }
     if len(results) == 1:
         return next(iter(results.values()))
     frames = [r.frame.assign(metric=mid) for mid, r in results.items()]
@@ -107,6 +111,15 @@ def compute(
     params = [r.params for r in results.values()]
     notes = [n for r in results.values() for n in r.notes]
     return Result(frame, sql, params, None, None, {}, notes, results)
+
+
+def stored_tables(con: duckdb.DuckDBPyConnection) -> frozenset[str]:
+    """Which per-stage tables the dataset on ``con`` keeps (``engine/semantic/facts.py``)."""
+    names = ", ".join(f"'{t}'" for t in STORED_TABLES)  # constants, not input
+    rows = con.execute(
+        f"SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name IN ({names})"
+    ).fetchall()
+    return frozenset(str(r[0]) for r in rows)
 
 
 def run_built(con: duckdb.DuckDBPyConnection, q: Any, select: str) -> Result:

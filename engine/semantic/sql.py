@@ -92,6 +92,10 @@ def iqr_outlier(v: str, p25: str, p75: str) -> str:
 
 # Deals whose history is left out of time in stage for the same reason.
 NO_CYCLE_DEALS = "SELECT opportunity_id FROM opportunities WHERE close_date < created_date"
+# Per-stage tables stored with a dataset when it is written (engine/semantic/facts.py).
+STAGE_VISITS = "_stage_visits"
+STAGE_MEDIANS = "_stage_medians"
+STORED_TABLES = (STAGE_VISITS, STAGE_MEDIANS)
 
 
 def qi(name: str) -> str:
@@ -113,6 +117,14 @@ class Sql:
     params: list[Any] = field(default_factory=list)
     ctes: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Tables stored with the dataset when it was written (engine/semantic/facts.py) that this
+    # statement may read instead of deriving them; empty: everything derived here.
+    stored: frozenset[str] = frozenset()
+
+    def uses_stored(self, table: str) -> bool:
+        """Read ``table`` as stored? Only when the file has it and every row counts (stored
+        tables are derived from every row; a request without flagged rows derives its own)."""
+        return table in self.stored and not self.req.exclude_flagged
 
     def p(self, value: Any) -> str:
         """Bind ``value`` and return its placeholder (equal values share one)."""
@@ -431,20 +443,10 @@ WHERE a.days_in_stage IS NOT NULL""",
     def stage_age(self) -> str:
         """Open deals with days in their current CRM stage and that stage's median."""
         self.open_age()
-        self.cte(
-            "hist_next",
-            f"""SELECT stage, entered_at,
-       lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
-FROM hist
-WHERE opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
-        )
-        self.cte(
-            "stage_median",
-            """SELECT stage, median(date_diff('second', entered_at, next_at) / 86400.0) AS med
-FROM hist_next
-WHERE next_at IS NOT NULL
-GROUP BY stage""",
-        )
+        if self.uses_stored(STAGE_MEDIANS):
+            self.cte("stage_median", f"SELECT stage, med FROM {STAGE_MEDIANS}")
+        else:
+            self.stage_medians()
         self.cte(
             "stage_norm",
             """SELECT a.stage, coalesce(any_value(m.med), median(a.days_in_stage)) AS stage_median
@@ -458,6 +460,26 @@ GROUP BY a.stage""",
             """SELECT a.*, n.stage_median
 FROM open_age a
 LEFT JOIN stage_norm n ON n.stage = a.stage""",
+        )
+
+    def stage_medians(self) -> str:
+        """Per CRM stage, the median days from entering it to the deal's next history row
+        (deals that closed before they were created left out): what :data:`STAGE_MEDIANS`
+        stores."""
+        self.hist()
+        self.cte(
+            "hist_next",
+            f"""SELECT stage, entered_at,
+       lead(entered_at) OVER (PARTITION BY opportunity_id ORDER BY entered_at, stage_order) AS next_at
+FROM hist
+WHERE opportunity_id NOT IN ({NO_CYCLE_DEALS})""",
+        )
+        return self.cte(
+            "stage_median",
+            """SELECT stage, median(date_diff('second', entered_at, next_at) / 86400.0) AS med
+FROM hist_next
+WHERE next_at IS NOT NULL
+GROUP BY stage""",
         )
 
 
