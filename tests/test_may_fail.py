@@ -23,6 +23,7 @@ from schemas import validate as validate_mod
 from schemas.models import MAY_FAIL, MODELS, may_fail_sql
 from schemas.rules import AS_OF, ID_REPEATS, OPP_KNOWN, PARSE_ERRORS, SEEN_BEFORE, STAGE_KNOWN
 from schemas.validate import ROW, validate
+from tests.test_schemas import TYPES
 
 ROWS = 600
 AS_OF_DAY = dt.date(2026, 6, 1)
@@ -35,14 +36,7 @@ TIMES = [None, dt.datetime(2025, 1, 1, 9), dt.datetime(2026, 1, 1, 0), dt.dateti
 TIMES += [dt.datetime(2026, 6, 1, 12)]
 
 
-_POLARS = {
-    "text": pl.Utf8,
-    "amount": pl.Float64,
-    "number": pl.Float64,
-    "date": pl.Date,
-    "timestamp": pl.Datetime("us"),
-    "bool": pl.Boolean,
-}
+_POLARS = TYPES  # the polars type of each canonical kind, as the schema tests use
 
 
 def _checks(table: str) -> set[str]:

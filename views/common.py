@@ -141,18 +141,9 @@ def indicator_test(view: links.ViewState, as_of: Any, grain: str) -> indicators.
 
 
 @st.cache_data(show_spinner="Testing each segment...", max_entries=32)
-def _segment_test(
-    root: str,
-    token: str,
-    period: str,
-    grain: str,
-    filters: tuple[tuple[str, tuple[str, ...]], ...],
-    as_of: Any,
-    outcome: str,
-    lag: int,
-) -> pd.DataFrame:
-    test = _indicator_test(root, token, period, grain, filters, as_of)
-    return indicators.by_segment(test.panel, outcome, lag)
+def _segment_test(key: tuple[Any, ...], outcome: str, lag: int) -> pd.DataFrame:
+    """``key``: the arguments of :func:`_indicator_test` (``_test_key``)."""
+    return indicators.by_segment(_indicator_test(*key).panel, outcome, lag)
 
 
 def segment_test(
@@ -160,7 +151,7 @@ def segment_test(
 ) -> pd.DataFrame:
     """The leading-indicator test within each segment, for one outcome and lag (cached with
     the test it splits, so a rerun does not bootstrap again)."""
-    return _segment_test(*_test_key(view, as_of, grain), outcome, lag)
+    return _segment_test(_test_key(view, as_of, grain), outcome, lag)
 
 
 def dataset_info() -> DatasetInfo | None:
