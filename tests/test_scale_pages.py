@@ -241,3 +241,26 @@ def test_the_rows_a_table_shows_are_masked_once_per_content(
     assert problems(at) == []
     assert masked == [common.SHOWN_ROWS]
     assert "user0@corp.io" not in at.dataframe[0].value["email"].tolist()
+
+
+def test_an_earlier_snapshot_is_backtested_on_its_own_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backtest and the indicator test run on the snapshot the link names, like every
+    # other number of the page (they used to open the dataset's latest file).
+    opened: list[str] = []
+    real = Workspace.cursor
+
+    def counting(self: Workspace, token: str) -> Any:
+        opened.append(token)
+        return real(self, token)
+
+    at = app(tmp_path, monkeypatch).run()
+    token = at.query_params["dataset"]
+    monkeypatch.setattr(Workspace, "cursor", counting)
+    for page in ("forecast", "indicators"):
+        opened.clear()
+        at.query_params["snapshot"] = "2026-11-06"
+        at.switch_page(f"views/{page}.py").run()
+        assert problems(at) == []
+        assert opened and all(t == f"{token}@2026-11-06" for t in opened), opened

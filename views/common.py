@@ -68,20 +68,10 @@ def owner_key() -> str:
     return workspace().owner_key(auth.identity())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def _profile(root: str, token: str, version: int) -> Profile:
-    with _workspace(root).cursor(token) as cur:
-        return dataset_profile(cur)
-
-
 def profile(token: str) -> Profile:
-    """Filter values and period labels of a dataset or snapshot key (cached per file: a file
-    never changes, but a token's file is replaced when a newer snapshot is added)."""
-    try:
-        version = workspace().path(token).stat().st_ino
-    except (OSError, WorkbenchError):
-        version = 0
-    return _profile(str(default_root().resolve()), token, version)
+    """Filter values and period labels of a dataset or snapshot key (read once per version of
+    its file: a token's file is replaced when a newer snapshot is added)."""
+    return _remember((token,), ("profile",), lambda: _on(token, dataset_profile))
 
 
 def snapshots(token: str | None = None) -> list[Snapshot]:
@@ -100,50 +90,28 @@ def snapshot_key(view: links.ViewState | None = None) -> str:
     return workspace().snapshot(view.dataset, view.snapshot).key
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def _backtest(root: str, token: str, request: Request) -> Backtest:
-    with _workspace(root).cursor(token) as cur:
-        return run_backtest(cur, request)
-
-
 def backtest(request: Request) -> Backtest:
-    """The forecast backtest of the current dataset for ``request`` (cached: datasets never
-    change, and on a large dataset it takes seconds)."""
-    return _backtest(str(default_root().resolve()), state.current().dataset or "", request)
+    """The forecast backtest of the analysed snapshot for ``request`` (cached: on a large
+    dataset it takes seconds)."""
+    return computed(run_backtest, request, spinner="Backtesting the forecast methods...")
 
 
-@st.cache_data(show_spinner="Testing the leading indicators...", max_entries=16)
-def _indicator_test(
-    root: str,
-    token: str,
-    period: str,
-    grain: str,
-    filters: tuple[tuple[str, tuple[str, ...]], ...],
-    as_of: Any,
-) -> indicators.IndicatorTest:
+def _indicator_request(view: links.ViewState, as_of: Any) -> Request:
     from engine.semantic import make_request
 
-    req = make_request("won_revenue", period=period, filters=dict(filters), as_of=as_of)
-    with _workspace(root).cursor(token) as cur:
-        return indicators.test_indicators(cur, req, grain=grain)
-
-
-def _test_key(view: links.ViewState, as_of: Any, grain: str) -> tuple[Any, ...]:
-    filters = tuple(sorted((k, tuple(v)) for k, v in view.filters.items() if v))
-    root = str(default_root().resolve())
-    return (root, view.dataset or "", view.period, grain, filters, as_of)
+    filters = {k: list(v) for k, v in sorted(view.filters.items()) if v}
+    return make_request("won_revenue", period=view.period, filters=filters, as_of=as_of)
 
 
 def indicator_test(view: links.ViewState, as_of: Any, grain: str) -> indicators.IndicatorTest:
-    """The leading-indicator test of the current dataset, period and filters (cached: the
+    """The leading-indicator test of the analysed snapshot, period and filters (cached: the
     Leading indicators and Coaching pages share one run, so they agree)."""
-    return _indicator_test(*_test_key(view, as_of, grain))
-
-
-@st.cache_data(show_spinner="Testing each segment...", max_entries=32)
-def _segment_test(key: tuple[Any, ...], outcome: str, lag: int) -> pd.DataFrame:
-    """``key``: the arguments of :func:`_indicator_test` (``_test_key``)."""
-    return indicators.by_segment(_indicator_test(*key).panel, outcome, lag)
+    return computed(
+        indicators.test_indicators,
+        _indicator_request(view, as_of),
+        grain=grain,
+        spinner="Testing the leading indicators...",
+    )
 
 
 def segment_test(
@@ -151,7 +119,14 @@ def segment_test(
 ) -> pd.DataFrame:
     """The leading-indicator test within each segment, for one outcome and lag (cached with
     the test it splits, so a rerun does not bootstrap again)."""
-    return _segment_test(_test_key(view, as_of, grain), outcome, lag)
+    test = indicator_test(view, as_of, grain)
+    what = ("segments", memo.request_key(_indicator_request(view, as_of), grain, outcome, lag))
+    return _remember(
+        (snapshot_key(),),
+        what,
+        lambda: indicators.by_segment(test.panel, outcome, lag),
+        spinner="Testing each segment...",
+    )
 
 
 def dataset_info() -> DatasetInfo | None:
@@ -180,44 +155,52 @@ def file_version(key: str) -> tuple[str, int, int, int]:
     return str(path), stat.st_ino, stat.st_size, stat.st_ctime_ns
 
 
-def computed(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def _remember(
+    keys: tuple[str, ...], what: tuple[Any, ...], run: Callable[[], T], spinner: str | None = None
+) -> T:
+    """``run()`` cached in :data:`RESULTS` by the versions of the files ``keys`` name and
+    ``what`` was asked of them; ``spinner`` is shown while a missing result is computed."""
+    try:
+        version: tuple[Any, ...] = tuple(file_version(k) for k in keys)
+    except (OSError, WorkbenchError):
+        version = keys
+    cache_key = (version, *what)
+    if spinner is not None and cache_key not in RESULTS:
+        with st.spinner(spinner):
+            return RESULTS.get(cache_key, run)
+    return RESULTS.get(cache_key, run)
+
+
+def _on(key: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    with workspace().cursor(key) as cur:
+        return fn(cur, *args, **kwargs)
+
+
+def _asked(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[str, str, str]:
+    """What a call asks, for a cache key: the function and a digest of its arguments."""
+    digest = memo.request_key(len(args), *args, *sorted(kwargs.items()))
+    return fn.__module__, fn.__qualname__, digest
+
+
+def computed(fn: Callable[..., T], *args: Any, spinner: str | None = None, **kwargs: Any) -> T:
     """``fn(cursor, *args, **kwargs)`` on the analysed snapshot, cached in :data:`RESULTS` by
     the file's version, ``fn`` and the arguments. Every page's engine call goes through here,
     so a rerun costs what reading the result back costs, whatever the dataset's size."""
     key = snapshot_key()
-    try:
-        version: tuple[Any, ...] = file_version(key)
-    except (OSError, WorkbenchError):
-        version = (key,)
-    cache_key = (
-        version,
-        fn.__module__,
-        fn.__qualname__,
-        memo.request_key(len(args), *args, *sorted(kwargs.items())),
-    )
-
-    def run() -> T:
-        with workspace().cursor(key) as cur:
-            return fn(cur, *args, **kwargs)
-
-    return RESULTS.get(cache_key, run)
+    run = lambda: _on(key, fn, *args, **kwargs)  # noqa: E731
+    return _remember((key,), _asked(fn, *args, **kwargs), run, spinner)
 
 
 def compared(fn: Callable[..., T], old_key: str, new_key: str, *args: Any) -> T:
     """``fn(con, *args)`` on two snapshots attached side by side (the Changes page), cached in
     :data:`RESULTS` like :func:`computed`, by both files' versions."""
     ws = workspace()
-    try:
-        version: tuple[Any, ...] = (file_version(old_key), file_version(new_key))
-    except (OSError, WorkbenchError):
-        version = (old_key, new_key)
-    cache_key = (version, fn.__module__, fn.__qualname__, memo.request_key(*args))
 
     def run() -> T:
         with changes.attach_pair(ws.path(old_key), ws.path(new_key)) as con:
             return fn(con, *args)
 
-    return RESULTS.get(cache_key, run)
+    return _remember((old_key, new_key), _asked(fn, *args), run)
 
 
 def show_error(exc: WorkbenchError) -> None:

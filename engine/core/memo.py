@@ -65,6 +65,9 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The cached result for ``key``, else ``compute()`` stored (when it fits)."""
         with self._lock:
